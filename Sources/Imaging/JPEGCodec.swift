@@ -1,0 +1,91 @@
+private import CTurboJPEG
+public import PlateKeeperCore
+
+/// Decodes JPEG (and MJPEG frames) straight to 8-bit luma with libjpeg-turbo.
+///
+/// Owns one TurboJPEG decompressor handle, freed in `deinit`. Not thread-safe: keep one per
+/// thread of work. Decoding to gray reads only the Y component and skips colour conversion.
+public final class JPEGDecoder {
+    private let handle: tjhandle
+
+    public init() throws(ImagingError) {
+        guard let h = tjInitDecompress() else {
+            throw ImagingError(.libraryFailure, call: "tjInitDecompress", String(cString: tjGetErrorStr2(nil)))
+        }
+        handle = h
+    }
+
+    deinit { tjDestroy(handle) }
+
+    /// Decodes a whole JPEG image.
+    ///
+    /// A torn or truncated image is an error (`.corrupt`), not a grey-filled picture: libjpeg-turbo
+    /// reports premature end of data only as a warning, which we treat as fatal.
+    public func decode(_ data: [UInt8]) throws(ImagingError) -> LumaImage {
+        guard data.count >= 4, data[0] == 0xFF, data[1] == 0xD8 else {
+            throw ImagingError(.unsupportedFormat, "not a JPEG (no SOI marker)")
+        }
+        var width: Int32 = 0, height: Int32 = 0, subsamp: Int32 = 0, colorspace: Int32 = 0
+        let headerOK = data.withUnsafeBufferPointer { buf in
+            tjDecompressHeader3(handle, buf.baseAddress, UInt(buf.count), &width, &height, &subsamp, &colorspace)
+        }
+        guard headerOK == 0 else {
+            throw ImagingError(.corrupt, call: "tjDecompressHeader3", String(cString: tjGetErrorStr2(handle)))
+        }
+        // libjpeg-turbo accepts some garbage headers with a 0x0 size.
+        guard width > 0, height > 0, Int(width) * Int(height) <= 64_000_000 else {
+            throw ImagingError(.corrupt, call: "tjDecompressHeader3", "implausible size \(width)x\(height)")
+        }
+        var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height))
+        let rc = data.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, width, width, height,
+                              Int32(TJPF_GRAY.rawValue), 0)
+            }
+        }
+        if rc != 0 {
+            let message = String(cString: tjGetErrorStr2(handle))
+            let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
+            // Extraneous bytes between markers are common in camera output and harmless;
+            // every other warning (premature end of data, bad Huffman code) means lost image data.
+            if !(isWarning && message.contains("extraneous bytes")) {
+                throw ImagingError(.corrupt, call: "tjDecompress2", message)
+            }
+        }
+        return LumaImage(width: Int(width), height: Int(height), pixels: pixels)
+    }
+}
+
+/// Encodes luma images as grayscale JPEG (plate crops for the journal, synthetic frames).
+///
+/// Owns one TurboJPEG compressor handle, freed in `deinit`. Not thread-safe.
+public final class JPEGEncoder {
+    private let handle: tjhandle
+
+    public init() throws(ImagingError) {
+        guard let h = tjInitCompress() else {
+            throw ImagingError(.libraryFailure, call: "tjInitCompress", String(cString: tjGetErrorStr2(nil)))
+        }
+        handle = h
+    }
+
+    deinit { tjDestroy(handle) }
+
+    public func encode(_ image: LumaImage, quality: Int = 85) throws(ImagingError) -> [UInt8] {
+        guard image.width > 0, image.height > 0 else {
+            throw ImagingError(.libraryFailure, call: "tjCompress2", "empty image")
+        }
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var size: UInt = 0
+        let rc = image.pixels.withUnsafeBufferPointer { src in
+            tjCompress2(handle, src.baseAddress, Int32(image.width), Int32(image.width), Int32(image.height),
+                        Int32(TJPF_GRAY.rawValue), &out, &size, Int32(TJSAMP_GRAY.rawValue),
+                        Int32(max(1, min(100, quality))), 0)
+        }
+        defer { if let out { tjFree(out) } }
+        guard rc == 0, let out else {
+            throw ImagingError(.libraryFailure, call: "tjCompress2", String(cString: tjGetErrorStr2(handle)))
+        }
+        return Array(UnsafeBufferPointer(start: out, count: Int(size)))
+    }
+}
