@@ -8,6 +8,7 @@ import PackageDescription
 /// The CLI wires the stages together.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
 let package = Package(

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How far the wall-clock time of a read can be trusted.
 ///

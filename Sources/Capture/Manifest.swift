@@ -1,0 +1,100 @@
+import PlateKeeperCore
+public import Foundation
+
+/// `manifest.json` of a recording folder: the frames in order, with when and how each was captured.
+///
+/// ```json
+/// {"version": 1, "camera": "lane-1",
+///  "frames": [{"file": "000001.yuv", "captureTime": "2026-11-27T13:05:01.250Z",
+///              "pixelFormat": "YUYV", "width": 640, "height": 360, "sequence": 1}]}
+/// ```
+/// `camera` may be set per frame; `pixelFormat`, `width` and `height` are required for raw frames
+/// (GREY, YUYV) and for MJPEG, and absent for JPEG/PNG stills.
+public struct RecordingManifest: Sendable, Codable, Equatable {
+    public struct Entry: Sendable, Codable, Equatable {
+        public var file: String
+        public var captureTime: String
+        public var camera: String?
+        public var pixelFormat: String?
+        public var width: Int?
+        public var height: Int?
+        public var sequence: UInt64?
+
+        public init(file: String, captureTime: String, camera: String? = nil, pixelFormat: String? = nil,
+                    width: Int? = nil, height: Int? = nil, sequence: UInt64? = nil) {
+            self.file = file
+            self.captureTime = captureTime
+            self.camera = camera
+            self.pixelFormat = pixelFormat
+            self.width = width
+            self.height = height
+            self.sequence = sequence
+        }
+    }
+
+    public var version: Int
+    public var camera: String?
+    /// Clock quality of the recording unit when it recorded (default `recorded`).
+    public var clockQuality: String?
+    public var frames: [Entry]
+
+    public init(version: Int = 1, camera: String? = nil, clockQuality: String? = nil, frames: [Entry]) {
+        self.version = version
+        self.camera = camera
+        self.clockQuality = clockQuality
+        self.frames = frames
+    }
+
+    public static let fileName = "manifest.json"
+
+    /// Parses and validates a manifest. Errors name the frame entry and field at fault.
+    public static func parse(_ data: Data, path: String) throws(CaptureError) -> RecordingManifest {
+        let manifest: RecordingManifest
+        do {
+            manifest = try JSONDecoder().decode(RecordingManifest.self, from: data)
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw CaptureError(.badManifest, path: path, "missing key '\(key.stringValue)' at \(describe(ctx.codingPath))")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw CaptureError(.badManifest, path: path, "wrong type at \(describe(ctx.codingPath)): \(ctx.debugDescription)")
+        } catch let DecodingError.valueNotFound(_, ctx) {
+            throw CaptureError(.badManifest, path: path, "null value at \(describe(ctx.codingPath))")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            let detail = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            throw CaptureError(.badManifest, path: path, "not valid JSON: \(detail ?? ctx.debugDescription)")
+        } catch {
+            throw CaptureError(.badManifest, path: path, "cannot decode: \(error)")
+        }
+        guard manifest.version == 1 else {
+            throw CaptureError(.badManifest, path: path, "unsupported manifest version \(manifest.version) (this build reads version 1)")
+        }
+        if let q = manifest.clockQuality, ClockQuality(rawValue: q) == nil {
+            throw CaptureError(.badManifest, path: path, "clockQuality '\(q)' is not one of synchronized, unsynchronized, recorded, file-time, unknown")
+        }
+        var seen = Set<String>()
+        for (i, f) in manifest.frames.enumerated() {
+            let at = "frames[\(i)] (\(f.file))"
+            guard !f.file.isEmpty, !f.file.contains("/"), f.file != "..", f.file != "." else {
+                throw CaptureError(.badManifest, path: path, "\(at): file must be a plain file name inside the recording folder")
+            }
+            guard seen.insert(f.file).inserted else {
+                throw CaptureError(.badManifest, path: path, "\(at): file listed twice")
+            }
+            guard ISO8601.parse(f.captureTime) != nil else {
+                throw CaptureError(.badManifest, path: path, "\(at): captureTime '\(f.captureTime)' is not ISO 8601 (2026-11-27T13:05:01.250Z)")
+            }
+            if let pf = f.pixelFormat {
+                guard let format = PixelFormat(rawValue: pf) else {
+                    throw CaptureError(.badManifest, path: path, "\(at): pixelFormat '\(pf)' is not one of GREY, YUYV, MJPG")
+                }
+                guard let w = f.width, let h = f.height, w > 0, h > 0, w <= 16384, h <= 16384 else {
+                    throw CaptureError(.badManifest, path: path, "\(at): \(format.rawValue) frames need width and height between 1 and 16384")
+                }
+            }
+        }
+        return manifest
+    }
+
+    private static func describe(_ path: [any CodingKey]) -> String {
+        path.isEmpty ? "top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    }
+}

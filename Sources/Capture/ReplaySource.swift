@@ -1,0 +1,131 @@
+public import PlateKeeperCore
+import Imaging
+import Foundation
+
+/// One frame of a replay, located but not yet read from disk.
+public struct ReplayItem: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A JPEG/PNG still; its capture time is the file's modification time.
+        case still
+        /// A frame listed in a recording manifest.
+        case recorded(format: PixelFormat?, width: Int?, height: Int?, captureNanos: Int64)
+    }
+
+    public var path: String
+    public var camera: CameraID
+    public var sequence: UInt64
+    public var kind: Kind
+    public var clockQuality: ClockQuality
+
+    public init(path: String, camera: CameraID, sequence: UInt64, kind: Kind, clockQuality: ClockQuality) {
+        self.path = path
+        self.camera = camera
+        self.sequence = sequence
+        self.kind = kind
+        self.clockQuality = clockQuality
+    }
+}
+
+/// Plays recorded frames: single images, folders of images, and recording folders
+/// (`manifest.json` plus frames). Decoding is lazy, one frame at a time, so a replay of
+/// thousands of frames needs memory for one.
+///
+/// A bad frame (unreadable, torn, wrong size) is reported as an error for that frame and the
+/// replay goes on; a bad manifest fails only its own recording.
+public final class ReplaySource {
+    public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "pgm", "bmp", "tif", "tiff"]
+
+    private let decoder: ImageFileDecoder
+
+    public init() throws(CaptureError) {
+        do {
+            decoder = try ImageFileDecoder()
+        } catch {
+            throw CaptureError(.unsupported, path: "libturbojpeg", error.description)
+        }
+    }
+
+    /// Lists the frames under `paths`. Errors for whole inputs (missing path, bad manifest) are
+    /// returned beside the items so that the other inputs still play.
+    public static func plan(_ paths: [String], defaultCamera: CameraID = "replay") -> (items: [ReplayItem], errors: [CaptureError]) {
+        var items: [ReplayItem] = []
+        var errors: [CaptureError] = []
+        let fm = FileManager.default
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+                errors.append(CaptureError(.notFound, path: path, "no such file or folder"))
+                continue
+            }
+            if !isDir.boolValue {
+                items.append(ReplayItem(path: path, camera: defaultCamera, sequence: UInt64(items.count), kind: .still, clockQuality: .fileTime))
+                continue
+            }
+            let manifestPath = (path as NSString).appendingPathComponent(RecordingManifest.fileName)
+            if fm.fileExists(atPath: manifestPath) {
+                do {
+                    items += try recordingItems(folder: path, manifestPath: manifestPath, defaultCamera: defaultCamera)
+                } catch {
+                    errors.append(error)
+                }
+                continue
+            }
+            guard let names = try? fm.contentsOfDirectory(atPath: path) else {
+                errors.append(CaptureError(.unreadable, path: path, "cannot list folder"))
+                continue
+            }
+            for name in names.sorted() where imageExtensions.contains((name as NSString).pathExtension.lowercased()) {
+                items.append(ReplayItem(path: (path as NSString).appendingPathComponent(name), camera: defaultCamera,
+                                        sequence: UInt64(items.count), kind: .still, clockQuality: .fileTime))
+            }
+        }
+        return (items, errors)
+    }
+
+    private static func recordingItems(folder: String, manifestPath: String, defaultCamera: CameraID) throws(CaptureError) -> [ReplayItem] {
+        guard let data = FileManager.default.contents(atPath: manifestPath) else {
+            throw CaptureError(.unreadable, path: manifestPath, "cannot read manifest")
+        }
+        let manifest = try RecordingManifest.parse(data, path: manifestPath)
+        let quality = manifest.clockQuality.flatMap(ClockQuality.init(rawValue:)) ?? .recorded
+        return manifest.frames.enumerated().map { i, f in
+            ReplayItem(
+                path: (folder as NSString).appendingPathComponent(f.file),
+                camera: CameraID(f.camera ?? manifest.camera ?? defaultCamera.rawValue),
+                sequence: f.sequence ?? UInt64(i),
+                kind: .recorded(format: f.pixelFormat.flatMap(PixelFormat.init(rawValue:)), width: f.width, height: f.height,
+                                captureNanos: ISO8601.parse(f.captureTime)!),
+                clockQuality: quality)
+        }
+    }
+
+    /// Reads and decodes one item into a frame.
+    public func frame(for item: ReplayItem) throws(CaptureError) -> Frame {
+        guard let data = FileManager.default.contents(atPath: item.path) else {
+            let exists = FileManager.default.fileExists(atPath: item.path)
+            throw CaptureError(exists ? .unreadable : .notFound, path: item.path, exists ? "cannot read file" : "no such file")
+        }
+        let bytes = [UInt8](data)
+        let image: LumaImage
+        let time: CaptureTime
+        do {
+            switch item.kind {
+            case .still:
+                image = try decoder.decode(bytes)
+                let mtime = (try? FileManager.default.attributesOfItem(atPath: item.path)[.modificationDate] as? Date) ?? Date()
+                time = CaptureTime(date: mtime, quality: .fileTime)
+            case let .recorded(format, width, height, nanos):
+                if let format, let width, let height {
+                    image = try decoder.decodeFrame(bytes, format: format, width: width, height: height)
+                } else {
+                    image = try decoder.decode(bytes)
+                }
+                time = CaptureTime(unixNanoseconds: nanos, quality: item.clockQuality)
+            }
+        } catch {
+            throw CaptureError(.badFrame, path: item.path, error.description)
+        }
+        return Frame(camera: item.camera, sequence: item.sequence, captureTime: time,
+                     name: (item.path as NSString).lastPathComponent, image: image)
+    }
+}

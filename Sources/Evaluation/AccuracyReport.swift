@@ -1,0 +1,82 @@
+public import PlateKeeperCore
+
+/// The outcome for one labelled image.
+public struct ImageScore: Sendable {
+    public var imagePath: String
+    public var expected: [String]
+    public var read: [String]
+    public var top1: Int
+    public var topN: Int
+    public var detected: Int
+    public var labelled: Int
+    public var falseReads: Int
+    public var milliseconds: Double
+    public var failed: Bool
+}
+
+/// Accuracy figures over a labelled set: what `platekeeper bench accuracy` prints.
+///
+/// - top-1: the read at a labelled plate's position has exactly the labelled text as its best candidate.
+/// - top-N: the labelled text is among that read's candidates.
+/// - detection: some read's box overlaps the labelled box (IoU ≥ 0.2, or the read's centre lies
+///   inside it); for crops (no boxes) any read counts.
+/// - false reads: reads at no labelled plate (for crops: reads beyond the first).
+/// A read "at" a plate is the matched read with the best confidence.
+public struct AccuracyReport: Sendable {
+    public private(set) var images: [ImageScore] = []
+
+    public init() {}
+
+    public static func matches(_ read: PixelBox, _ truth: PixelBox) -> Bool {
+        read.iou(truth) >= 0.2 || (truth.intersection(read).area > 0
+            && Double(truth.x) <= read.centerX && read.centerX <= Double(truth.maxX)
+            && Double(truth.y) <= read.centerY && read.centerY <= Double(truth.maxY))
+    }
+
+    /// Scores one image's reads against its labels.
+    @discardableResult
+    public mutating func add(_ image: LabelledImage, reads: [PlateRead], milliseconds: Double, failed: Bool = false) -> ImageScore {
+        var top1 = 0, topN = 0, detected = 0
+        var used = Set<Int>()
+        for plate in image.plates {
+            let candidates: [Int]
+            if let box = plate.box {
+                candidates = reads.indices.filter { Self.matches(reads[$0].box, box) }
+            } else {
+                candidates = reads.indices.map { $0 }
+            }
+            guard !candidates.isEmpty else { continue }
+            detected += 1
+            // Prefer a matched read with the right text; otherwise the most confident.
+            let pick = candidates.first { reads[$0].text == plate.text }
+                ?? candidates.max { reads[$0].confidence < reads[$1].confidence }!
+            used.formUnion(plate.box == nil ? [pick] : candidates)
+            if reads[pick].text == plate.text { top1 += 1 }
+            if candidates.contains(where: { reads[$0].candidates.contains { $0.text == plate.text } }) { topN += 1 }
+        }
+        let score = ImageScore(imagePath: image.imagePath, expected: image.plates.map(\.text), read: reads.map(\.text),
+                               top1: top1, topN: topN, detected: detected, labelled: image.plates.count,
+                               falseReads: reads.count - used.count, milliseconds: milliseconds, failed: failed)
+        images.append(score)
+        return score
+    }
+
+    public var labelled: Int { images.reduce(0) { $0 + $1.labelled } }
+    public var top1Rate: Double { rate(images.reduce(0) { $0 + $1.top1 }) }
+    public var topNRate: Double { rate(images.reduce(0) { $0 + $1.topN }) }
+    public var detectionRate: Double { rate(images.reduce(0) { $0 + $1.detected }) }
+    public var falseReadsPerImage: Double {
+        images.isEmpty ? 0 : Double(images.reduce(0) { $0 + $1.falseReads }) / Double(images.count)
+    }
+    public var failedImages: Int { images.filter(\.failed).count }
+
+    /// Milliseconds per image at quantile q (0...1), nearest rank.
+    public func millisecondsQuantile(_ q: Double) -> Double {
+        let ms = images.filter { !$0.failed }.map(\.milliseconds).sorted()
+        guard !ms.isEmpty else { return 0 }
+        let rank = Int((q * Double(ms.count)).rounded(.up)) - 1
+        return ms[min(max(rank, 0), ms.count - 1)]
+    }
+
+    private func rate(_ n: Int) -> Double { labelled == 0 ? 0 : Double(n) / Double(labelled) }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Capture
+import Evaluation
+import PlateKeeperCore
+import Recognition
+import Foundation
+
+/// `platekeeper bench`: measurements of the pipeline.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure recognition accuracy and speed.",
+        subcommands: [AccuracyCommand.self]
+    )
+}
+
+/// `platekeeper bench accuracy DIR`: accuracy and speed over a labelled photo set.
+struct AccuracyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accuracy",
+        abstract: "Run recognition over labelled photos and print accuracy and speed.",
+        discussion: """
+            DIR holds photos with NAME.txt ground truth beside each (NAME.jpg x y w h PLATE, tab-separated, \
+            as in the openalpr benchmarks) or plate crops with a groundtruth.csv (FILE,state,PLATE). \
+            Times are per image, decode plus recognition, on one thread.
+            """
+    )
+
+    @Argument(help: "Folder of labelled photos.")
+    var dir: String
+
+    @Option(help: "Only the images named in this file (one name per line).")
+    var list: String?
+
+    @Flag(help: "Print one line per image.")
+    var verbose = false
+
+    @Option(help: "Write per-image results as JSON Lines to this file.")
+    var details: String?
+
+    @OptionGroup var recognition: RecognitionOptions
+
+    func run() throws {
+        var names: [String]?
+        if let list {
+            guard let text = try? String(contentsOfFile: list, encoding: .utf8) else {
+                throw ValidationError("cannot read --list file \(list)")
+            }
+            names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let truth = GroundTruth.load(folder: dir, list: names)
+        for e in truth.errors { Terminal.error(e.description) }
+        guard !truth.images.isEmpty else {
+            Terminal.error("\(dir): no labelled images found")
+            throw ExitCode(1)
+        }
+        let reader = try recognition.makeReader()
+        let source = try ReplaySource()
+        var report = AccuracyReport()
+        var detailLines: [String] = []
+        let clock = ContinuousClock()
+        for (i, image) in truth.images.enumerated() {
+            Terminal.progress(i, of: truth.images.count, label: "images")
+            let item = ReplayItem(path: image.imagePath, camera: "bench", sequence: UInt64(i), kind: .still, clockQuality: .fileTime)
+            let t0 = clock.now
+            let reads: [PlateRead]
+            var failed = false
+            do {
+                let frame = try source.frame(for: item)
+                reads = reader.read(frame.image)
+            } catch {
+                Terminal.error("\(error)")
+                reads = []
+                failed = true
+            }
+            let ms = (clock.now - t0).milliseconds
+            let score = report.add(image, reads: reads, milliseconds: ms, failed: failed)
+            if verbose {
+                let mark = score.top1 == score.labelled ? "ok  " : (score.detected > 0 ? "MISS" : "NONE")
+                Terminal.stderrLine("\(mark) \((image.imagePath as NSString).lastPathComponent) expected \(score.expected.joined(separator: ",")) read \(score.read.joined(separator: ",")) \(Int(ms)) ms")
+            }
+            if details != nil {
+                var o = JSONLine()
+                o.add("image", (image.imagePath as NSString).lastPathComponent)
+                o.add("expected", raw: "[" + score.expected.map(JSONLine.quote).joined(separator: ",") + "]")
+                o.add("reads", raw: "[" + reads.map { r in
+                    "{\"plate\":\(JSONLine.quote(r.text)),\"confidence\":\(r.confidence),\"box\":[\(r.box.x),\(r.box.y),\(r.box.width),\(r.box.height)],\"candidates\":[" + r.candidates.map { JSONLine.quote($0.text) }.joined(separator: ",") + "]}"
+                }.joined(separator: ",") + "]")
+                o.add("top1", score.top1)
+                o.add("detected", score.detected)
+                o.add("falseReads", score.falseReads)
+                o.add("ms", ms)
+                detailLines.append(o.text)
+            }
+        }
+        Terminal.progress(truth.images.count, of: truth.images.count, label: "images")
+        if let details {
+            try (detailLines.joined(separator: "\n") + "\n").write(toFile: details, atomically: true, encoding: .utf8)
+        }
+        func pct(_ v: Double) -> String { JSONLine.number(v * 100, decimals: 1) + " %" }
+        print("set:                 \(dir) (\(truth.images.count) images, \(report.labelled) plates, region \(recognition.region))")
+        print("top-1 exact:         \(pct(report.top1Rate))")
+        print("top-\(recognition.topN):              \(pct(report.topNRate))".replacingOccurrences(of: "top-10:              ", with: "top-10:              "))
+        print("detection recall:    \(pct(report.detectionRate))")
+        print("false reads / image: \(JSONLine.number(report.falseReadsPerImage, decimals: 2))")
+        print("ms / image:          median \(JSONLine.number(report.millisecondsQuantile(0.5), decimals: 1)), p90 \(JSONLine.number(report.millisecondsQuantile(0.9), decimals: 1))")
+        if report.failedImages > 0 {
+            print("failed images:       \(report.failedImages)")
+            throw ExitCode(1)
+        }
+    }
+}

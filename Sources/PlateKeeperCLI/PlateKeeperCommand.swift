@@ -1,0 +1,21 @@
+public import ArgumentParser
+
+/// The `platekeeper` command line: the root command and its subcommands.
+public struct PlateKeeperCommand: AsyncParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "platekeeper",
+        abstract: "Edge daemon for licence plate reader units: capture, read, journal and upload plates.",
+        version: version,
+        subcommands: [ReplayCommand.self, BenchCommand.self]
+    )
+
+    public init() {}
+
+    /// Parses `CommandLine.arguments` and runs the chosen subcommand (async ones included).
+    public static func entry() async {
+        let main: () async -> Void = { await Self.main() }
+        await main()
+    }
+}

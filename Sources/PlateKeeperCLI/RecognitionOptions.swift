@@ -1,0 +1,33 @@
+import ArgumentParser
+import Recognition
+import Foundation
+
+/// Options shared by every command that runs recognition.
+struct RecognitionOptions: ParsableArguments {
+    @Option(help: "Plate-format rules: us or eu.")
+    var region: String = "us"
+
+    @Option(name: .customLong("top-n"), help: "Alternative readings kept per plate.")
+    var topN: Int = 10
+
+    @Option(name: .customLong("min-confidence"), help: "Drop reads below this confidence (0-100).")
+    var minConfidence: Double = PlateReader.Settings().minConfidence
+
+    @Option(name: .customLong("tessdata"), help: "Folder holding the Tesseract traineddata (default: the system's).")
+    var tessdata: String?
+
+    func validate() throws {
+        guard PlateFormat.named(region) != nil else { throw ValidationError("--region must be us or eu, not '\(region)'") }
+        guard (1...50).contains(topN) else { throw ValidationError("--top-n must be between 1 and 50") }
+        guard (0...100).contains(minConfidence) else { throw ValidationError("--min-confidence must be between 0 and 100") }
+    }
+
+    func makeReader() throws -> PlateReader {
+        var settings = PlateReader.Settings()
+        settings.format = PlateFormat.named(region)!
+        settings.topN = topN
+        settings.minConfidence = minConfidence
+        settings.debugDirectory = ProcessInfo.processInfo.environment["PLATEKEEPER_DEBUG_DIR"]
+        return try PlateReader(settings: settings, tessdataPath: tessdata)
+    }
+}

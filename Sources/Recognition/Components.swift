@@ -1,0 +1,113 @@
+/// A connected blob of foreground pixels (4-connected), kept as horizontal runs.
+struct Component {
+    var minX: Int, minY: Int, maxX: Int, maxY: Int
+    var area: Int
+    /// (y, x0, x1) half-open runs, in scan order.
+    var runs: [(y: Int, x0: Int, x1: Int)]
+
+    var width: Int { maxX - minX + 1 }
+    var height: Int { maxY - minY + 1 }
+    var centerX: Double { Double(minX + maxX + 1) / 2 }
+    var centerY: Double { Double(minY + maxY + 1) / 2 }
+    var fill: Double { Double(area) / Double(width * height) }
+}
+
+/// Run-based connected-component labelling with union–find.
+enum ComponentLabeler {
+    /// Components of `mask` (`width` × `height`). With `keepRuns` false the run lists stay empty
+    /// (cheaper when only boxes are needed). Components larger than `maxArea` are skipped.
+    static func label(_ mask: [Bool], width w: Int, height h: Int, keepRuns: Bool, maxArea: Int = .max) -> [Component] {
+        var runY: [Int32] = [], runX0: [Int32] = [], runX1: [Int32] = []
+        var parent: [Int32] = []
+        runY.reserveCapacity(w * h / 16)
+        func find(_ i: Int32) -> Int32 {
+            var i = i
+            while parent[Int(i)] != i {
+                parent[Int(i)] = parent[Int(parent[Int(i)])]
+                i = parent[Int(i)]
+            }
+            return i
+        }
+        var prevStart = 0, prevEnd = 0
+        mask.withUnsafeBufferPointer { m in
+            for y in 0..<h {
+                let rowStart = runY.count
+                var x = 0
+                let base = y * w
+                while x < w {
+                    if !m[base + x] { x += 1; continue }
+                    let x0 = x
+                    while x < w && m[base + x] { x += 1 }
+                    let idx = Int32(runY.count)
+                    runY.append(Int32(y)); runX0.append(Int32(x0)); runX1.append(Int32(x))
+                    parent.append(idx)
+                    // Union with overlapping runs of the previous row.
+                    var j = prevStart
+                    while j < prevEnd {
+                        if Int(runX1[j]) > x0 && Int(runX0[j]) < x {
+                            let a = find(idx), b = find(Int32(j))
+                            if a != b { parent[Int(max(a, b))] = min(a, b) }
+                        }
+                        j += 1
+                    }
+                }
+                prevStart = rowStart
+                prevEnd = runY.count
+            }
+        }
+        var slot = [Int32](repeating: -1, count: runY.count)
+        var comps: [Component] = []
+        for i in 0..<runY.count {
+            let root = Int(find(Int32(i)))
+            let y = Int(runY[i]), x0 = Int(runX0[i]), x1 = Int(runX1[i])
+            if slot[root] < 0 {
+                slot[root] = Int32(comps.count)
+                comps.append(Component(minX: x0, minY: y, maxX: x1 - 1, maxY: y, area: 0, runs: []))
+            }
+            let c = Int(slot[root])
+            comps[c].minX = min(comps[c].minX, x0)
+            comps[c].maxX = max(comps[c].maxX, x1 - 1)
+            comps[c].maxY = max(comps[c].maxY, y)
+            comps[c].area += x1 - x0
+            if keepRuns { comps[c].runs.append((y, x0, x1)) }
+        }
+        return comps.filter { $0.area <= maxArea }
+    }
+}
+
+extension Component {
+    /// Splits the component where only a thin bridge joins its parts: at columns holding at most
+    /// `maxBridge` foreground pixels. Characters joined by an underline, a frame line or a
+    /// background drawing come apart this way; the thin line's own pieces stay as flat fragments.
+    func splitAtThinColumns(maxBridge: Int) -> [Component] {
+        var counts = [Int](repeating: 0, count: width)
+        for r in runs { for x in r.x0..<r.x1 { counts[x - minX] += 1 } }
+        var segments: [(Int, Int)] = []
+        var start: Int? = nil
+        for (i, c) in counts.enumerated() {
+            if c > maxBridge {
+                if start == nil { start = i }
+            } else if let s = start {
+                segments.append((s, i))
+                start = nil
+            }
+        }
+        if let s = start { segments.append((s, counts.count)) }
+        guard segments.count > 1 || (segments.first.map { $0.0 > 0 || $0.1 < counts.count } ?? false) else { return [self] }
+        return segments.compactMap { seg -> Component? in
+            let x0 = minX + seg.0, x1 = minX + seg.1
+            var piece = Component(minX: .max, minY: .max, maxX: .min, maxY: .min, area: 0, runs: [])
+            for r in runs {
+                let a = max(r.x0, x0), b = min(r.x1, x1)
+                guard a < b else { continue }
+                piece.runs.append((r.y, a, b))
+                piece.minX = min(piece.minX, a)
+                piece.maxX = max(piece.maxX, b - 1)
+                piece.minY = min(piece.minY, r.y)
+                piece.maxY = max(piece.maxY, r.y)
+                piece.area += b - a
+            }
+            return piece.area > 0 ? piece : nil
+        }
+    }
+}

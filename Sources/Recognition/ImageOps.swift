@@ -1,0 +1,153 @@
+import PlateKeeperCore
+
+/// Pixel operations the finder and the OCR preparation need, on `LumaImage`.
+///
+/// Written in Swift over raw buffers rather than through Leptonica: they are simple, they run on
+/// every frame, and keeping them here avoids copying each frame into and out of a PIX.
+enum ImageOps {
+    /// Box-filter means over a (2r+1)² window, clamped at the edges, from an integral image.
+    static func localMeans(_ image: LumaImage, radius r: Int) -> [UInt8] {
+        let w = image.width, h = image.height
+        var integral = [UInt32](repeating: 0, count: (w + 1) * (h + 1))
+        var means = [UInt8](repeating: 0, count: w * h)
+        image.pixels.withUnsafeBufferPointer { px in
+            integral.withUnsafeMutableBufferPointer { ii in
+                for y in 0..<h {
+                    var rowSum: UInt32 = 0
+                    let src = y * w, dst = (y + 1) * (w + 1), above = y * (w + 1)
+                    for x in 0..<w {
+                        rowSum &+= UInt32(px[src + x])
+                        ii[dst + x + 1] = ii[above + x + 1] &+ rowSum
+                    }
+                }
+            }
+            integral.withUnsafeBufferPointer { ii in
+                means.withUnsafeMutableBufferPointer { out in
+                    for y in 0..<h {
+                        let y0 = max(0, y - r), y1 = min(h, y + r + 1)
+                        let top = y0 * (w + 1), bottom = y1 * (w + 1)
+                        for x in 0..<w {
+                            let x0 = max(0, x - r), x1 = min(w, x + r + 1)
+                            let sum = ii[bottom + x1] &- ii[bottom + x0] &- ii[top + x1] &+ ii[top + x0]
+                            out[y * w + x] = UInt8(sum / UInt32((x1 - x0) * (y1 - y0)))
+                        }
+                    }
+                }
+            }
+        }
+        return means
+    }
+
+    /// Foreground mask: pixels darker (or, with `lightText`, brighter) than their neighbourhood
+    /// by at least `fraction` of the local mean and at least `minContrast` grey levels.
+    static func adaptiveMask(_ image: LumaImage, radius: Int, fraction: Double, minContrast: Int, lightText: Bool) -> [Bool] {
+        let means = localMeans(image, radius: radius)
+        var mask = [Bool](repeating: false, count: image.pixels.count)
+        let f = Int(fraction * 256)
+        image.pixels.withUnsafeBufferPointer { px in
+            means.withUnsafeBufferPointer { m in
+                mask.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<out.count {
+                        let p = Int(px[i]), mean = Int(m[i])
+                        let need = max(minContrast, (mean * f) >> 8)
+                        out[i] = lightText ? p - mean >= need : mean - p >= need
+                    }
+                }
+            }
+        }
+        return mask
+    }
+
+    /// Clears horizontal foreground runs longer than `maxRun`: frame and border lines that
+    /// would otherwise join the characters they touch into one shape.
+    static func removeLongRuns(_ mask: inout [Bool], width w: Int, height h: Int, maxRun: Int) {
+        mask.withUnsafeMutableBufferPointer { m in
+            for y in 0..<h {
+                var x = 0
+                let base = y * w
+                while x < w {
+                    guard m[base + x] else { x += 1; continue }
+                    let start = x
+                    while x < w && m[base + x] { x += 1 }
+                    if x - start > maxRun {
+                        for i in start..<x { m[base + i] = false }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bilinear resampling to the given size.
+    static func resized(_ image: LumaImage, width nw: Int, height nh: Int) -> LumaImage {
+        guard nw > 0, nh > 0, image.width > 0, image.height > 0 else { return LumaImage(width: max(nw, 0), height: max(nh, 0)) }
+        let w = image.width, h = image.height
+        var out = [UInt8](repeating: 0, count: nw * nh)
+        let sx = Double(w) / Double(nw), sy = Double(h) / Double(nh)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                if sx >= 2 || sy >= 2 {
+                    // Shrinking a lot: average the source block so small text does not alias.
+                    for y in 0..<nh {
+                        let y0 = Int(Double(y) * sy), y1 = max(y0 + 1, min(h, Int(Double(y + 1) * sy)))
+                        for x in 0..<nw {
+                            let x0 = Int(Double(x) * sx), x1 = max(x0 + 1, min(w, Int(Double(x + 1) * sx)))
+                            var sum = 0
+                            for yy in y0..<y1 { for xx in x0..<x1 { sum += Int(src[yy * w + xx]) } }
+                            dst[y * nw + x] = UInt8(sum / ((y1 - y0) * (x1 - x0)))
+                        }
+                    }
+                    return
+                }
+                for y in 0..<nh {
+                    let fy = max(0, (Double(y) + 0.5) * sy - 0.5)
+                    let y0 = min(h - 1, Int(fy)), y1 = min(h - 1, y0 + 1)
+                    let wy = fy - Double(y0)
+                    for x in 0..<nw {
+                        let fx = max(0, (Double(x) + 0.5) * sx - 0.5)
+                        let x0 = min(w - 1, Int(fx)), x1 = min(w - 1, x0 + 1)
+                        let wx = fx - Double(x0)
+                        let a = Double(src[y0 * w + x0]) * (1 - wx) + Double(src[y0 * w + x1]) * wx
+                        let b = Double(src[y1 * w + x0]) * (1 - wx) + Double(src[y1 * w + x1]) * wx
+                        dst[y * nw + x] = UInt8(min(255, max(0, (a * (1 - wy) + b * wy).rounded())))
+                    }
+                }
+            }
+        }
+        return LumaImage(width: nw, height: nh, pixels: out)
+    }
+
+    /// Samples `image` along a rotated rectangle: centre (cx, cy), angle (radians, clockwise
+    /// positive in image coordinates), output size `outW`×`outH`, `scale` source pixels per output pixel.
+    static func sampleRotated(_ image: LumaImage, cx: Double, cy: Double, angle: Double, outW: Int, outH: Int, scale: Double) -> LumaImage {
+        var out = [UInt8](repeating: 0, count: outW * outH)
+        let c = cos(angle), s = sin(angle)
+        let w = image.width, h = image.height
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for oy in 0..<outH {
+                    let dy = (Double(oy) - Double(outH) / 2 + 0.5) * scale
+                    for ox in 0..<outW {
+                        let dx = (Double(ox) - Double(outW) / 2 + 0.5) * scale
+                        let fx = min(max(cx + dx * c - dy * s - 0.5, 0), Double(w - 1))
+                        let fy = min(max(cy + dx * s + dy * c - 0.5, 0), Double(h - 1))
+                        let x0 = Int(fx), y0 = Int(fy)
+                        let x1 = min(w - 1, x0 + 1), y1 = min(h - 1, y0 + 1)
+                        let wx = fx - Double(x0), wy = fy - Double(y0)
+                        let a = Double(src[y0 * w + x0]) * (1 - wx) + Double(src[y0 * w + x1]) * wx
+                        let b = Double(src[y1 * w + x0]) * (1 - wx) + Double(src[y1 * w + x1]) * wx
+                        dst[oy * outW + ox] = UInt8(min(255, max(0, (a * (1 - wy) + b * wy).rounded())))
+                    }
+                }
+            }
+        }
+        return LumaImage(width: outW, height: outH, pixels: out)
+    }
+
+    static func inverted(_ image: LumaImage) -> LumaImage {
+        LumaImage(width: image.width, height: image.height, pixels: image.pixels.map { 255 - $0 })
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

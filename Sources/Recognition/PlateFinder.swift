@@ -1,0 +1,154 @@
+public import PlateKeeperCore
+
+/// A row of character-like shapes that may be the characters of a plate.
+public struct TextRowCandidate: Sendable, Equatable {
+    /// The box around the characters, in frame pixels.
+    public var box: PixelBox
+    /// Median character height, frame pixels.
+    public var charHeight: Double
+    /// Slope of the row, radians, clockwise positive.
+    public var angle: Double
+    /// Centre of the row, frame pixels.
+    public var centerX: Double
+    public var centerY: Double
+    /// Light characters on a dark plate.
+    public var lightText: Bool
+    /// How many character-like shapes the row holds.
+    public var count: Int
+    /// Higher is more plate-like.
+    public var score: Double
+}
+
+/// Finds candidate plate character rows in a frame.
+///
+/// Method: binarise with a local-mean threshold (for dark and for light text), label connected
+/// components, keep those shaped like characters, and link neighbours of similar height on a
+/// common line into rows. Runs at full resolution and at half resolution so that both small
+/// (8 px) and large characters fall in the size band. It does not depend on plate colour, border
+/// or aspect ratio, so it works for any region's plates and for tilted plates.
+public struct PlateFinder: Sendable {
+    public struct Settings: Sendable {
+        /// Character height band at each pyramid level, level pixels.
+        public var minCharHeight = 8
+        public var maxCharHeight = 22
+        /// Pyramid levels searched (each half the size of the one before).
+        public var levels = 3
+        /// Radius of the local-mean window, level pixels; about a character height, so that the
+        /// mean is taken over the plate and not the car around it.
+        public var windowRadius = 9
+        /// Fewest characters a row must have.
+        public var minCharacters = 3
+        public var maxCharacters = 12
+        /// Most rows returned, best first.
+        public var maxCandidates = 10
+        /// Images wider than this are searched from half resolution down.
+        public var fullResolutionMaxWidth = 2000
+        public init() {}
+    }
+
+    public var settings: Settings
+
+    public init(settings: Settings = Settings()) {
+        self.settings = settings
+    }
+
+    public func findRows(in image: LumaImage, regionOfInterest: PixelBox? = nil) -> [TextRowCandidate] {
+        var rows: [TextRowCandidate] = []
+        var level = image
+        var scale = 1.0
+        if image.width > settings.fullResolutionMaxWidth {
+            level = ImageOps.resized(image, width: image.width / 2, height: image.height / 2)
+            scale = 0.5
+        }
+        for _ in 0..<settings.levels {
+            guard level.width >= 16, level.height >= 8 else { break }
+            for light in [false, true] {
+                rows += rowsAtLevel(level, scale: scale, lightText: light)
+            }
+            level = ImageOps.resized(level, width: level.width / 2, height: level.height / 2)
+            scale /= 2
+        }
+        if let roi = regionOfInterest {
+            rows = rows.filter { roi.intersection($0.box).area * 2 >= $0.box.area }
+        }
+        // Suppress duplicates found at several levels or polarities: keep the best scored.
+        rows.sort { $0.score > $1.score }
+        var kept: [TextRowCandidate] = []
+        for row in rows where !kept.contains(where: { $0.box.iou(row.box) > 0.4 }) {
+            kept.append(row)
+            if kept.count == settings.maxCandidates { break }
+        }
+        return kept
+    }
+
+    private func rowsAtLevel(_ image: LumaImage, scale: Double, lightText: Bool) -> [TextRowCandidate] {
+        var mask = ImageOps.adaptiveMask(image, radius: settings.windowRadius, fraction: 0.10, minContrast: 12, lightText: lightText)
+        // No character at this level is wider than about 1.5 heights; longer runs are frame lines.
+        ImageOps.removeLongRuns(&mask, width: image.width, height: image.height, maxRun: settings.maxCharHeight * 3 / 2)
+        let maxH = settings.maxCharHeight, minH = settings.minCharHeight
+        let comps = ComponentLabeler.label(mask, width: image.width, height: image.height, keepRuns: false, maxArea: maxH * maxH)
+            .filter { c in
+                c.height >= minH && c.height <= maxH && c.width <= c.height + 2 && c.height <= c.width * 10
+                    && c.fill >= 0.15 && c.fill <= 0.95
+            }
+            .sorted { $0.minX < $1.minX }
+        guard comps.count >= settings.minCharacters else { return [] }
+
+        // Union neighbours that could be consecutive characters of one row.
+        var parent = Array(0..<comps.count)
+        func find(_ i: Int) -> Int {
+            var i = i
+            while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
+            return i
+        }
+        for i in 0..<comps.count {
+            let a = comps[i]
+            let ha = Double(a.height)
+            var j = i + 1
+            while j < comps.count, Double(comps[j].minX) <= Double(a.maxX) + 1.4 * ha {
+                let b = comps[j]
+                j += 1
+                let hb = Double(b.height)
+                let hmax = max(ha, hb), hmin = min(ha, hb)
+                guard hmax / hmin <= 1.4 else { continue }
+                guard abs(a.centerY - b.centerY) <= 0.35 * hmax else { continue }
+                guard Double(b.minX - a.maxX) >= -0.3 * hmin, b.centerX > a.centerX + 0.25 * hmin else { continue }
+                let ra = find(i), rb = find(j - 1)
+                if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+            }
+        }
+        var groups: [Int: [Int]] = [:]
+        for i in 0..<comps.count { groups[find(i), default: []].append(i) }
+
+        var rows: [TextRowCandidate] = []
+        for members in groups.values where members.count >= settings.minCharacters && members.count <= settings.maxCharacters {
+            let cs = members.map { comps[$0] }
+            let heights = cs.map { Double($0.height) }.sorted()
+            let medianH = heights[heights.count / 2]
+            let meanH = heights.reduce(0, +) / Double(heights.count)
+            let sd = (heights.map { ($0 - meanH) * ($0 - meanH) }.reduce(0, +) / Double(heights.count)).squareRoot()
+            // Least-squares slope of the character centres.
+            let xs = cs.map(\.centerX), ys = cs.map(\.centerY)
+            let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
+            var sxy = 0.0, sxx = 0.0
+            for k in 0..<xs.count { sxy += (xs[k] - mx) * (ys[k] - my); sxx += (xs[k] - mx) * (xs[k] - mx) }
+            let angle = sxx > 0 ? max(-0.35, min(0.35, atan(sxy / sxx))) : 0
+            let minX = cs.map(\.minX).min()!, maxX = cs.map(\.maxX).max()!
+            let minY = cs.map(\.minY).min()!, maxY = cs.map(\.maxY).max()!
+            let inv = 1 / scale
+            let box = PixelBox(x: Int(Double(minX) * inv), y: Int(Double(minY) * inv),
+                               width: Int(Double(maxX - minX + 1) * inv), height: Int(Double(maxY - minY + 1) * inv))
+            // Rows of 5–8 even-height characters look most like plates.
+            let countScore = Double(min(members.count, 8)) - (members.count > 9 ? Double(members.count - 9) : 0)
+            let score = countScore + 3 * max(0, 1 - 3 * sd / meanH)
+            rows.append(TextRowCandidate(box: box, charHeight: medianH * inv, angle: angle,
+                                         centerX: (Double(minX + maxX + 1) / 2) * inv, centerY: my * inv,
+                                         lightText: lightText, count: members.count, score: score))
+        }
+        return rows
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,129 @@
+public import PlateKeeperCore
+import Imaging
+import Foundation
+
+/// Reads the plates in a frame: finds candidate character rows, cleans each into a line of
+/// characters, reads it with Tesseract, and ranks the readings with the region's format rules.
+///
+/// Owns a `TesseractEngine`, so it is not thread-safe: each recognition worker has its own
+/// reader for its whole life.
+public final class PlateReader {
+    public struct Settings: Sendable {
+        public var format: PlateFormat = .us
+        /// Alternatives kept per read.
+        public var topN = 10
+        /// Reads whose best candidate's confidence is below this are dropped.
+        public var minConfidence = 50.0
+        /// Character height in the image handed to Tesseract, pixels.
+        public var ocrCharHeight = 40
+        /// Plates smaller than this (character height, frame pixels) are ignored.
+        public var minCharHeight = 8.0
+        public var finder = PlateFinder.Settings()
+        /// When set, each candidate row's OCR image is written here as PGM, with what was read
+        /// (for tuning; never set in production).
+        public var debugDirectory: String?
+        public init() {}
+    }
+
+    public let settings: Settings
+    private let engine: TesseractEngine
+    private let finder: PlateFinder
+    private var debugCounter = 0
+
+    public init(settings: Settings = Settings(), tessdataPath: String? = nil) throws(RecognitionError) {
+        self.settings = settings
+        self.engine = try TesseractEngine(dataPath: tessdataPath)
+        self.finder = PlateFinder(settings: settings.finder)
+    }
+
+    /// The plates in `image`, best first; none when nothing plate-like reads well enough.
+    public func read(_ image: LumaImage, regionOfInterest: PixelBox? = nil) -> [PlateRead] {
+        let rows = finder.findRows(in: image, regionOfInterest: regionOfInterest)
+            .filter { $0.charHeight >= settings.minCharHeight }
+        var reads: [PlateRead] = []
+        for row in rows {
+            guard let read = readRow(row, in: image) else { continue }
+            if let i = reads.firstIndex(where: { $0.box.iou(read.box) > 0.2 || $0.text == read.text }) {
+                if reads[i].confidence < read.confidence { reads[i] = read }
+            } else {
+                reads.append(read)
+            }
+        }
+        return reads.sorted { $0.confidence > $1.confidence }
+    }
+
+    /// Reads one candidate row; nil if it does not read as a plate.
+    ///
+    /// The row is read in several renderings (gray and binary, stretched by different amounts);
+    /// each gives ranked candidates, and a candidate's score is its mean confidence summed over
+    /// the renderings that proposed it. The first rendering alone decides whether the row is
+    /// worth the others.
+    func readRow(_ row: TextRowCandidate, in image: LumaImage) -> PlateRead? {
+        guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
+        let builder = CandidateBuilder(format: settings.format, topN: settings.topN)
+        let renderings: [LumaImage] = [
+            PlateLineImage.stretched(line.gray, by: 1.3),
+            PlateLineImage.stretched(line.gray, by: 1.0),
+            PlateLineImage.stretched(line.binary, by: 1.15),
+        ]
+        var votes: [String: (score: Double, matches: Bool, best: Double)] = [:]
+        for (i, rendering) in renderings.enumerated() {
+            guard let pix = try? LeptonicaPix(rendering) else { continue }
+            let symbols = engine.readLine(pix)
+            let ranked = builder.candidates(from: symbols)
+            debugDump(rendering, row: row, text: ranked.first?.text, confidence: ranked.first?.confidence)
+            if i == 0 {
+                guard let first = ranked.first, first.text.count >= settings.format.minLength - 1,
+                      first.confidence >= settings.minConfidence - 25 else { return nil }
+            }
+            for (rank, c) in ranked.enumerated() {
+                // Later ranks count for less: a rendering's own ranking carries information.
+                let weight = c.score * (rank == 0 ? 1.0 : 0.85)
+                let old = votes[c.text]
+                votes[c.text] = ((old?.score ?? 0) + weight, c.matches, max(old?.best ?? 0, c.confidence))
+            }
+        }
+        // One more vote from reading each character alone: independent evidence on exactly the
+        // characters the line reader confuses, aligned with the characters actually found.
+        if (4...10).contains(line.glyphs.count) {
+            var symbols: [OCRSymbol] = []
+            for i in line.glyphs.indices {
+                guard let pix = try? LeptonicaPix(PlateLineImage.stretched(line.glyphImage(i), by: 1.3)),
+                      let symbol = engine.readCharacter(pix) else { symbols = []; break }
+                symbols.append(symbol)
+            }
+            for (rank, c) in builder.candidates(from: symbols).enumerated() {
+                let weight = c.score * (rank == 0 ? 1.0 : 0.85)
+                let old = votes[c.text]
+                votes[c.text] = ((old?.score ?? 0) + weight, c.matches, max(old?.best ?? 0, c.confidence))
+            }
+        }
+        let ranked = votes.sorted { $0.value.score > $1.value.score }.prefix(settings.topN)
+        guard let best = ranked.first else { return nil }
+        // The reported confidence: the vote's share of a unanimous, fully confident vote.
+        let voters = Double(renderings.count + 1)
+        let confidence = min(100, best.value.score / voters)
+        guard best.key.count >= settings.format.minLength, best.key.count <= settings.format.maxLength,
+              confidence >= settings.minConfidence
+        else { return nil }
+        let h = row.charHeight
+        // The plate extends beyond its characters: about half a character height above and
+        // below (US and EU layouts alike) and a little to each side.
+        let plateBox = row.box.expanded(dx: Int(0.4 * h), dy: Int(0.5 * h)).clipped(toWidth: image.width, height: image.height)
+        return PlateRead(
+            text: best.key, confidence: (confidence * 10).rounded() / 10,
+            candidates: ranked.map {
+                PlateCandidate(text: $0.key, confidence: (min(100, $0.value.score / voters) * 10).rounded() / 10,
+                               matchesFormat: $0.value.matches)
+            },
+            box: plateBox, region: settings.format.name)
+    }
+
+    private func debugDump(_ image: LumaImage, row: TextRowCandidate, text: String?, confidence: Double?) {
+        guard let dir = settings.debugDirectory else { return }
+        debugCounter += 1
+        let name = "\(dir)/row\(debugCounter)-\(row.box.x)_\(row.box.y)_\(row.box.width)x\(row.box.height)-\(text ?? "none")-\(Int(confidence ?? 0)).pgm"
+        let header = Array("P5\n\(image.width) \(image.height)\n255\n".utf8)
+        _ = FileManager.default.createFile(atPath: name, contents: Data(header + image.pixels))
+    }
+}

@@ -1,0 +1,120 @@
+private import CTesseract
+private import CLeptonica
+public import Imaging
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One symbol Tesseract read, with its alternatives.
+public struct OCRSymbol: Sendable, Equatable {
+    /// Alternatives for this position, best first; the first is what Tesseract chose.
+    public var choices: [(text: String, confidence: Double)]
+    /// Left and right edge of the symbol in the OCR image, pixels.
+    public var left: Int
+    public var right: Int
+
+    public var best: String { choices.first?.text ?? "" }
+    public var confidence: Double { choices.first?.confidence ?? 0 }
+
+    public static func == (a: OCRSymbol, b: OCRSymbol) -> Bool {
+        a.left == b.left && a.right == b.right && a.choices.count == b.choices.count
+            && zip(a.choices, b.choices).allSatisfy { $0.text == $1.text && $0.confidence == $1.confidence }
+    }
+}
+
+/// Owns one Tesseract `TessBaseAPI`, set up for single-line plate text; ended and freed in `deinit`.
+///
+/// Creating one costs about 100 ms and tens of MiB, so a worker makes one and keeps it for its
+/// lifetime. TessBaseAPI is not thread-safe: an engine must stay with one thread of work.
+/// Tesseract's OpenMP threads spin on a busy core, so processes using it should run with
+/// `OMP_THREAD_LIMIT=1` (the `platekeeper` executable makes sure of it).
+public final class TesseractEngine {
+    private let handle: OpaquePointer
+
+    /// - Parameters:
+    ///   - language: the traineddata name (`eng` from Debian's tesseract-ocr-eng).
+    ///   - dataPath: the tessdata folder; nil for the library's default.
+    ///   - whitelist: the characters Tesseract may output.
+    public init(language: String = "eng", dataPath: String? = nil,
+                whitelist: String = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") throws(RecognitionError) {
+        guard let h = TessBaseAPICreate() else { throw RecognitionError(call: "TessBaseAPICreate", "returned NULL") }
+        // Dictionaries only hurt on plates; they are words, not text.
+        let rc: Int32 = {
+            let owned: [UnsafeMutablePointer<CChar>?] = ["load_system_dawg", "load_freq_dawg", "0", "0"].map { s in s.withCString { strdup($0) } }
+            defer { owned.forEach { free($0) } }
+            var keys: [UnsafeMutablePointer<CChar>?] = [owned[0], owned[1]]
+            var values: [UnsafeMutablePointer<CChar>?] = [owned[2], owned[3]]
+            return keys.withUnsafeMutableBufferPointer { k in
+                values.withUnsafeMutableBufferPointer { v in
+                    TessBaseAPIInit4(h, dataPath, language, OEM_LSTM_ONLY, nil, 0, k.baseAddress, v.baseAddress, 2, 0)
+                }
+            }
+        }()
+        guard rc == 0 else {
+            TessBaseAPIDelete(h)
+            throw RecognitionError(call: "TessBaseAPIInit4", "cannot load '\(language)' traineddata from \(dataPath ?? "the default tessdata path") (is tesseract-ocr-\(language) installed?)")
+        }
+        handle = h
+        TessBaseAPISetPageSegMode(h, PSM_SINGLE_LINE)
+        _ = TessBaseAPISetVariable(h, "tessedit_char_whitelist", whitelist)
+        // Ask the LSTM decoder for per-symbol alternatives (read through the choice iterator).
+        _ = TessBaseAPISetVariable(h, "lstm_choice_mode", "2")
+        _ = TessBaseAPISetVariable(h, "debug_file", "/dev/null")
+    }
+
+    deinit {
+        TessBaseAPIEnd(handle)
+        TessBaseAPIDelete(handle)
+    }
+
+    /// Reads one line of text from an 8-bit image.
+    public func readLine(_ pix: LeptonicaPix) -> [OCRSymbol] {
+        recognize(pix)
+    }
+
+    /// Reads a single character from an 8-bit image (page segmentation mode "single char").
+    public func readCharacter(_ pix: LeptonicaPix) -> OCRSymbol? {
+        TessBaseAPISetPageSegMode(handle, PSM_SINGLE_CHAR)
+        defer { TessBaseAPISetPageSegMode(handle, PSM_SINGLE_LINE) }
+        let symbols = recognize(pix)
+        return symbols.count == 1 ? symbols[0] : nil
+    }
+
+    private func recognize(_ pix: LeptonicaPix) -> [OCRSymbol] {
+        pix.withUnsafePix { raw in
+            TessBaseAPISetImage2(handle, UnsafeMutablePointer<Pix>(raw))
+        }
+        TessBaseAPISetSourceResolution(handle, 300)
+        defer { TessBaseAPIClear(handle) }
+        guard TessBaseAPIRecognize(handle, nil) == 0, let it = TessBaseAPIGetIterator(handle) else { return [] }
+        defer { TessResultIteratorDelete(it) }
+        var symbols: [OCRSymbol] = []
+        repeat {
+            guard let textPtr = TessResultIteratorGetUTF8Text(it, RIL_SYMBOL) else { continue }
+            let text = String(cString: textPtr)
+            TessDeleteText(textPtr)
+            var choices: [(String, Double)] = [(text, Double(TessResultIteratorConfidence(it, RIL_SYMBOL)))]
+            if let ci = TessResultIteratorGetChoiceIterator(it) {
+                repeat {
+                    if let c = TessChoiceIteratorGetUTF8Text(ci) {
+                        let alt = String(cString: c)
+                        let conf = Double(TessChoiceIteratorConfidence(ci))
+                        if let i = choices.firstIndex(where: { $0.0 == alt }) {
+                            choices[i].1 = max(choices[i].1, conf)
+                        } else {
+                            choices.append((alt, conf))
+                        }
+                    }
+                } while TessChoiceIteratorNext(ci) != 0
+                TessChoiceIteratorDelete(ci)
+            }
+            var l: Int32 = 0, t: Int32 = 0, r: Int32 = 0, b: Int32 = 0
+            _ = TessPageIteratorBoundingBox(TessResultIteratorGetPageIteratorConst(it), RIL_SYMBOL, &l, &t, &r, &b)
+            let first = choices[0]
+            let rest = choices.dropFirst().sorted { $0.1 > $1.1 }
+            symbols.append(OCRSymbol(choices: [first] + rest, left: Int(l), right: Int(r)))
+        } while TessResultIteratorNext(it, RIL_SYMBOL) != 0
+        return symbols
+    }
+}
