@@ -71,10 +71,12 @@ public struct PlateFinder: Sendable {
         if let roi = regionOfInterest {
             rows = rows.filter { roi.intersection($0.box).area * 2 >= $0.box.area }
         }
-        // Suppress duplicates found at several levels or polarities: keep the best scored.
+        // Suppress duplicates found at several levels: keep the best scored. Rows of opposite
+        // polarity do not suppress each other: the gaps between dark characters can look like a
+        // row of light ones, and only reading both tells which is the plate.
         rows.sort { $0.score > $1.score }
         var kept: [TextRowCandidate] = []
-        for row in rows where !kept.contains(where: { $0.box.iou(row.box) > 0.4 }) {
+        for row in rows where !kept.contains(where: { $0.lightText == row.lightText && $0.box.iou(row.box) > 0.4 }) {
             kept.append(row)
             if kept.count == settings.maxCandidates { break }
         }
