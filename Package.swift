@@ -47,13 +47,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "platekeeper", dependencies: ["PlateKeeperCLI"], swiftSettings: strict),
+        // Test helpers: temporary folders, repository paths, running the executable.
+        .target(name: "PlateKeeperTesting", swiftSettings: strict),
 
         .testTarget(name: "PlateKeeperCoreTests", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PlateKeeperCore"], swiftSettings: strict),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Imaging", "PlateKeeperCore"], swiftSettings: strict),
-        .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "PlateKeeperCore"], swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "Capture", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

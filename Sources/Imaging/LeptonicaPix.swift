@@ -72,6 +72,17 @@ public final class LeptonicaPix {
         return LumaImage(width: w, height: h, pixels: out)
     }
 
+    /// The image encoded as PNG.
+    public func pngData() throws(ImagingError) -> [UInt8] {
+        var data: UnsafeMutablePointer<UInt8>? = nil
+        var size = 0
+        guard pixWriteMem(&data, &size, raw, Int32(IFF_PNG)) == 0, let data else {
+            throw ImagingError(.libraryFailure, call: "pixWriteMem", "cannot encode PNG")
+        }
+        defer { lept_free(data) }
+        return Array(UnsafeBufferPointer(start: data, count: size))
+    }
+
     /// Lends the PIX pointer (as an opaque pointer, so Leptonica's types stay private) for one call.
     public func withUnsafePix<R>(_ body: (OpaquePointer) throws -> R) rethrows -> R {
         try body(OpaquePointer(raw!))

@@ -95,8 +95,9 @@ struct CandidateBuilder {
                 options.append((ch, choice.confidence))
             }
             guard let best = options.first else { continue }
-            for alt in PlateFormat.lookAlikes[best.0] ?? [] where !options.contains(where: { $0.0 == alt }) {
-                options.append((alt, max(0, best.1 - lookAlikePenalty)))
+            // Look-alikes are listed most likely first; each further one costs a little more.
+            for (rank, alt) in (PlateFormat.lookAlikes[best.0] ?? []).enumerated() where !options.contains(where: { $0.0 == alt }) {
+                options.append((alt, max(0, best.1 - lookAlikePenalty - 5 * Double(rank))))
             }
             positions.append(options)
         }

@@ -1,0 +1,98 @@
+import Foundation
+
+/// A folder under the system temporary directory, removed when the value is released.
+///
+/// Tests write real files (frames, manifests, ground truth) into one of these.
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ label: String = "platekeeper") throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `name` inside the folder.
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// Writes `bytes` to `name` (creating subfolders) and returns the path.
+    @discardableResult
+    public func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let p = file(name)
+        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+
+    @discardableResult
+    public func write(_ name: String, _ text: String) throws -> String {
+        try write(name, Array(text.utf8))
+    }
+}
+
+/// Where the repository's own test material and the shared development data are.
+public enum TestPaths {
+    /// The package root, found from this file's location.
+    public static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    public static var testFrames: String { (repository as NSString).appendingPathComponent("TestFrames") }
+
+    /// `../shared/datasets/openalpr-benchmarks` beside the checkout, or nil when absent.
+    public static var openALPRBenchmarks: String? {
+        let candidates = [
+            ProcessInfo.processInfo.environment["PLATEKEEPER_DATASETS"],
+            ((repository as NSString).deletingLastPathComponent as NSString).appendingPathComponent("shared/datasets/openalpr-benchmarks"),
+        ].compactMap { $0 }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// The `platekeeper` executable built beside the running test bundle.
+    public static var executable: String {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if dir.lastPathComponent == "MacOS" || dir.path.hasSuffix(".xctest/Contents") { dir = dir.deletingLastPathComponent() }
+        let candidate = dir.appendingPathComponent("platekeeper").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        return (repository as NSString).appendingPathComponent(".build/debug/platekeeper")
+    }
+}
+
+/// The outcome of running a command to completion.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs `executable` with `arguments` and waits for it, collecting its output.
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var errData = Data()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}

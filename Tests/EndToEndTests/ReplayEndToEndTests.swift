@@ -1,0 +1,150 @@
+import Foundation
+import Imaging
+import PlateKeeperCore
+import PlateKeeperTesting
+import Testing
+
+/// One JSON Lines read from `platekeeper replay`.
+struct ReadLine: Decodable {
+    struct Box: Decodable { var x, y, width, height: Int }
+    struct Candidate: Decodable { var plate: String; var confidence: Double; var matchesFormat: Bool }
+    var frame: String
+    var camera: String
+    var sequence: UInt64
+    var captureTime: String
+    var clockQuality: String
+    var plate: String
+    var confidence: Double
+    var region: String
+    var candidates: [Candidate]
+    var box: Box
+    var processingMs: Double
+}
+
+func parseReads(_ stdout: String) throws -> [ReadLine] {
+    try stdout.split(separator: "\n").map { try JSONDecoder().decode(ReadLine.self, from: Data($0.utf8)) }
+}
+
+func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).appendingPathComponent(sub) }
+
+@Suite(.serialized) struct ReplayEndToEndTests {
+    @Test func replayReadsEveryStillOfTestFrames() throws {
+        let result = try runCommand(TestPaths.executable, ["replay", frames("stills")])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let reads = try parseReads(result.stdout)
+        let truthFiles = try FileManager.default.contentsOfDirectory(atPath: frames("stills")).filter { $0.hasSuffix(".txt") }
+        var missed: [String] = []
+        for name in truthFiles {
+            let f = try String(contentsOfFile: (frames("stills") as NSString).appendingPathComponent(name), encoding: .utf8)
+                .split(separator: "\t").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            // EU plates are read with US rules here; the read must still be exact.
+            if !reads.contains(where: { $0.frame == f[0] && $0.plate == f[5] }) { missed.append("\(f[0]) \(f[5])") }
+        }
+        #expect(missed.count <= 1, "not read: \(missed)")
+        #expect(result.stderr.contains("replay: 10 frames"))
+        for r in reads {
+            #expect(ISO8601.parse(r.captureTime) != nil)
+            #expect(r.clockQuality == "file-time")
+            #expect(r.candidates.first?.plate == r.plate)
+            #expect(r.box.width > 0 && r.box.height > 0)
+            #expect(r.processingMs > 0)
+        }
+    }
+
+    @Test(arguments: ["pass-day", "pass-night", "pass-yuyv"])
+    func recordingsReadTheirPlateWithRecordedTimes(_ recording: String) throws {
+        let expected = try String(contentsOfFile: (frames(recording) as NSString).appendingPathComponent("expected.txt"), encoding: .utf8)
+            .split(separator: "\t")[0]
+        let result = try runCommand(TestPaths.executable, ["replay", frames(recording)])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let reads = try parseReads(result.stdout)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: (frames(recording) as NSString).appendingPathComponent("manifest.json")))) as! [String: Any]
+        let entries = manifest["frames"] as! [[String: Any]]
+        let hits = Set(reads.filter { $0.plate == expected }.map(\.frame))
+        // A vehicle pass: the plate must be read in most of its frames.
+        #expect(hits.count * 2 >= entries.count, "\(recording): \(expected) read in \(hits.count) of \(entries.count) frames")
+        for r in reads {
+            let entry = try #require(entries.first { $0["file"] as? String == r.frame })
+            #expect(r.captureTime == entry["captureTime"] as? String)
+            #expect(r.camera == recording)
+            #expect(r.clockQuality == "synchronized")
+        }
+    }
+
+    @Test func tableFormat() throws {
+        let result = try runCommand(TestPaths.executable, ["replay", "--format", "table", (frames("stills") as NSString).appendingPathComponent("day-clear.jpg")])
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("FRAME") == true)
+        #expect(lines.dropFirst().contains { $0.contains("day-clear.jpg") })
+    }
+
+    @Test func badInputsAreReportedAndTheReplayGoesOn() throws {
+        let dir = try TemporaryDirectory()
+        let good = try Data(contentsOf: URL(fileURLWithPath: (frames("stills") as NSString).appendingPathComponent("day-clear.jpg")))
+        try dir.write("mixed/1-good.jpg", [UInt8](good))
+        try dir.write("mixed/2-torn.jpg", [UInt8](good.prefix(good.count / 2)))
+        try dir.write("mixed/3-empty.jpg", [])
+        try dir.write("mixed/4-text.png", "not a png")
+        try dir.write("mixed/5-good-again.jpg", [UInt8](good))
+        try dir.write("rec/manifest.json", "{\"version\": 1, \"frames\": [")
+        try dir.write("raw/manifest.json", """
+            {"version": 1, "frames": [{"file": "f.grey", "captureTime": "2026-11-27T13:05:01Z", "pixelFormat": "GREY", "width": 640, "height": 480}]}
+            """)
+        try dir.write("raw/f.grey", [UInt8](repeating: 0, count: 1000))
+        let result = try runCommand(TestPaths.executable, ["replay", dir.file("mixed"), dir.file("rec"), dir.file("raw"), dir.file("nothing-here")])
+        #expect(result.status == 1)
+        for name in ["2-torn.jpg", "3-empty.jpg", "4-text.png", "rec/manifest.json", "f.grey", "nothing-here"] {
+            #expect(result.stderr.contains(name), "stderr does not name \(name): \(result.stderr)")
+        }
+        #expect(result.stderr.contains("needs 307200 bytes, got 1000"))
+        let reads = try parseReads(result.stdout)
+        #expect(Set(reads.map(\.frame)).isSuperset(of: ["1-good.jpg", "5-good-again.jpg"]))
+        #expect(result.stderr.contains("replay: 6 frames"))
+        #expect(result.stderr.contains("6 failed"))
+    }
+
+    @Test(arguments: [
+        (["replay", "--region", "mars", "x.jpg"], "--region must be us or eu"),
+        (["replay", "--top-n", "0", "x.jpg"], "--top-n must be between 1 and 50"),
+        (["replay"], "Missing expected argument"),
+        (["bench", "accuracy", "/nonexistent"], "no labelled images found"),
+    ])
+    func badArgumentsAreClearErrors(arguments: [String], message: String) throws {
+        let result = try runCommand(TestPaths.executable, arguments)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+}
+
+@Suite(.serialized) struct BenchEndToEndTests {
+    func figure(_ name: String, in output: String) -> Double? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return nil }
+        return Double(line.split(separator: ":")[1].replacingOccurrences(of: "%", with: "").trimmingCharacters(in: .whitespaces))
+    }
+
+    @Test func benchAccuracyOverTestFramesStills() throws {
+        let result = try runCommand(TestPaths.executable, ["bench", "accuracy", frames("stills")])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(try #require(figure("top-1 exact", in: result.stdout)) >= 90)
+        #expect(try #require(figure("detection recall", in: result.stdout)) >= 90)
+        #expect(result.stdout.contains("ms / image:"))
+    }
+
+    /// Real photos: the first US plate crops of the development set, when it is present.
+    @Test func benchAccuracyOverRealPlateCrops() throws {
+        guard let datasets = TestPaths.openALPRBenchmarks else {
+            print("skipped: ../shared/datasets/openalpr-benchmarks is not here")
+            return
+        }
+        let dir = try TemporaryDirectory()
+        let csv = try String(contentsOfFile: "\(datasets)/plate-crops/groundtruth.csv", encoding: .utf8)
+        let names = csv.split(separator: "\n").prefix(40).map { String($0.split(separator: ",")[0]) }
+        let list = try dir.write("list.txt", names.joined(separator: "\n"))
+        let result = try runCommand(TestPaths.executable, ["bench", "accuracy", "\(datasets)/plate-crops", "--list", list])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("(40 images, 40 plates"))
+        // A regression floor well under what the recogniser reaches on these crops.
+        #expect(try #require(figure("top-1 exact", in: result.stdout)) >= 25)
+    }
+}

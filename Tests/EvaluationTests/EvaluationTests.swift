@@ -1,0 +1,76 @@
+import Evaluation
+import Foundation
+import PlateKeeperCore
+import PlateKeeperTesting
+import Testing
+
+func read(_ text: String, _ box: PixelBox, candidates: [String] = [], confidence: Double = 90) -> PlateRead {
+    PlateRead(text: text, confidence: confidence,
+              candidates: ([text] + candidates).map { PlateCandidate(text: $0, confidence: confidence, matchesFormat: true) },
+              box: box, region: "us")
+}
+
+@Suite struct GroundTruthTests {
+    @Test func readsBenchmarkTextFilesAndReportsBadLines() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("car1.txt", "car1.jpg\t10\t20\t100\t50\tabc-123\n")
+        try dir.write("car2.txt", "car2.jpg\t1\t2\t3\t4\tXYZ9\ncar2.jpg 5 6 7 8 QRS1\n")
+        try dir.write("broken.txt", "broken.jpg\tten\t20\t100\t50\tABC\n")
+        let gt = GroundTruth.load(folder: dir.path)
+        #expect(gt.images.count == 2)
+        #expect(gt.images[0].plates.first?.text == "ABC123")
+        #expect(gt.images[0].plates.first?.box == PixelBox(x: 10, y: 20, width: 100, height: 50))
+        #expect(gt.images[1].plates.map(\.text) == ["XYZ9", "QRS1"])
+        #expect(gt.errors.count == 1)
+        #expect(gt.errors.first?.description.contains("broken.txt:1") == true)
+    }
+
+    @Test func readsPlateCropCSVAndList() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("groundtruth.csv", "a.png,ca,7ABC123\nb.png,tx,ABC1234\nbad line\n")
+        let all = GroundTruth.load(folder: dir.path)
+        #expect(all.images.count == 2)
+        #expect(all.images[1].plates.first?.box == nil)
+        #expect(all.errors.count == 1)
+        #expect(GroundTruth.load(folder: dir.path, list: ["b.png"]).images.map(\.plates.first?.text) == ["ABC1234"])
+    }
+
+    @Test func missingFolderIsAnError() {
+        #expect(!GroundTruth.load(folder: "/nonexistent/platekeeper").errors.isEmpty)
+    }
+}
+
+@Suite struct AccuracyReportTests {
+    let plate = PixelBox(x: 100, y: 100, width: 80, height: 40)
+
+    @Test func scoresTopOneTopNDetectionAndFalseReads() {
+        var report = AccuracyReport()
+        let image = LabelledImage(imagePath: "x.jpg", plates: [("ABC123", plate)])
+        report.add(image, reads: [read("ABC123", plate), read("SIGN", PixelBox(x: 0, y: 0, width: 30, height: 10))], milliseconds: 10)
+        report.add(image, reads: [read("A8C123", plate.expanded(dx: 5, dy: 5), candidates: ["ABC123"])], milliseconds: 30)
+        report.add(image, reads: [], milliseconds: 20)
+        #expect(report.top1Rate == 1.0 / 3.0)
+        #expect(report.topNRate == 2.0 / 3.0)
+        #expect(report.detectionRate == 2.0 / 3.0)
+        #expect(report.falseReadsPerImage == 1.0 / 3.0)
+        #expect(report.millisecondsQuantile(0.5) == 20)
+        #expect(report.millisecondsQuantile(0.9) == 30)
+    }
+
+    @Test func aReadElsewhereIsNotADetection() {
+        var report = AccuracyReport()
+        let image = LabelledImage(imagePath: "x.jpg", plates: [("ABC123", plate)])
+        report.add(image, reads: [read("ABC123", PixelBox(x: 400, y: 400, width: 80, height: 40))], milliseconds: 1)
+        #expect(report.top1Rate == 0)
+        #expect(report.detectionRate == 0)
+        #expect(report.falseReadsPerImage == 1)
+    }
+
+    @Test func cropsWithoutBoxesUseTheBestRead() {
+        var report = AccuracyReport()
+        let crop = LabelledImage(imagePath: "c.png", plates: [("ABC123", nil)])
+        report.add(crop, reads: [read("ABC123", plate, confidence: 60), read("TEXAS", plate, confidence: 95)], milliseconds: 1)
+        #expect(report.top1Rate == 1)
+        #expect(report.falseReadsPerImage == 1)
+    }
+}

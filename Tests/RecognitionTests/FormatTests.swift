@@ -1,0 +1,54 @@
+@testable import Recognition
+import Testing
+
+func symbols(_ spec: [(String, Double)]) -> [OCRSymbol] {
+    spec.enumerated().map { i, s in OCRSymbol(choices: [(s.0, s.1)], left: i * 10, right: i * 10 + 8) }
+}
+
+@Suite struct PlateFormatTests {
+    @Test(arguments: [("7ABC123", true), ("ABC1234", true), ("123ABC", true), ("7OBC123", false), ("AB", false),
+                      ("ABCDEFGHJ", false), ("8951283", true)])
+    func usRules(text: String, fits: Bool) {
+        #expect(PlateFormat.us.matches(text) == fits)
+    }
+
+    @Test(arguments: [("AB123CD", true), ("1234BCD", true), ("AB12345", true), ("A1", false)])
+    func euRules(text: String, fits: Bool) {
+        #expect(PlateFormat.eu.matches(text) == fits)
+    }
+
+    @Test func namedRuleSets() {
+        #expect(PlateFormat.named("US") == .us)
+        #expect(PlateFormat.named("eu") == .eu)
+        #expect(PlateFormat.named("mars") == nil)
+    }
+}
+
+@Suite struct CandidateBuilderTests {
+    @Test func lookAlikeMakesTheReadingFitTheFormat() {
+        // "7ABC1Z3": Z where the CA-style layout #@@@### needs a digit.
+        let read = symbols([("7", 95), ("A", 94), ("B", 93), ("C", 95), ("1", 92), ("Z", 80), ("3", 95)])
+        let ranked = CandidateBuilder(format: .us, topN: 5).candidates(from: read)
+        #expect(ranked.first?.text == "7ABC123")
+        #expect(ranked.first?.matches == true)
+        #expect(ranked.contains { $0.text == "7ABC1Z3" })
+    }
+
+    @Test func usSerialsPreferZeroOverO() {
+        let read = symbols([("A", 95), ("C", 95), ("O", 90), ("M", 94), ("7", 95), ("V", 93)])
+        let ranked = CandidateBuilder(format: .us, topN: 5).candidates(from: read)
+        #expect(ranked.first?.text == "AC0M7V")
+    }
+
+    @Test func weakEdgeSymbolFromABoltIsDropped() {
+        let read = symbols([("1", 35), ("A", 95), ("B", 95), ("C", 95), ("1", 95), ("2", 95), ("3", 95)])
+        let ranked = CandidateBuilder(format: .us, topN: 5).candidates(from: read)
+        #expect(ranked.first?.text == "ABC123")
+    }
+
+    @Test func respectsTopN() {
+        let read = symbols([("B", 90), ("8", 90), ("S", 90), ("5", 90), ("Z", 90)])
+        #expect(CandidateBuilder(format: .us, topN: 3).candidates(from: read).count == 3)
+        #expect(CandidateBuilder(format: .us, topN: 3).candidates(from: []).isEmpty)
+    }
+}
