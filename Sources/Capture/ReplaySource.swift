@@ -45,41 +45,57 @@ public final class ReplaySource {
         }
     }
 
-    /// Lists the frames under `paths`. Errors for whole inputs (missing path, bad manifest) are
-    /// returned beside the items so that the other inputs still play.
+    /// Lists the frames under `paths`. A folder with a `manifest.json` is a recording; any other
+    /// folder contributes its images and, in name order, its subfolders. Errors for whole inputs
+    /// (missing path, bad manifest) are returned beside the items so that the other inputs still play.
     public static func plan(_ paths: [String], defaultCamera: CameraID = "replay") -> (items: [ReplayItem], errors: [CaptureError]) {
         var items: [ReplayItem] = []
         var errors: [CaptureError] = []
-        let fm = FileManager.default
         for path in paths {
             var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                 errors.append(CaptureError(.notFound, path: path, "no such file or folder"))
                 continue
             }
-            if !isDir.boolValue {
+            if isDir.boolValue {
+                planFolder(path, depth: 0, defaultCamera: defaultCamera, items: &items, errors: &errors)
+            } else {
                 items.append(ReplayItem(path: path, camera: defaultCamera, sequence: UInt64(items.count), kind: .still, clockQuality: .fileTime))
-                continue
-            }
-            let manifestPath = (path as NSString).appendingPathComponent(RecordingManifest.fileName)
-            if fm.fileExists(atPath: manifestPath) {
-                do {
-                    items += try recordingItems(folder: path, manifestPath: manifestPath, defaultCamera: defaultCamera)
-                } catch {
-                    errors.append(error)
-                }
-                continue
-            }
-            guard let names = try? fm.contentsOfDirectory(atPath: path) else {
-                errors.append(CaptureError(.unreadable, path: path, "cannot list folder"))
-                continue
-            }
-            for name in names.sorted() where imageExtensions.contains((name as NSString).pathExtension.lowercased()) {
-                items.append(ReplayItem(path: (path as NSString).appendingPathComponent(name), camera: defaultCamera,
-                                        sequence: UInt64(items.count), kind: .still, clockQuality: .fileTime))
             }
         }
         return (items, errors)
+    }
+
+    private static func planFolder(_ path: String, depth: Int, defaultCamera: CameraID, items: inout [ReplayItem], errors: inout [CaptureError]) {
+        let fm = FileManager.default
+        let manifestPath = (path as NSString).appendingPathComponent(RecordingManifest.fileName)
+        if fm.fileExists(atPath: manifestPath) {
+            do {
+                items += try recordingItems(folder: path, manifestPath: manifestPath, defaultCamera: defaultCamera)
+            } catch {
+                errors.append(error)
+            }
+            return
+        }
+        guard let names = try? fm.contentsOfDirectory(atPath: path) else {
+            errors.append(CaptureError(.unreadable, path: path, "cannot list folder"))
+            return
+        }
+        var subfolders: [String] = []
+        for name in names.sorted() where !name.hasPrefix(".") {
+            let child = (path as NSString).appendingPathComponent(name)
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: child, isDirectory: &isDir), isDir.boolValue {
+                subfolders.append(child)
+            } else if imageExtensions.contains((name as NSString).pathExtension.lowercased()) {
+                items.append(ReplayItem(path: child, camera: defaultCamera, sequence: UInt64(items.count), kind: .still, clockQuality: .fileTime))
+            }
+        }
+        // Bounded, so that a symlink loop cannot recurse for ever.
+        guard depth < 8 else { return }
+        for folder in subfolders {
+            planFolder(folder, depth: depth + 1, defaultCamera: defaultCamera, items: &items, errors: &errors)
+        }
     }
 
     private static func recordingItems(folder: String, manifestPath: String, defaultCamera: CameraID) throws(CaptureError) -> [ReplayItem] {

@@ -82,3 +82,20 @@ import Testing
         #expect(errors[3].path.hasSuffix("gone.jpg"))
     }
 }
+
+@Suite struct ReplayPlanTests {
+    @Test func foldersAreWalkedWithRecordingsInside() throws {
+        let dir = try TemporaryDirectory()
+        let jpeg = try JPEGEncoder().encode(LumaImage(width: 8, height: 8, fill: 90))
+        try dir.write("top.jpg", jpeg)
+        try dir.write("b-stills/x.jpg", jpeg)
+        try dir.write("a-rec/f1.jpg", jpeg)
+        try dir.write("a-rec/ignored.jpg", jpeg)
+        try dir.write("a-rec/manifest.json", #"{"version": 1, "camera": "cam", "frames": [{"file": "f1.jpg", "captureTime": "2026-11-27T13:05:01Z"}]}"#)
+        try dir.write(".hidden/y.jpg", jpeg)
+        let plan = ReplaySource.plan([dir.path])
+        #expect(plan.errors.isEmpty)
+        #expect(plan.items.map { ($0.path as NSString).lastPathComponent } == ["top.jpg", "f1.jpg", "x.jpg"])
+        #expect(plan.items[1].camera == "cam")
+    }
+}
