@@ -129,6 +129,7 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         #expect(try #require(figure("top-1 exact", in: result.stdout)) >= 90)
         #expect(try #require(figure("detection recall", in: result.stdout)) >= 90)
         #expect(result.stdout.contains("ms / image:"))
+        #expect(result.stdout.contains("decode ms / image:"))
     }
 
     /// Real photos: the first US plate crops of the development set, when it is present.
