@@ -66,7 +66,14 @@ public final class PlateReader {
             PlateLineImage.stretched(line.gray, by: 1.0),
             PlateLineImage.stretched(line.binary, by: 1.15),
         ]
-        var votes: [String: (score: Double, matches: Bool, best: Double)] = [:]
+        var votes: [String: (score: Double, matches: Bool)] = [:]
+        /// Adds one reading's ranked candidates to the vote; later ranks count for less, since a
+        /// reading's own ranking carries information.
+        func vote(_ ranked: [(text: String, confidence: Double, matches: Bool, score: Double)]) {
+            for (rank, c) in ranked.enumerated() {
+                votes[c.text] = ((votes[c.text]?.score ?? 0) + c.score * (rank == 0 ? 1.0 : 0.85), c.matches)
+            }
+        }
         for (i, rendering) in renderings.enumerated() {
             guard let pix = try? LeptonicaPix(rendering) else { continue }
             let symbols = engine.readLine(pix)
@@ -76,12 +83,7 @@ public final class PlateReader {
                 guard let first = ranked.first, first.text.count >= settings.format.minLength - 1,
                       first.confidence >= settings.minConfidence - 25 else { return nil }
             }
-            for (rank, c) in ranked.enumerated() {
-                // Later ranks count for less: a rendering's own ranking carries information.
-                let weight = c.score * (rank == 0 ? 1.0 : 0.85)
-                let old = votes[c.text]
-                votes[c.text] = ((old?.score ?? 0) + weight, c.matches, max(old?.best ?? 0, c.confidence))
-            }
+            vote(ranked)
         }
         // One more vote from reading each character alone: independent evidence on exactly the
         // characters the line reader confuses, aligned with the characters actually found.
@@ -92,11 +94,7 @@ public final class PlateReader {
                       let symbol = engine.readCharacter(pix) else { symbols = []; break }
                 symbols.append(symbol)
             }
-            for (rank, c) in builder.candidates(from: symbols).enumerated() {
-                let weight = c.score * (rank == 0 ? 1.0 : 0.85)
-                let old = votes[c.text]
-                votes[c.text] = ((old?.score ?? 0) + weight, c.matches, max(old?.best ?? 0, c.confidence))
-            }
+            vote(builder.candidates(from: symbols))
         }
         let ranked = votes.sorted { $0.value.score > $1.value.score }.prefix(settings.topN)
         guard let best = ranked.first else { return nil }
