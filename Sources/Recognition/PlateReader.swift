@@ -67,17 +67,21 @@ public final class PlateReader {
             PlateLineImage.stretched(line.binary, by: 1.15),
         ]
         var votes: [String: (score: Double, matches: Bool)] = [:]
+        var voters = 0
         /// Adds one reading's ranked candidates to the vote; later ranks count for less, since a
         /// reading's own ranking carries information.
         func vote(_ ranked: [(text: String, confidence: Double, matches: Bool, score: Double)]) {
+            voters += 1
             for (rank, c) in ranked.enumerated() {
                 votes[c.text] = ((votes[c.text]?.score ?? 0) + c.score * (rank == 0 ? 1.0 : 0.85), c.matches)
             }
         }
+        var firstChoices: Set<String> = []
         for (i, rendering) in renderings.enumerated() {
             guard let pix = try? LeptonicaPix(rendering) else { continue }
             let symbols = engine.readLine(pix)
             let ranked = builder.candidates(from: symbols)
+            firstChoices.insert(ranked.first?.text ?? "")
             debugDump(rendering, row: row, text: ranked.first?.text, confidence: ranked.first?.confidence)
             if i == 0 {
                 guard let first = ranked.first, first.text.count >= settings.format.minLength - 1,
@@ -86,8 +90,9 @@ public final class PlateReader {
             vote(ranked)
         }
         // One more vote from reading each character alone: independent evidence on exactly the
-        // characters the line reader confuses, aligned with the characters actually found.
-        if (4...10).contains(line.glyphs.count) {
+        // characters the line reader confuses, aligned with the characters actually found. When
+        // the line renderings agree, one more vote cannot overturn them, so it is skipped.
+        if firstChoices.count > 1, (4...10).contains(line.glyphs.count) {
             var symbols: [OCRSymbol] = []
             for i in line.glyphs.indices {
                 guard let pix = try? LeptonicaPix(PlateLineImage.stretched(line.glyphImage(i), by: 1.3)),
@@ -99,8 +104,7 @@ public final class PlateReader {
         let ranked = votes.sorted { $0.value.score > $1.value.score }.prefix(settings.topN)
         guard let best = ranked.first else { return nil }
         // The reported confidence: the vote's share of a unanimous, fully confident vote.
-        let voters = Double(renderings.count + 1)
-        let confidence = min(100, best.value.score / voters)
+        let confidence = min(100, best.value.score / Double(max(voters, 1)))
         guard best.key.count >= settings.format.minLength, best.key.count <= settings.format.maxLength,
               confidence >= settings.minConfidence
         else { return nil }
@@ -111,7 +115,7 @@ public final class PlateReader {
         return PlateRead(
             text: best.key, confidence: (confidence * 10).rounded() / 10,
             candidates: ranked.map {
-                PlateCandidate(text: $0.key, confidence: (min(100, $0.value.score / voters) * 10).rounded() / 10,
+                PlateCandidate(text: $0.key, confidence: (min(100, $0.value.score / Double(max(voters, 1))) * 10).rounded() / 10,
                                matchesFormat: $0.value.matches)
             },
             box: plateBox, region: settings.format.name)
