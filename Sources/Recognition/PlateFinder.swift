@@ -74,7 +74,13 @@ public struct PlateFinder: Sendable {
         // Suppress duplicates found at several levels: keep the best scored. Rows of opposite
         // polarity do not suppress each other: the gaps between dark characters can look like a
         // row of light ones, and only reading both tells which is the plate.
-        rows.sort { $0.score > $1.score }
+        // Ties are broken by position so the result never depends on hashing order.
+        rows.sort { a, b in
+            if a.score != b.score { return a.score > b.score }
+            if a.box.y != b.box.y { return a.box.y < b.box.y }
+            if a.box.x != b.box.x { return a.box.x < b.box.x }
+            return !a.lightText && b.lightText
+        }
         var kept: [TextRowCandidate] = []
         for row in rows where !kept.contains(where: { $0.lightText == row.lightText && $0.box.iou(row.box) > 0.4 }) {
             kept.append(row)

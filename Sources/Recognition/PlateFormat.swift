@@ -124,7 +124,7 @@ struct CandidateBuilder {
             }
         }
         // Report each candidate's own mean confidence, ranked by the format-adjusted score.
-        let ranked = scored.sorted { $0.value.0 > $1.value.0 }.prefix(topN)
+        let ranked = scored.sorted { $0.value.0 != $1.value.0 ? $0.value.0 > $1.value.0 : $0.key < $1.key }.prefix(topN)
         return ranked.map { text, value in
             let conf = min(100, max(0, value.0 - bonus[text, default: 0]))
             return (text, conf, value.1, value.0)

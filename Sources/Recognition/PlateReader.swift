@@ -14,6 +14,10 @@ public final class PlateReader {
         public var topN = 10
         /// Reads whose best candidate's confidence is below this are dropped.
         public var minConfidence = 50.0
+        /// A reading that fits one of the region's layouts is accepted this much below
+        /// `minConfidence`, one that fits none needs this much more: signs, stickers and partial
+        /// reads rarely fit a layout.
+        public var layoutConfidenceMargin = 10.0
         /// Character height in the image handed to Tesseract, pixels.
         public var ocrCharHeight = 40
         /// Plates smaller than this (character height, frame pixels) are ignored.
@@ -101,12 +105,16 @@ public final class PlateReader {
             }
             vote(builder.candidates(from: symbols))
         }
-        let ranked = votes.sorted { $0.value.score > $1.value.score }.prefix(settings.topN)
+        let ranked = votes.sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.key < $1.key }.prefix(settings.topN)
         guard let best = ranked.first else { return nil }
         // The reported confidence: the vote's share of a unanimous, fully confident vote.
         let confidence = min(100, best.value.score / Double(max(voters, 1)))
+        // A reading that fits one of the region's layouts is accepted with less confidence than
+        // one that does not (signs, stickers and partial reads rarely fit a layout).
+        let fits = best.value.matches
+        let needed = settings.minConfidence + (fits ? -settings.layoutConfidenceMargin : settings.layoutConfidenceMargin)
         guard best.key.count >= settings.format.minLength, best.key.count <= settings.format.maxLength,
-              confidence >= settings.minConfidence
+              confidence >= needed
         else { return nil }
         let h = row.charHeight
         // The plate extends beyond its characters: about half a character height above and
