@@ -1,7 +1,6 @@
 private import CTesseract
 private import CLeptonica
 public import Imaging
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
