@@ -100,15 +100,9 @@ enum ImageOps {
                 }
                 for y in 0..<nh {
                     let fy = max(0, (Double(y) + 0.5) * sy - 0.5)
-                    let y0 = min(h - 1, Int(fy)), y1 = min(h - 1, y0 + 1)
-                    let wy = fy - Double(y0)
                     for x in 0..<nw {
                         let fx = max(0, (Double(x) + 0.5) * sx - 0.5)
-                        let x0 = min(w - 1, Int(fx)), x1 = min(w - 1, x0 + 1)
-                        let wx = fx - Double(x0)
-                        let a = Double(src[y0 * w + x0]) * (1 - wx) + Double(src[y0 * w + x1]) * wx
-                        let b = Double(src[y1 * w + x0]) * (1 - wx) + Double(src[y1 * w + x1]) * wx
-                        dst[y * nw + x] = UInt8(min(255, max(0, (a * (1 - wy) + b * wy).rounded())))
+                        dst[y * nw + x] = bilinear(src, width: w, height: h, x: fx, y: fy)
                     }
                 }
             }
@@ -130,17 +124,23 @@ enum ImageOps {
                         let dx = (Double(ox) - Double(outW) / 2 + 0.5) * scale
                         let fx = min(max(cx + dx * c - dy * s - 0.5, 0), Double(w - 1))
                         let fy = min(max(cy + dx * s + dy * c - 0.5, 0), Double(h - 1))
-                        let x0 = Int(fx), y0 = Int(fy)
-                        let x1 = min(w - 1, x0 + 1), y1 = min(h - 1, y0 + 1)
-                        let wx = fx - Double(x0), wy = fy - Double(y0)
-                        let a = Double(src[y0 * w + x0]) * (1 - wx) + Double(src[y0 * w + x1]) * wx
-                        let b = Double(src[y1 * w + x0]) * (1 - wx) + Double(src[y1 * w + x1]) * wx
-                        dst[oy * outW + ox] = UInt8(min(255, max(0, (a * (1 - wy) + b * wy).rounded())))
+                        dst[oy * outW + ox] = bilinear(src, width: w, height: h, x: fx, y: fy)
                     }
                 }
             }
         }
         return LumaImage(width: outW, height: outH, pixels: out)
+    }
+
+    /// The bilinear interpolation of `src` (`width` × `height`) at (x, y), both ≥ 0; coordinates
+    /// past the last row or column use the edge pixels.
+    private static func bilinear(_ src: UnsafeBufferPointer<UInt8>, width w: Int, height h: Int, x: Double, y: Double) -> UInt8 {
+        let x0 = min(w - 1, Int(x)), y0 = min(h - 1, Int(y))
+        let x1 = min(w - 1, x0 + 1), y1 = min(h - 1, y0 + 1)
+        let wx = x - Double(x0), wy = y - Double(y0)
+        let a = Double(src[y0 * w + x0]) * (1 - wx) + Double(src[y0 * w + x1]) * wx
+        let b = Double(src[y1 * w + x0]) * (1 - wx) + Double(src[y1 * w + x1]) * wx
+        return UInt8(min(255, max(0, (a * (1 - wy) + b * wy).rounded())))
     }
 
     static func inverted(_ image: LumaImage) -> LumaImage {
