@@ -72,11 +72,16 @@ public struct AccuracyReport: Sendable {
 
     /// Milliseconds per image at quantile q (0...1), nearest rank.
     public func millisecondsQuantile(_ q: Double) -> Double {
-        let ms = images.filter { !$0.failed }.map(\.milliseconds).sorted()
-        guard !ms.isEmpty else { return 0 }
-        let rank = Int((q * Double(ms.count)).rounded(.up)) - 1
-        return ms[min(max(rank, 0), ms.count - 1)]
+        nearestRankQuantile(images.filter { !$0.failed }.map(\.milliseconds), q)
     }
 
     private func rate(_ n: Int) -> Double { labelled == 0 ? 0 : Double(n) / Double(labelled) }
+}
+
+/// The value at quantile q (0...1) of `values` by the nearest-rank rule; 0 for no values.
+public func nearestRankQuantile(_ values: [Double], _ q: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
 }

@@ -86,7 +86,12 @@ struct AccuracyCommand: ParsableCommand {
                 o.add("image", (image.imagePath as NSString).lastPathComponent)
                 o.add("expected", raw: "[" + score.expected.map(JSONLine.quote).joined(separator: ",") + "]")
                 o.add("reads", raw: "[" + reads.map { r in
-                    "{\"plate\":\(JSONLine.quote(r.text)),\"confidence\":\(r.confidence),\"box\":[\(r.box.x),\(r.box.y),\(r.box.width),\(r.box.height)],\"candidates\":[" + r.candidates.map { JSONLine.quote($0.text) }.joined(separator: ",") + "]}"
+                    var ro = JSONLine()
+                    ro.add("plate", r.text)
+                    ro.add("confidence", r.confidence)
+                    ro.add("box", raw: "[\(r.box.x),\(r.box.y),\(r.box.width),\(r.box.height)]")
+                    ro.add("candidates", raw: "[" + r.candidates.map { JSONLine.quote($0.text) }.joined(separator: ",") + "]")
+                    return ro.text
                 }.joined(separator: ",") + "]")
                 o.add("top1", score.top1)
                 o.add("detected", score.detected)
@@ -102,12 +107,11 @@ struct AccuracyCommand: ParsableCommand {
         func pct(_ v: Double) -> String { JSONLine.number(v * 100, decimals: 1) + " %" }
         print("set:                 \(dir) (\(truth.images.count) images, \(report.labelled) plates, region \(recognition.region))")
         print("top-1 exact:         \(pct(report.top1Rate))")
-        print("top-\(recognition.topN):              \(pct(report.topNRate))".replacingOccurrences(of: "top-10:              ", with: "top-10:              "))
+        print(TableRow.pad("top-\(recognition.topN):", 21) + pct(report.topNRate))
         print("detection recall:    \(pct(report.detectionRate))")
         print("false reads / image: \(JSONLine.number(report.falseReadsPerImage, decimals: 2))")
         let median = report.millisecondsQuantile(0.5)
-        let sortedDecode = decodeMilliseconds.sorted()
-        let decode = sortedDecode.isEmpty ? 0 : sortedDecode[(sortedDecode.count - 1) / 2]
+        let decode = nearestRankQuantile(decodeMilliseconds, 0.5)
         print("ms / image:          median \(JSONLine.number(median, decimals: 1)), p90 \(JSONLine.number(report.millisecondsQuantile(0.9), decimals: 1))")
         // Decoding alone, timed in the same loop: the floor the pipeline is measured against.
         print("decode ms / image:   median \(JSONLine.number(decode, decimals: 1)) (pipeline = \(JSONLine.number(decode > 0 ? median / decode : 0, decimals: 1))x decode)")
