@@ -19,6 +19,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries: one thin system-library target each (module map, pkg-config, apt provider).
@@ -26,6 +30,8 @@ let package = Package(
         .systemLibrary(name: "CLeptonica", pkgConfig: "lept", providers: [.apt(["libleptonica-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        // glibc calls missing from Swift's Glibc module (adjtimex for the clock state).
+        .systemLibrary(name: "CLinux"),
 
         // Plain domain types, no C.
         .target(name: "PlateKeeperCore", swiftSettings: strict),
@@ -37,11 +43,37 @@ let package = Package(
         .target(name: "Recognition", dependencies: ["PlateKeeperCore", "Imaging", "CTesseract", "CLeptonica"], swiftSettings: strict),
         // Ground truth and accuracy scoring for `platekeeper bench accuracy`.
         .target(name: "Evaluation", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // Turning the many reads of one vehicle into one read event (per-character voting).
+        .target(name: "Grouping", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // The durable on-disk journal of read events (SQLite through GRDB): quota, retention, export.
+        .target(
+            name: "Journal",
+            dependencies: ["PlateKeeperCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // platekeeper.toml: typed, validated settings, errors with line and key.
+        .target(
+            name: "Config",
+            dependencies: ["PlateKeeperCore", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strict
+        ),
+        // `platekeeper run`: wires capture → recognition → grouping → journal as services,
+        // serves status, talks to systemd.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "Journal", "Config", "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The subcommands; wires capture, recognition and evaluation.
         .target(
             name: "PlateKeeperCLI",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Config", "Journal", "Daemon",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -55,6 +87,10 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "Capture", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "DaemonTests", dependencies: ["platekeeper", "Daemon", "Journal", "Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,416 @@
+import Foundation
+import PlateKeeperCore
+import TOMLKit
+
+/// One problem in a config file, located by line and key.
+public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    /// 1-based; nil when the key is missing altogether (then the line of its table, if any, is given).
+    public var line: Int?
+    /// Dotted key path, with array-of-tables indices: `cameras[1].region`.
+    public var key: String
+    public var message: String
+
+    public var description: String {
+        "\(file):\(line.map(String.init) ?? "-"): \(key.isEmpty ? "" : "\(key): ")\(message)"
+    }
+}
+
+/// A config that failed to load: every problem found, not just the first.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var issues: [ConfigIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads platekeeper.toml into `PlateKeeperConfig`.
+///
+/// TOMLKit (toml++) parses; this type checks types, ranges and unknown keys, and finds the line of
+/// each key in the text itself because the parsed tree does not keep positions.
+public enum ConfigLoader {
+    public static func load(path: String) throws(ConfigError) -> PlateKeeperConfig {
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let decoded = String(data: data, encoding: .utf8) else {
+                throw ConfigError(issues: [ConfigIssue(file: path, line: nil, key: "", message: "not UTF-8 text")])
+            }
+            text = decoded
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: path, line: nil, key: "", message: "cannot read: \(error.localizedDescription)")])
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String = "<config>") throws(ConfigError) -> PlateKeeperConfig {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: error.source.begin.line, key: "", message: "TOML syntax: \(error.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: nil, key: "", message: "TOML syntax: \(error)")])
+        }
+        let v = Validator(file: file, map: SourceMap(text))
+        let config = v.config(root)
+        if !v.issues.isEmpty { throw ConfigError(issues: v.issues) }
+        return config
+    }
+}
+
+/// Walks the parsed tree section by section, collecting issues.
+private final class Validator {
+    let file: String
+    let map: SourceMap
+    var issues: [ConfigIssue] = []
+
+    init(file: String, map: SourceMap) {
+        self.file = file
+        self.map = map
+    }
+
+    func issue(_ key: String, _ message: String) {
+        issues.append(ConfigIssue(file: file, line: map.line(of: key), key: key, message: message))
+    }
+
+    func config(_ root: TOMLTable) -> PlateKeeperConfig {
+        var c = PlateKeeperConfig()
+        let sections = ["unit", "cameras", "recognition", "grouping", "journal", "upload", "position", "status", "logging"]
+        unknownKeys(root, path: "", allowed: sections)
+        if let t = table(root, "unit", "unit") {
+            unknownKeys(t, path: "unit", allowed: ["id"])
+            c.unit.id = string(t, "unit", "id") ?? c.unit.id
+        }
+        c.cameras = cameras(root)
+        if let t = table(root, "recognition", "recognition") {
+            let p = "recognition"
+            unknownKeys(t, path: p, allowed: ["workers", "queue_depth", "top_n", "min_confidence", "tessdata"])
+            c.recognition.workers = int(t, p, "workers", 1...16) ?? c.recognition.workers
+            c.recognition.queueDepth = int(t, p, "queue_depth", 1...64) ?? c.recognition.queueDepth
+            c.recognition.topN = int(t, p, "top_n", 1...50) ?? c.recognition.topN
+            c.recognition.minConfidence = double(t, p, "min_confidence", 0...100) ?? c.recognition.minConfidence
+            c.recognition.tessdata = string(t, p, "tessdata") ?? c.recognition.tessdata
+        }
+        if let t = table(root, "grouping", "grouping") {
+            let p = "grouping"
+            unknownKeys(t, path: p, allowed: ["window", "max_edit_distance", "first_sight", "first_sight_min_confidence", "max_pass"])
+            c.grouping.windowSeconds = duration(t, p, "window", 0.05...3600) ?? c.grouping.windowSeconds
+            c.grouping.maxEditDistance = int(t, p, "max_edit_distance", 0...8) ?? c.grouping.maxEditDistance
+            c.grouping.firstSight = bool(t, p, "first_sight") ?? c.grouping.firstSight
+            c.grouping.firstSightMinConfidence = double(t, p, "first_sight_min_confidence", 0...100) ?? c.grouping.firstSightMinConfidence
+            c.grouping.maxPassSeconds = duration(t, p, "max_pass", 1...86_400) ?? c.grouping.maxPassSeconds
+        }
+        if let t = table(root, "journal", "journal") {
+            let p = "journal"
+            unknownKeys(t, path: p, allowed: ["path", "quota", "retention", "when_full", "keep_crops", "crop_quality"])
+            c.journal.path = absolutePath(t, p, "path") ?? c.journal.path
+            c.journal.quotaBytes = size(t, p, "quota", (1 << 20)...(1 << 42)) ?? c.journal.quotaBytes
+            if let text = t["retention"]?.string, text == "forever" {
+                c.journal.retentionSeconds = nil
+            } else if let r = duration(t, p, "retention", 60...(100 * 365 * 86_400)) {
+                c.journal.retentionSeconds = r
+            }
+            c.journal.whenFull = choice(t, p, "when_full", JournalSection.WhenFull.self) ?? c.journal.whenFull
+            c.journal.keepCrops = bool(t, p, "keep_crops") ?? c.journal.keepCrops
+            c.journal.cropQuality = int(t, p, "crop_quality", 1...100) ?? c.journal.cropQuality
+        }
+        if let t = table(root, "upload", "upload") {
+            let p = "upload"
+            unknownKeys(t, path: p, allowed: ["enabled", "url", "batch_size", "interval"])
+            c.upload.enabled = bool(t, p, "enabled") ?? c.upload.enabled
+            c.upload.url = string(t, p, "url") ?? c.upload.url
+            c.upload.batchSize = int(t, p, "batch_size", 1...10_000) ?? c.upload.batchSize
+            c.upload.intervalSeconds = duration(t, p, "interval", 1...86_400) ?? c.upload.intervalSeconds
+            if c.upload.enabled {
+                if !(c.upload.url.hasPrefix("https://") || c.upload.url.hasPrefix("http://")) {
+                    issue("upload.url", "must be an http:// or https:// URL when upload is enabled")
+                }
+            }
+        }
+        if let t = table(root, "position", "position") {
+            let p = "position"
+            unknownKeys(t, path: p, allowed: ["source", "latitude", "longitude", "altitude"])
+            c.position.source = choice(t, p, "source", PositionSection.Source.self) ?? (t["latitude"] != nil ? .fixed : .none)
+            c.position.latitude = double(t, p, "latitude", -90...90) ?? c.position.latitude
+            c.position.longitude = double(t, p, "longitude", -180...180) ?? c.position.longitude
+            c.position.altitudeMeters = double(t, p, "altitude", -1000...20_000)
+            if c.position.source == .fixed, t["latitude"] == nil || t["longitude"] == nil {
+                issue("position", "source \"fixed\" needs both latitude and longitude")
+            }
+        }
+        if let t = table(root, "status", "status") {
+            unknownKeys(t, path: "status", allowed: ["socket"])
+            c.status.socket = absolutePath(t, "status", "socket") ?? c.status.socket
+        }
+        if let t = table(root, "logging", "logging") {
+            unknownKeys(t, path: "logging", allowed: ["level"])
+            c.logging.level = choice(t, "logging", "level", LoggingSection.Level.self) ?? c.logging.level
+        }
+        return c
+    }
+
+    func cameras(_ root: TOMLTable) -> [CameraSection] {
+        guard let value = root["cameras"] else {
+            issue("cameras", "at least one [[cameras]] table is needed")
+            return []
+        }
+        guard let array = value.array else {
+            issue("cameras", "must be an array of tables ([[cameras]])")
+            return []
+        }
+        var result: [CameraSection] = []
+        var seen: Set<String> = []
+        for (i, element) in array.enumerated() {
+            let p = "cameras[\(i)]"
+            guard let t = element.table else {
+                issue(p, "must be a table")
+                continue
+            }
+            unknownKeys(t, path: p, allowed: [
+                "id", "device", "replay", "loop", "speed", "region", "roi", "min_char_height", "formats", "width", "height",
+                "fps", "buffers", "controls", "stall_timeout",
+            ])
+            guard let id = string(t, p, "id", required: true) else { continue }
+            if id.isEmpty || id.count > 64 || !id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
+                issue("\(p).id", "must be 1 to 64 letters, digits, '-', '_' or '.', got \"\(id)\"")
+            }
+            if !seen.insert(id).inserted { issue("\(p).id", "duplicate camera id \"\(id)\"") }
+            let device = string(t, p, "device"), replay = string(t, p, "replay")
+            let source: CameraSource
+            switch (device, replay) {
+            case let (d?, nil):
+                guard d.hasPrefix("/dev/") else {
+                    issue("\(p).device", "must be a device path under /dev (e.g. /dev/video0 or /dev/v4l/by-id/…), got \"\(d)\"")
+                    continue
+                }
+                for key in ["loop", "speed"] where t[key] != nil { issue("\(p).\(key)", "only applies to a replay camera") }
+                source = .device(path: d)
+            case let (nil, r?):
+                guard r.hasPrefix("/") else {
+                    issue("\(p).replay", "must be an absolute path to a recording folder, got \"\(r)\"")
+                    continue
+                }
+                source = .replay(path: r, loop: bool(t, p, "loop") ?? false, speed: double(t, p, "speed", 0...1000) ?? 1)
+            case (nil, nil):
+                if t["device"] == nil, t["replay"] == nil { issue(p, "needs a source: device = \"/dev/video0\" or replay = \"/path/to/recording\"") }
+                continue
+            case (_?, _?):
+                issue("\(p).replay", "give either device or replay, not both")
+                continue
+            }
+            var cam = CameraSection(id: CameraID(id), source: source)
+            if let region = string(t, p, "region") {
+                if ["us", "eu"].contains(region) { cam.region = region } else { issue("\(p).region", "must be \"us\" or \"eu\", got \"\(region)\"") }
+            }
+            if let roi = t["roi"] {
+                let numbers = roi.array?.compactMap(\.int) ?? []
+                if numbers.count == 4, numbers[0] >= 0, numbers[1] >= 0, numbers[2] > 0, numbers[3] > 0 {
+                    cam.regionOfInterest = PixelBox(x: numbers[0], y: numbers[1], width: numbers[2], height: numbers[3])
+                } else {
+                    issue("\(p).roi", "must be [x, y, width, height] in pixels with width and height above 0")
+                }
+            }
+            cam.minCharacterHeight = int(t, p, "min_char_height", 6...200) ?? cam.minCharacterHeight
+            if let formats = t["formats"] {
+                let names = formats.array?.compactMap(\.string) ?? []
+                let parsed = names.compactMap { PixelFormat(rawValue: $0.uppercased() == "MJPEG" ? "MJPG" : $0.uppercased()) }
+                if names.isEmpty || parsed.count != names.count || names.count != formats.array?.count {
+                    issue("\(p).formats", "must be a list of pixel formats from \"GREY\", \"YUYV\", \"MJPG\"")
+                } else {
+                    cam.pixelFormats = parsed
+                }
+            }
+            cam.width = int(t, p, "width", 16...8192) ?? cam.width
+            cam.height = int(t, p, "height", 16...8192) ?? cam.height
+            cam.framesPerSecond = double(t, p, "fps", 0.1...240) ?? cam.framesPerSecond
+            cam.buffers = int(t, p, "buffers", 2...32) ?? cam.buffers
+            cam.stallSeconds = duration(t, p, "stall_timeout", 0.5...3600) ?? cam.stallSeconds
+            if let controls = t["controls"] {
+                if let ct = controls.table {
+                    for key in ct.keys {
+                        if let n = ct[key]?.int { cam.controls[key] = n } else if let b = ct[key]?.bool { cam.controls[key] = b ? 1 : 0 } else {
+                            issue("\(p).controls.\(key)", "must be an integer or a boolean")
+                        }
+                    }
+                } else {
+                    issue("\(p).controls", "must be a table of control names to integers")
+                }
+            }
+            if let roi = cam.regionOfInterest, case .device = cam.source, roi.x + roi.width > cam.width || roi.y + roi.height > cam.height {
+                issue("\(p).roi", "reaches outside the \(cam.width)x\(cam.height) frame")
+            }
+            result.append(cam)
+        }
+        if array.isEmpty { issue("cameras", "at least one [[cameras]] table is needed") }
+        return result
+    }
+
+    // MARK: Typed getters; each records an issue and returns nil when the value is unusable.
+
+    func table(_ t: TOMLTable, _ key: String, _ path: String) -> TOMLTable? {
+        guard let v = t[key] else { return nil }
+        guard let table = v.table else {
+            issue(path, "must be a table ([\(path)])")
+            return nil
+        }
+        return table
+    }
+
+    func unknownKeys(_ t: TOMLTable, path: String, allowed: [String]) {
+        for key in t.keys where !allowed.contains(key) {
+            let full = path.isEmpty ? key : "\(path).\(key)"
+            let near = allowed.min { editDistance($0, key) < editDistance($1, key) }
+            let hint = near.map { editDistance($0, key) <= 2 ? " (did you mean \"\($0)\"?)" : "" } ?? ""
+            issue(full, "unknown key\(hint); known keys here: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    func string(_ t: TOMLTable, _ path: String, _ key: String, required: Bool = false) -> String? {
+        guard let v = t[key] else {
+            if required { issue("\(path).\(key)", "is required") }
+            return nil
+        }
+        guard let s = v.string else {
+            issue("\(path).\(key)", "must be a string, got \(v.type)")
+            return nil
+        }
+        return s
+    }
+
+    func absolutePath(_ t: TOMLTable, _ path: String, _ key: String) -> String? {
+        guard let s = string(t, path, key) else { return nil }
+        guard s.hasPrefix("/") else {
+            issue("\(path).\(key)", "must be an absolute path, got \"\(s)\"")
+            return nil
+        }
+        return s
+    }
+
+    func int(_ t: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let v = t[key] else { return nil }
+        guard let n = v.int else {
+            issue("\(path).\(key)", "must be an integer, got \(v.type)")
+            return nil
+        }
+        guard range.contains(n) else {
+            issue("\(path).\(key)", "must be between \(range.lowerBound) and \(range.upperBound), got \(n)")
+            return nil
+        }
+        return n
+    }
+
+    func double(_ t: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Double>) -> Double? {
+        guard let v = t[key] else { return nil }
+        guard let x = v.double ?? v.int.map(Double.init), x.isFinite else {
+            issue("\(path).\(key)", "must be a number, got \(v.type)")
+            return nil
+        }
+        guard range.contains(x) else {
+            issue("\(path).\(key)", "must be between \(format(range.lowerBound)) and \(format(range.upperBound)), got \(format(x))")
+            return nil
+        }
+        return x
+    }
+
+    func bool(_ t: TOMLTable, _ path: String, _ key: String) -> Bool? {
+        guard let v = t[key] else { return nil }
+        guard let b = v.bool else {
+            issue("\(path).\(key)", "must be true or false, got \(v.type)")
+            return nil
+        }
+        return b
+    }
+
+    func choice<E: RawRepresentable & CaseIterable>(_ t: TOMLTable, _ path: String, _ key: String, _ type: E.Type) -> E?
+    where E.RawValue == String {
+        guard let s = string(t, path, key) else { return nil }
+        guard let e = E(rawValue: s) else {
+            issue("\(path).\(key)", "must be one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(s)\"")
+            return nil
+        }
+        return e
+    }
+
+    /// A duration: a number of seconds, or a string such as "500ms", "30s", "15m", "12h", "30d".
+    func duration(_ t: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Double>) -> Double? {
+        guard let v = t[key] else { return nil }
+        let seconds: Double?
+        if let x = v.double ?? v.int.map(Double.init) {
+            seconds = x
+        } else if let s = v.string {
+            seconds = Units.seconds(s)
+        } else {
+            seconds = nil
+        }
+        guard let seconds, seconds.isFinite else {
+            issue("\(path).\(key)", "must be a duration such as 30, \"500ms\", \"30s\", \"15m\", \"12h\" or \"30d\"")
+            return nil
+        }
+        guard range.contains(seconds) else {
+            issue("\(path).\(key)", "must be between \(format(range.lowerBound)) s and \(format(range.upperBound)) s, got \(format(seconds)) s")
+            return nil
+        }
+        return seconds
+    }
+
+    /// A size: a number of bytes, or a string such as "800KiB", "512MiB", "2GiB", "500MB".
+    func size(_ t: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int64>) -> Int64? {
+        guard let v = t[key] else { return nil }
+        let bytes: Int64? = v.int.map(Int64.init) ?? v.string.flatMap(Units.bytes)
+        guard let bytes else {
+            issue("\(path).\(key)", "must be a size such as 1048576, \"800KiB\", \"512MiB\" or \"2GiB\"")
+            return nil
+        }
+        guard range.contains(bytes) else {
+            issue("\(path).\(key)", "must be between \(range.lowerBound) and \(range.upperBound) bytes, got \(bytes)")
+            return nil
+        }
+        return bytes
+    }
+
+    private func format(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)
+    }
+}
+
+/// Parsing of the unit suffixes used in the config.
+public enum Units {
+    public static func seconds(_ text: String) -> Double? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+        for (suffix, factor) in units where s.hasSuffix(suffix) {
+            let number = s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+            if suffix == "s", number.hasSuffix("m") { continue }
+            if let x = Double(number), x >= 0 { return x * factor }
+        }
+        return nil
+    }
+
+    public static func bytes(_ text: String) -> Int64? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int64)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+            ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1),
+        ]
+        for (suffix, factor) in units where s.hasSuffix(suffix) {
+            let number = s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+            if let x = Double(number), x >= 0, x * Double(factor) < 9e18 { return Int64(x * Double(factor)) }
+            return nil
+        }
+        return Int64(s)
+    }
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var previous = Array(0...y.count)
+    for i in 1...max(x.count, 1) where !x.isEmpty {
+        var current = [i] + [Int](repeating: 0, count: y.count)
+        for j in stride(from: 1, through: y.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[y.count]
+}

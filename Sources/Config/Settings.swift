@@ -1,0 +1,130 @@
+public import PlateKeeperCore
+
+/// Everything `platekeeper run` is told by platekeeper.toml, typed and validated.
+///
+/// Plain values with the documented defaults; the daemon maps them onto each stage's own settings.
+/// Sections for later stages (`upload`, GPS in `position`, `privacy`) are parsed and validated now,
+/// so a config written today keeps working when they arrive.
+public struct PlateKeeperConfig: Sendable, Equatable {
+    public var unit = UnitSection()
+    public var cameras: [CameraSection] = []
+    public var recognition = RecognitionSection()
+    public var grouping = GroupingSection()
+    public var journal = JournalSection()
+    public var upload = UploadSection()
+    public var position = PositionSection()
+    public var status = StatusSection()
+    public var logging = LoggingSection()
+
+    public static let defaultPath = "/etc/platekeeper/platekeeper.toml"
+    public init() {}
+}
+
+public struct UnitSection: Sendable, Equatable {
+    /// This unit's name in uploads and logs; empty means the host name.
+    public var id = ""
+    public init() {}
+}
+
+/// Where a camera's frames come from.
+public enum CameraSource: Sendable, Equatable {
+    /// A V4L2 capture device: `/dev/video0` or a stable `/dev/v4l/by-id/…` name.
+    case device(path: String)
+    /// A recording folder (frames plus manifest.json), played at `speed` times its recorded pace
+    /// (0: as fast as recognition takes them), from the start again when `loop` is set.
+    case replay(path: String, loop: Bool, speed: Double)
+}
+
+public struct CameraSection: Sendable, Equatable {
+    public var id: CameraID
+    public var source: CameraSource
+    /// Plate-format rules: `us` or `eu`.
+    public var region = "us"
+    /// Only this part of the frame is searched; nil is the whole frame.
+    public var regionOfInterest: PixelBox?
+    /// Smallest character height, in pixels, that is searched for (plates further away are ignored).
+    public var minCharacterHeight = 10
+    /// V4L2 negotiation (capture stage): pixel formats in order of preference, size, rate.
+    public var pixelFormats: [PixelFormat] = [.grey, .yuyv, .mjpeg]
+    public var width = 1280
+    public var height = 720
+    public var framesPerSecond = 15.0
+    /// mmap buffers queued to the driver.
+    public var buffers = 4
+    /// V4L2 controls by name (`exposure_time_absolute = 100`), applied at start.
+    public var controls: [String: Int] = [:]
+    /// Seconds without a frame before the camera counts as stalled.
+    public var stallSeconds = 5.0
+
+    public init(id: CameraID, source: CameraSource) {
+        self.id = id
+        self.source = source
+    }
+}
+
+public struct RecognitionSection: Sendable, Equatable {
+    /// OCR worker threads, each with its own Tesseract handle.
+    public var workers = 1
+    /// Frames waiting per camera; when full, the newest frame replaces the oldest (counted as dropped).
+    public var queueDepth = 2
+    public var topN = 10
+    /// Reads below this confidence (0...100) are not reported.
+    public var minConfidence = 50.0
+    /// Folder with eng.traineddata; empty means Tesseract's default.
+    public var tessdata = ""
+    public init() {}
+}
+
+public struct GroupingSection: Sendable, Equatable {
+    public var windowSeconds = 2.0
+    public var maxEditDistance = 2
+    public var firstSight = false
+    public var firstSightMinConfidence = 75.0
+    public var maxPassSeconds = 60.0
+    public init() {}
+}
+
+public struct JournalSection: Sendable, Equatable {
+    public enum WhenFull: String, Sendable, Equatable, CaseIterable {
+        case dropOldest = "drop-oldest", stopAccepting = "stop-accepting"
+    }
+    public var path = "/var/lib/platekeeper/journal.sqlite"
+    public var quotaBytes: Int64 = 512 * 1024 * 1024
+    /// nil keeps rows until the quota needs the room.
+    public var retentionSeconds: Double? = 30 * 86_400
+    public var whenFull = WhenFull.dropOldest
+    public var keepCrops = true
+    /// JPEG quality of the stored crops, 1...100.
+    public var cropQuality = 85
+    public init() {}
+}
+
+/// Reserved for the upload stage: parsed and validated, not acted on yet.
+public struct UploadSection: Sendable, Equatable {
+    public var enabled = false
+    public var url = ""
+    public var batchSize = 100
+    public var intervalSeconds = 30.0
+    public init() {}
+}
+
+public struct PositionSection: Sendable, Equatable {
+    /// `none`, or `fixed` with `latitude`/`longitude` (pole units). gpsd and NMEA come later.
+    public enum Source: String, Sendable, Equatable, CaseIterable { case none, fixed }
+    public var source = Source.none
+    public var latitude = 0.0
+    public var longitude = 0.0
+    public var altitudeMeters: Double?
+    public init() {}
+}
+
+public struct StatusSection: Sendable, Equatable {
+    public var socket = "/run/platekeeper/status.sock"
+    public init() {}
+}
+
+public struct LoggingSection: Sendable, Equatable {
+    public enum Level: String, Sendable, Equatable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
+    public var level = Level.info
+    public init() {}
+}

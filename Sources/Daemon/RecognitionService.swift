@@ -1,0 +1,144 @@
+import Config
+import Foundation
+import Grouping
+import Imaging
+import Logging
+import PlateKeeperCore
+import Recognition
+import ServiceLifecycle
+
+/// What flows from recognition to grouping and the journal.
+enum PipelineEvent: Sendable {
+    /// A frame was read (reads may be empty: the camera's time still moves on).
+    case frame(camera: CameraID, time: CaptureTime, observations: [Observation])
+    /// Once a second: close passes of idle cameras, refresh figures, beat the heart.
+    case tick
+}
+
+/// The recognition workers: threads that each own their Tesseract handles (one `PlateReader` per
+/// camera setting they meet) and a JPEG encoder for crops, and take frames from the queue.
+///
+/// On graceful shutdown (after the cameras have stopped) the queue is closed, the workers read
+/// what is still queued and stop, and the output stream is finished so the journal drains.
+struct RecognitionService: Service, CustomStringConvertible {
+    let workers: Int
+    let queue: FrameQueue
+    let cameras: [CameraID: CameraSection]
+    let recognition: RecognitionSection
+    let journal: JournalSection
+    let status: StatusBoard
+    let output: AsyncStream<PipelineEvent>.Continuation
+    let logger: Logger
+
+    var description: String { "recognition (\(workers) workers)" }
+
+    func run() async throws {
+        defer { output.finish() }
+        // Make every worker's first reader before reporting ready: a missing model fails the start.
+        var first: [WorkerState] = []
+        for i in 0..<workers {
+            let made = await runOnThread(name: "ocr-setup-\(i)") { () -> Result<WorkerState, RecognitionError> in
+                do throws(RecognitionError) {
+                    let state = try WorkerState(recognition: recognition, journal: journal)
+                    if let camera = cameras.values.first { _ = try state.reader(for: camera) }
+                    return .success(state)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            first.append(try made.get())
+        }
+        let states = first
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for (i, state) in states.enumerated() {
+                    group.addTask {
+                        await runOnThread(name: "ocr-\(i)") { self.work(index: i, state: state) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            queue.close()
+        }
+        logger.info("recognition drained")
+    }
+
+    private func work(index: Int, state: WorkerState) {
+        let heart = "worker-\(index)"
+        while true {
+            status.beat(heart)
+            switch queue.take(timeout: 0.5) {
+            case .closed:
+                return
+            case .timedOut:
+                continue
+            case let .frame(frame):
+                guard let camera = cameras[frame.camera] else { continue }
+                var observations: [Observation] = []
+                do {
+                    let reader = try state.reader(for: camera)
+                    let reads = reader.read(frame.image, regionOfInterest: camera.regionOfInterest)
+                    for read in reads {
+                        let crop = journal.keepCrops ? state.crop(read.box, of: frame.image, quality: journal.cropQuality) : nil
+                        observations.append(Observation(
+                            camera: frame.camera, frameName: "\(frame.camera)#\(frame.sequence)", time: frame.captureTime,
+                            read: read, crop: crop))
+                    }
+                } catch {
+                    logger.error("recognition failed", metadata: ["camera.id": "\(frame.camera)", "frame.seq": "\(frame.sequence)", "error": "\(error)"])
+                }
+                if !observations.isEmpty {
+                    logger.debug("plates read", metadata: [
+                        "camera.id": "\(frame.camera)", "frame.seq": "\(frame.sequence)",
+                        "plates": "\(observations.map(\.read.text).joined(separator: ","))",
+                    ])
+                }
+                output.yield(.frame(camera: frame.camera, time: frame.captureTime, observations: observations))
+                // After the yield: the journal may treat a camera as idle only once it has seen
+                // every frame counted as processed.
+                status.camera(frame.camera)?.processed()
+            }
+        }
+    }
+}
+
+/// One worker's C handles: plate readers (Tesseract) per camera setting, and a JPEG encoder.
+/// Used by exactly one thread at a time; freed with the worker.
+final class WorkerState: @unchecked Sendable {
+    private struct Key: Hashable {
+        var region: String
+        var minCharHeight: Int
+    }
+
+    private var readers: [Key: PlateReader] = [:]
+    private let encoder: JPEGEncoder?
+    private let recognition: RecognitionSection
+
+    init(recognition: RecognitionSection, journal: JournalSection) throws(RecognitionError) {
+        self.recognition = recognition
+        encoder = journal.keepCrops ? try? JPEGEncoder() : nil
+    }
+
+    func reader(for camera: CameraSection) throws(RecognitionError) -> PlateReader {
+        let key = Key(region: camera.region, minCharHeight: camera.minCharacterHeight)
+        if let reader = readers[key] { return reader }
+        var settings = PlateReader.Settings()
+        settings.format = PlateFormat.named(camera.region) ?? .us
+        settings.topN = recognition.topN
+        settings.minConfidence = recognition.minConfidence
+        settings.minCharHeight = Double(camera.minCharacterHeight)
+        let reader = try PlateReader(settings: settings, tessdataPath: recognition.tessdata.isEmpty ? nil : recognition.tessdata)
+        readers[key] = reader
+        return reader
+    }
+
+    /// The plate with a margin, as JPEG.
+    func crop(_ box: PixelBox, of image: LumaImage, quality: Int) -> [UInt8]? {
+        guard let encoder else { return nil }
+        let margin = max(4, box.height / 2)
+        let region = box.expanded(dx: margin, dy: margin / 2 + 2).clipped(toWidth: image.width, height: image.height)
+        let cropped = image.cropped(to: region)
+        guard cropped.width > 0, cropped.height > 0 else { return nil }
+        return try? encoder.encode(cropped, quality: quality)
+    }
+}

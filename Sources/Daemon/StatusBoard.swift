@@ -1,0 +1,259 @@
+import Foundation
+import Journal
+import PlateKeeperCore
+import Synchronization
+
+/// What `platekeeper status` shows: the JSON document served on the status socket.
+public struct StatusDocument: Sendable, Codable {
+    public struct Camera: Sendable, Codable {
+        public var id: String
+        public var source: String
+        /// `starting`, `streaming`, `stalled`, `retrying`, `finished` (a replay without loop), `stopped`.
+        public var state: String
+        public var error: String?
+        public var framesReceived: Int
+        public var framesProcessed: Int
+        public var framesDropped: Int
+        public var receivedPerSecond: Double
+        public var processedPerSecond: Double
+        public var lastFrameAgeSeconds: Double?
+        public var lastRead: LastRead?
+        public var readEvents: Int
+        public var healthy: Bool
+    }
+
+    public struct LastRead: Sendable, Codable {
+        public var plate: String
+        public var confidence: Double
+        public var at: String
+    }
+
+    public struct JournalPart: Sendable, Codable {
+        public var path: String
+        public var healthy: Bool
+        public var error: String?
+        public var rows: Int
+        public var pending: Int
+        public var bytes: Int64
+        public var quotaBytes: Int64
+        public var quotaUsed: Double
+        public var oldestPending: String?
+        public var droppedFull: Int
+        public var expired: Int
+        public var rejectedSinceStart: Int
+        public var quarantined: String?
+    }
+
+    public struct Position: Sendable, Codable {
+        public var source: String
+        public var latitude: Double?
+        public var longitude: Double?
+    }
+
+    public var version: String
+    public var pid: Int32
+    public var startedAt: String
+    public var uptimeSeconds: Double
+    public var now: String
+    public var clockSynchronized: Bool
+    public var clockQuality: String
+    public var diskFreeBytes: Int64?
+    public var healthy: Bool
+    public var problems: [String]
+    public var cameras: [Camera]
+    public var journal: JournalPart
+    public var position: Position
+    public var workers: Int
+    public var framesQueued: Int
+}
+
+/// Live counters of one camera, written by its capture thread and the workers, read by status.
+final class CameraBoard: Sendable {
+    struct State {
+        var state = "starting"
+        var error: String?
+        var received = 0
+        var processed = 0
+        var dropped = 0
+        var readEvents = 0
+        var lastFrame: Double?
+        var receivedTimes: [Double] = []
+        var processedTimes: [Double] = []
+        var lastRead: StatusDocument.LastRead?
+    }
+
+    let id: CameraID
+    let source: String
+    let stallSeconds: Double
+    private let state = Mutex(State())
+
+    init(id: CameraID, source: String, stallSeconds: Double) {
+        self.id = id
+        self.source = source
+        self.stallSeconds = stallSeconds
+    }
+
+    func set(state newState: String, error: String? = nil) {
+        state.withLock {
+            $0.state = newState
+            $0.error = error
+        }
+    }
+
+    func received(dropped: Bool) {
+        let now = SystemClock.monotonic()
+        state.withLock {
+            $0.received += 1
+            if dropped { $0.dropped += 1 }
+            $0.lastFrame = now
+            Self.note(now, in: &$0.receivedTimes)
+        }
+    }
+
+    func processed() {
+        let now = SystemClock.monotonic()
+        state.withLock {
+            $0.processed += 1
+            Self.note(now, in: &$0.processedTimes)
+        }
+    }
+
+    func journaled(_ event: ReadEvent) {
+        state.withLock {
+            $0.readEvents += 1
+            $0.lastRead = .init(plate: event.plate, confidence: event.confidence, at: event.lastSeen.iso8601)
+        }
+    }
+
+    var currentState: String { state.withLock { $0.state } }
+
+    /// Frames received and neither read nor dropped yet, and frames read so far.
+    var progress: (inFlight: Int, processed: Int) {
+        state.withLock { ($0.received - $0.dropped - $0.processed, $0.processed) }
+    }
+
+    func snapshot(now: Double) -> StatusDocument.Camera {
+        state.withLock { s in
+            let age = s.lastFrame.map { now - $0 }
+            var current = s.state
+            if current == "streaming", let age, age > stallSeconds { current = "stalled" }
+            let healthy = current == "streaming" || current == "finished"
+            return .init(
+                id: id.rawValue, source: source, state: current, error: s.error, framesReceived: s.received,
+                framesProcessed: s.processed, framesDropped: s.dropped,
+                receivedPerSecond: Self.rate(s.receivedTimes, now: now), processedPerSecond: Self.rate(s.processedTimes, now: now),
+                lastFrameAgeSeconds: age, lastRead: s.lastRead, readEvents: s.readEvents, healthy: healthy)
+        }
+    }
+
+    private static func note(_ t: Double, in times: inout [Double]) {
+        times.append(t)
+        if times.count > 256 { times.removeFirst(times.count - 256) }
+    }
+
+    /// Frames per second over the last 10 seconds.
+    private static func rate(_ times: [Double], now: Double) -> Double {
+        let recent = times.filter { now - $0 <= 10 }
+        guard recent.count >= 2, let first = recent.first else { return 0 }
+        let span = max(now - first, 1e-3)
+        return (Double(recent.count - 1) / span * 100).rounded() / 100
+    }
+}
+
+/// The daemon's shared state for status and the watchdog: camera boards, journal figures,
+/// heartbeats of the pipeline's loops.
+public final class StatusBoard: Sendable {
+    struct Shared {
+        var cameras: [CameraBoard] = []
+        var journal: JournalStats?
+        var journalError: String?
+        var rejected = 0
+        var quarantined: String?
+        var heartbeats: [String: Double] = [:]
+        var workers = 0
+    }
+
+    let startedAt = Date()
+    let startedMonotonic = SystemClock.monotonic()
+    let version: String
+    let position: StatusDocument.Position
+    let diskPath: String
+    private let shared = Mutex(Shared())
+    /// Frames waiting in the queue right now.
+    let queuedFrames: @Sendable () -> Int
+
+    init(version: String, position: StatusDocument.Position, diskPath: String, queuedFrames: @escaping @Sendable () -> Int) {
+        self.version = version
+        self.position = position
+        self.diskPath = diskPath
+        self.queuedFrames = queuedFrames
+    }
+
+    func setCameras(_ boards: [CameraBoard], workers: Int) {
+        shared.withLock {
+            $0.cameras = boards
+            $0.workers = workers
+            $0.heartbeats = [:]
+        }
+    }
+
+    func camera(_ id: CameraID) -> CameraBoard? { shared.withLock { s in s.cameras.first { $0.id == id } } }
+    var cameras: [CameraBoard] { shared.withLock { $0.cameras } }
+
+    func journal(_ stats: JournalStats?, error: String?) {
+        shared.withLock {
+            if let stats { $0.journal = stats }
+            $0.journalError = error
+        }
+    }
+
+    func rejected() { shared.withLock { $0.rejected += 1 } }
+    func quarantined(_ path: String) { shared.withLock { $0.quarantined = path } }
+
+    func beat(_ name: String) {
+        let now = SystemClock.monotonic()
+        shared.withLock { $0.heartbeats[name] = now }
+    }
+
+    /// True when every loop of the pipeline has beaten within `seconds`.
+    func pipelineAlive(within seconds: Double) -> Bool {
+        let now = SystemClock.monotonic()
+        return shared.withLock { s in !s.heartbeats.isEmpty && s.heartbeats.values.allSatisfy { now - $0 <= seconds } }
+    }
+
+    func document() -> StatusDocument {
+        let now = SystemClock.monotonic()
+        let s = shared.withLock { $0 }
+        let cameras = s.cameras.map { $0.snapshot(now: now) }
+        let quality = SystemClock.quality()
+        var problems: [String] = []
+        for c in cameras where !c.healthy {
+            problems.append("camera \(c.id) is \(c.state)" + (c.error.map { ": \($0)" } ?? ""))
+        }
+        let stats = s.journal
+        if let error = s.journalError { problems.append("journal: \(error)") }
+        if stats == nil, s.journalError == nil { problems.append("journal: no figures yet") }
+        if let stats, stats.quotaUsed > 0.98, stats.pending == stats.rows, stats.rows > 0 {
+            problems.append("journal is full of reads waiting for upload")
+        }
+        let journal = StatusDocument.JournalPart(
+            path: stats?.path ?? "", healthy: s.journalError == nil && stats != nil, error: s.journalError,
+            rows: stats?.rows ?? 0, pending: stats?.pending ?? 0, bytes: stats?.bytesOnDisk ?? 0,
+            quotaBytes: stats?.quotaBytes ?? 0, quotaUsed: ((stats?.quotaUsed ?? 0) * 1000).rounded() / 1000,
+            oldestPending: stats?.oldestPending.map { ISO8601.format(unixNanoseconds: $0) },
+            droppedFull: stats?.droppedFull ?? 0, expired: stats?.expired ?? 0, rejectedSinceStart: s.rejected,
+            quarantined: s.quarantined)
+        return StatusDocument(
+            version: version, pid: getpid(), startedAt: ISO8601.format(unixNanoseconds: Int64(startedAt.timeIntervalSince1970 * 1e9)),
+            uptimeSeconds: ((now - startedMonotonic) * 10).rounded() / 10, now: SystemClock.now().iso8601,
+            clockSynchronized: quality == .synchronized, clockQuality: quality.rawValue, diskFreeBytes: Self.diskFree(diskPath),
+            healthy: problems.isEmpty, problems: problems, cameras: cameras, journal: journal, position: position,
+            workers: s.workers, framesQueued: queuedFrames())
+    }
+
+    static func diskFree(_ path: String) -> Int64? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
+    }
+}

@@ -1,0 +1,403 @@
+public import Foundation
+public import PlateKeeperCore
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The unit's durable record of read events: one SQLite file in WAL mode, owned by this type.
+///
+/// Durability: `synchronous = FULL` in WAL mode, so every commit fsyncs the write-ahead log before
+/// `append` returns; a read whose append returned survives a crash or a power cut (with `NORMAL`,
+/// the last commits before a power cut could be lost). Bounded size: the database file, its WAL and
+/// its shared-memory index stay under `quotaBytes`; rows already uploaded are evicted first, oldest
+/// first, and then `whenFull` decides. Privacy: `secure_delete` zeroes deleted rows, retention
+/// deletes old rows whether uploaded or not, and a checkpoint empties the WAL afterwards, so expired
+/// plate text does not linger on disk. A file that is not a journal of a known schema is moved
+/// aside, never overwritten.
+///
+/// GRDB rather than the C API: it owns the connection pool (one writer, concurrent WAL readers for
+/// status and export), transactions and typed rows, which is the part of SQLite's C API that is
+/// easiest to get wrong.
+public final class Journal: Sendable {
+    /// `PRAGMA application_id`: "PKJN".
+    public static let applicationID: Int32 = 0x504B_4A4E
+    /// `PRAGMA user_version` of the schema this build writes.
+    public static let schemaVersion = 1
+
+    public let settings: JournalSettings
+    /// Where an unusable file found at `settings.path` was moved, with the reason, if that happened on open.
+    public let quarantined: (path: String, reason: String)?
+    private let pool: DatabasePool
+    private let pageSize: Int64
+
+    /// Opens the journal at `settings.path`, creating it (mode 0600) if needed. A file that is not a
+    /// PlateKeeper journal, has an unknown schema version or fails SQLite's quick check is renamed to
+    /// `NAME.quarantined-TIMESTAMP` (with its WAL) and a new journal is started.
+    /// How a journal is opened.
+    public enum OpenMode: Sendable {
+        /// The daemon: create the file if missing, move an unusable one aside and start anew.
+        case owner
+        /// Tools (`journal stats`, `export`): the file must exist and be usable; nothing is changed.
+        case inspect
+    }
+
+    public init(settings: JournalSettings, mode: OpenMode = .owner) throws(JournalError) {
+        guard settings.quotaBytes >= JournalSettings.minimumQuotaBytes else {
+            throw .invalidSettings("quota \(settings.quotaBytes) bytes is below the minimum of \(JournalSettings.minimumQuotaBytes)")
+        }
+        self.settings = settings
+        let path = settings.path
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw .cannotOpen(path: path, reason: "cannot create folder \(folder): \(error.localizedDescription)")
+            }
+        }
+        var moved: (String, String)?
+        if mode == .inspect {
+            guard FileManager.default.fileExists(atPath: path) else { throw .cannotOpen(path: path, reason: "no journal file") }
+            if let problem = Self.problem(withFileAt: path) { throw .cannotOpen(path: path, reason: problem) }
+        } else if let problem = Self.problem(withFileAt: path) {
+            moved = (try Self.quarantine(path, reason: problem), problem)
+        }
+        quarantined = moved
+        if mode == .owner { try Self.createFileIfMissing(path) }
+        do {
+            pool = try DatabasePool(path: path, configuration: Self.configuration(settings))
+            // GRDB sets synchronous = NORMAL with WAL; a read must survive a power cut, so FULL.
+            if mode == .owner {
+                try pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                    try Self.createSchemaIfNeeded(db)
+                }
+            }
+            pageSize = try pool.read { db in try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
+        } catch {
+            throw .cannotOpen(path: path, reason: String(describing: error))
+        }
+    }
+
+    // MARK: Writing
+
+    /// What happened to an appended event.
+    public enum AppendOutcome: Sendable, Equatable {
+        /// Committed and durable. `evictedUploaded` uploaded rows and `droppedPending` un-uploaded
+        /// rows were deleted to make room.
+        case stored(evictedUploaded: Int, droppedPending: Int)
+        /// Not stored: the journal is full of un-uploaded reads and the policy is `stop-accepting`.
+        case rejected
+    }
+
+    /// Commits `event`. When this returns `.stored`, the event is on disk (WAL fsynced).
+    public func append(_ event: ReadEvent, journaledAt: Date = Date()) async throws(JournalError) -> AppendOutcome {
+        let settings = self.settings, pageSize = self.pageSize
+        return try await writing("append") { db in
+            try Self.append(event, journaledAt: journaledAt, settings: settings, pageSize: pageSize, db: db)
+        }
+    }
+
+    /// The blocking form of `append`, for tools and tests.
+    public func appendNow(_ event: ReadEvent, journaledAt: Date = Date()) throws(JournalError) -> AppendOutcome {
+        let settings = self.settings, pageSize = self.pageSize
+        return try writingNow("append") { db in
+            try Self.append(event, journaledAt: journaledAt, settings: settings, pageSize: pageSize, db: db)
+        }
+    }
+
+    /// Deletes rows journaled before `now - retention` (uploaded or not), then checkpoints so the
+    /// WAL no longer holds their pages. Returns how many rows were deleted.
+    @discardableResult
+    public func applyRetention(now: Date = Date()) async throws(JournalError) -> Int {
+        guard let retention = settings.retentionSeconds else { return 0 }
+        let cutoff = Self.nanoseconds(now) - Int64(retention * 1e9)
+        let deleted = try await writing("retention") { db in
+            try db.execute(sql: "DELETE FROM read_event WHERE journaled_ns < ?", arguments: [cutoff])
+            let n = db.changesCount
+            if n > 0 { try Self.bump("expired", by: n, db) }
+            return n
+        }
+        if deleted > 0 { try checkpoint() }
+        return deleted
+    }
+
+    /// Marks events as uploaded (for the upload stage): they become the first to go when space is needed.
+    public func markUploaded(_ ids: [UUID], at date: Date = Date()) async throws(JournalError) {
+        let ns = Self.nanoseconds(date)
+        try await writing("mark uploaded") { db in
+            for id in ids {
+                try db.execute(
+                    sql: "UPDATE read_event SET upload_state = 'uploaded', uploaded_ns = ? WHERE id = ?",
+                    arguments: [ns, id.uuidString.lowercased()])
+            }
+        }
+    }
+
+    /// Writes the WAL back into the database file and truncates it.
+    public func checkpoint() throws(JournalError) {
+        try writingNow("checkpoint") { db in
+            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+
+    // MARK: Reading
+
+    /// Counts and sizes, for `journal stats` and the status document.
+    public func stats() throws(JournalError) -> JournalStats {
+        let quota = settings.quotaBytes, path = settings.path
+        return try readingNow("stats") { db in
+            let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event") ?? 0
+            let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event WHERE upload_state = 'pending'") ?? 0
+            let oldestPending = try Int64.fetchOne(db, sql: "SELECT min(first_seen_ns) FROM read_event WHERE upload_state = 'pending'")
+            let oldest = try Int64.fetchOne(db, sql: "SELECT min(first_seen_ns) FROM read_event")
+            let newest = try Int64.fetchOne(db, sql: "SELECT max(last_seen_ns) FROM read_event")
+            var counters: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, value FROM counter") {
+                counters[row["name"]] = row["value"]
+            }
+            return JournalStats(
+                path: path, rows: rows, pending: pending, bytesOnDisk: Self.bytesOnDisk(path), quotaBytes: quota,
+                oldestPending: oldestPending, oldest: oldest, newest: newest,
+                droppedFull: counters["dropped_full", default: 0], evictedUploaded: counters["evicted_uploaded", default: 0],
+                expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion
+            )
+        }
+    }
+
+    /// Events in journal order, optionally only those last seen at or after `since` (Unix ns).
+    public func events(since: Int64? = nil, includeCrops: Bool = false) throws(JournalError) -> [StoredEvent] {
+        try readingNow("export") { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM read_event WHERE last_seen_ns >= ? ORDER BY seq", arguments: [since ?? Int64.min])
+            return try rows.map { try StoredEvent(row: $0, includeCrop: includeCrops) }
+        }
+    }
+
+    /// The oldest events still waiting for upload (for the upload stage).
+    public func pending(limit: Int) throws(JournalError) -> [StoredEvent] {
+        try readingNow("pending") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY seq LIMIT ?", arguments: [limit]
+            ).map { try StoredEvent(row: $0, includeCrop: true) }
+        }
+    }
+
+    /// The `PRAGMA synchronous` level of the writer connection (2 = FULL).
+    public func synchronousLevel() throws(JournalError) -> Int {
+        try writingNow("synchronous") { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// Database, WAL and shared-memory file sizes together.
+    public static func bytesOnDisk(_ path: String) -> Int64 {
+        [path, path + "-wal", path + "-shm"].reduce(0) { sum, p in
+            sum + ((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? NSNumber)?.int64Value ?? 0)
+        }
+    }
+
+    // MARK: Internals
+
+    private static func configuration(_ settings: JournalSettings) -> Configuration {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.label = "journal"
+        let walPages = max(8, settings.walAllowanceBytes / 4096 / 3)
+        let walLimit = settings.walAllowanceBytes
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA journal_size_limit = \(walLimit)")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(walPages)")
+            }
+        }
+        return config
+    }
+
+    private static func createSchemaIfNeeded(_ db: Database) throws {
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        guard version == 0 else { return }
+        try db.inTransaction {
+            try db.execute(sql: """
+                CREATE TABLE read_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    kind TEXT NOT NULL,
+                    camera TEXT NOT NULL,
+                    plate TEXT NOT NULL,
+                    confidence REAL NOT NULL,
+                    region TEXT NOT NULL,
+                    candidates TEXT NOT NULL,
+                    box_x INTEGER NOT NULL, box_y INTEGER NOT NULL, box_w INTEGER NOT NULL, box_h INTEGER NOT NULL,
+                    first_seen_ns INTEGER NOT NULL,
+                    last_seen_ns INTEGER NOT NULL,
+                    clock_quality TEXT NOT NULL,
+                    frame_count INTEGER NOT NULL,
+                    best_frame TEXT NOT NULL,
+                    latitude REAL, longitude REAL,
+                    position TEXT,
+                    crop BLOB,
+                    journaled_ns INTEGER NOT NULL,
+                    upload_state TEXT NOT NULL DEFAULT 'pending',
+                    uploaded_ns INTEGER,
+                    upload_attempts INTEGER NOT NULL DEFAULT 0,
+                    hotlist TEXT,
+                    extra TEXT
+                );
+                CREATE INDEX read_event_upload ON read_event(upload_state, seq);
+                CREATE INDEX read_event_journaled ON read_event(journaled_ns);
+                CREATE TABLE counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                PRAGMA application_id = \(applicationID);
+                PRAGMA user_version = \(schemaVersion);
+                """)
+            return .commit
+        }
+    }
+
+    private static func append(
+        _ event: ReadEvent, journaledAt: Date, settings: JournalSettings, pageSize: Int64, db: Database
+    ) throws -> AppendOutcome {
+        let crop = settings.keepCrops ? event.crop : nil
+        let candidates = String(decoding: try JSONEncoder().encode(event.candidates), as: UTF8.self)
+        let position = try event.position.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        // Pages this row may need: its bytes spread over pages, plus index and counter pages.
+        let rowBytes = Int64((crop?.count ?? 0) + candidates.utf8.count + (position?.utf8.count ?? 0) + 400)
+        let need = (rowBytes + pageSize - 101) / (pageSize - 100) + 3
+        let budget = settings.budgetPages(pageSize: pageSize)
+        var evicted = 0, dropped = 0
+        while try usedPages(db) + need > budget {
+            if let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM read_event WHERE upload_state = 'uploaded' ORDER BY seq LIMIT 1") {
+                try db.execute(sql: "DELETE FROM read_event WHERE seq = ?", arguments: [seq])
+                evicted += 1
+            } else if settings.whenFull == .dropOldest,
+                      let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM read_event ORDER BY seq LIMIT 1") {
+                try db.execute(sql: "DELETE FROM read_event WHERE seq = ?", arguments: [seq])
+                dropped += 1
+            } else {
+                if evicted > 0 { try bump("evicted_uploaded", by: evicted, db) }
+                try bump("dropped_full", by: 1, db)
+                return .rejected
+            }
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO read_event (id, kind, camera, plate, confidence, region, candidates, box_x, box_y, box_w, box_h,
+                    first_seen_ns, last_seen_ns, clock_quality, frame_count, best_frame, latitude, longitude, position, crop, journaled_ns)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                event.id.uuidString.lowercased(), event.kind.rawValue, event.camera.rawValue, event.plate, event.confidence,
+                event.region, candidates, event.box.x, event.box.y, event.box.width, event.box.height,
+                event.firstSeen.unixNanoseconds, event.lastSeen.unixNanoseconds, event.firstSeen.quality.rawValue,
+                event.frameCount, event.bestFrame, event.position?.latitude, event.position?.longitude, position,
+                crop.map { Data($0) }, nanoseconds(journaledAt),
+            ])
+        if evicted > 0 { try bump("evicted_uploaded", by: evicted, db) }
+        if dropped > 0 { try bump("dropped_full", by: dropped, db) }
+        return .stored(evictedUploaded: evicted, droppedPending: dropped)
+    }
+
+    private static func usedPages(_ db: Database) throws -> Int64 {
+        let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+        let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+        return pages - free
+    }
+
+    private static func bump(_ name: String, by n: Int, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO counter(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            arguments: [name, n])
+    }
+
+    static func nanoseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1e9).rounded()) }
+
+    private func writing<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(JournalError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw .sqlite(path: settings.path, operation: operation, message: String(describing: error))
+        }
+    }
+
+    private func writingNow<T>(_ operation: String, _ body: (Database) throws -> T) throws(JournalError) -> T {
+        do {
+            return try pool.writeWithoutTransaction(body)
+        } catch {
+            throw .sqlite(path: settings.path, operation: operation, message: String(describing: error))
+        }
+    }
+
+    private func readingNow<T>(_ operation: String, _ body: (Database) throws -> T) throws(JournalError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw .sqlite(path: settings.path, operation: operation, message: String(describing: error))
+        }
+    }
+
+    // MARK: Opening safely
+
+    /// Why the file at `path` cannot be used as our journal, or nil if it can (or does not exist).
+    static func problem(withFileAt path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            return FileManager.default.fileExists(atPath: path) ? "the file cannot be read" : nil
+        }
+        let header = (try? handle.read(upToCount: 100)) ?? Data()
+        try? handle.close()
+        if header.isEmpty { return nil }  // created but never written: nothing to lose
+        guard header.count >= 16, header.prefix(16) == Data("SQLite format 3\0".utf8) else {
+            return "not an SQLite database (bad header)"
+        }
+        // Open it through SQLite, which replays a WAL left by a crash, then check what it is.
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(10)
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            defer { try? queue.close() }
+            return try queue.read { db -> String? in
+                let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+                if appID == 0, version == 0, tables == 0 { return nil }  // an empty database
+                if appID != applicationID {
+                    return appID == 0 ? "an SQLite database that is not a PlateKeeper journal"
+                        : "an SQLite database of another application (application_id \(appID))"
+                }
+                if version != schemaVersion {
+                    return "journal schema version \(version), this build knows version \(schemaVersion)"
+                }
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                return check == ["ok"] ? nil : "corrupt: " + check.prefix(3).joined(separator: "; ")
+            }
+        } catch {
+            return "corrupt or unreadable: \(error)"
+        }
+    }
+
+    /// Moves the journal and its WAL aside; returns the new name of the main file.
+    static func quarantine(_ path: String, reason: String) throws(JournalError) -> String {
+        let stamp = ISO8601.format(unixNanoseconds: nanoseconds(Date()))
+            .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        var target = "\(path).quarantined-\(stamp)"
+        var n = 1
+        while FileManager.default.fileExists(atPath: target) {
+            n += 1
+            target = "\(path).quarantined-\(stamp)-\(n)"
+        }
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            guard rename(path + suffix, target + suffix) == 0 else {
+                throw .cannotOpen(path: path, reason: "rename to \(target + suffix) failed: \(String(cString: strerror(errno))) (errno \(errno))")
+            }
+        }
+        return target
+    }
+
+    private static func createFileIfMissing(_ path: String) throws(JournalError) {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw .cannotOpen(path: path, reason: "open(O_CREAT) failed: \(String(cString: strerror(errno))) (errno \(errno))")
+        }
+        close(fd)
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Config
+import Foundation
+import Journal
+import PlateKeeperCore
+
+/// `platekeeper journal stats|export`: look into the journal on the unit (read only).
+struct JournalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journal", abstract: "Inspect the read journal (read only).", subcommands: [Stats.self, Export.self])
+
+    struct Location: ParsableArguments {
+        @Option(name: .shortAndLong, help: "The configuration file to take the journal path from.")
+        var config: String = PlateKeeperConfig.defaultPath
+
+        @Option(help: "The journal file (default: from the configuration file).")
+        var journal: String?
+
+        func open() throws -> Journal {
+            let path: String
+            if let journal {
+                path = journal
+            } else {
+                do {
+                    path = try ConfigLoader.load(path: config).journal.path
+                } catch {
+                    Terminal.error("cannot take the journal path from \(config) (give --journal):\n\(error)")
+                    throw ExitCode.failure
+                }
+            }
+            do {
+                return try Journal(settings: JournalSettings(path: path), mode: .inspect)
+            } catch {
+                Terminal.error(error.description)
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rows, sizes, upload backlog and drop counters.")
+        @OptionGroup var location: Location
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let stats: JournalStats
+            do {
+                stats = try location.open().stats()
+            } catch let error as JournalError {
+                Terminal.error(error.description)
+                throw ExitCode.failure
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+                return
+            }
+            func time(_ ns: Int64?) -> String { ns.map { ISO8601.format(unixNanoseconds: $0) } ?? "-" }
+            print("""
+                journal: \(stats.path) (schema \(stats.schemaVersion))
+                reads: \(stats.rows), waiting for upload: \(stats.pending)
+                size on disk: \(StatusCommand.bytes(stats.bytesOnDisk))
+                oldest: \(time(stats.oldest)), newest: \(time(stats.newest)), oldest waiting for upload: \(time(stats.oldestPending))
+                dropped because full: \(stats.droppedFull), uploaded rows evicted: \(stats.evictedUploaded), expired: \(stats.expired)
+                """)
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write read events as JSON Lines or CSV on stdout.")
+        @OptionGroup var location: Location
+
+        @Option(help: "Only events last seen at or after this time: ISO 8601 (2026-11-27T08:00:00Z) or an age (30m, 12h, 7d).")
+        var since: String?
+
+        @Option(help: "jsonl or csv.")
+        var format: String = "jsonl"
+
+        @Flag(help: "Include each plate crop, base64 JPEG (jsonl only).")
+        var crops = false
+
+        func validate() throws {
+            guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
+            if let since, Self.sinceNanoseconds(since) == nil {
+                throw ValidationError("--since must be an ISO 8601 time such as 2026-11-27T08:00:00Z or an age such as 30m, 12h, 7d")
+            }
+        }
+
+        static func sinceNanoseconds(_ text: String) -> Int64? {
+            if let ns = ISO8601.parse(text) { return ns }
+            if let seconds = Units.seconds(text) {
+                return Int64((Date().timeIntervalSince1970 - seconds) * 1e9)
+            }
+            return nil
+        }
+
+        func run() throws {
+            let events: [StoredEvent]
+            do {
+                events = try location.open().events(since: since.flatMap(Self.sinceNanoseconds), includeCrops: crops)
+            } catch let error as JournalError {
+                Terminal.error(error.description)
+                throw ExitCode.failure
+            }
+            if format == "csv" {
+                print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled")
+            }
+            for stored in events {
+                let e = stored.event
+                if format == "csv" {
+                    let fields: [String] = [
+                        e.id.uuidString.lowercased(), e.kind.rawValue, e.camera.rawValue, e.plate, JSONLine.number(e.confidence, decimals: 1),
+                        e.region, e.firstSeen.iso8601, e.lastSeen.iso8601, e.firstSeen.quality.rawValue, String(e.frameCount),
+                        e.position.map { String($0.latitude) } ?? "", e.position.map { String($0.longitude) } ?? "",
+                        String(e.box.x), String(e.box.y), String(e.box.width), String(e.box.height), stored.uploadState,
+                        ISO8601.format(unixNanoseconds: stored.journaledAt),
+                    ]
+                    print(fields.map(Self.csv).joined(separator: ","))
+                } else {
+                    var line = JSONLine()
+                    line.add("id", e.id.uuidString.lowercased())
+                    line.add("kind", e.kind.rawValue)
+                    line.add("camera", e.camera.rawValue)
+                    line.add("plate", e.plate)
+                    line.add("confidence", e.confidence)
+                    line.add("region", e.region)
+                    line.add("candidates", raw: "[" + e.candidates.map { c in
+                        var o = JSONLine()
+                        o.add("plate", c.text)
+                        o.add("confidence", c.confidence)
+                        return o.text
+                    }.joined(separator: ",") + "]")
+                    line.add("first_seen", e.firstSeen.iso8601)
+                    line.add("last_seen", e.lastSeen.iso8601)
+                    line.add("clock_quality", e.firstSeen.quality.rawValue)
+                    line.add("frames", e.frameCount)
+                    line.add("box", raw: "[\(e.box.x),\(e.box.y),\(e.box.width),\(e.box.height)]")
+                    if let p = e.position {
+                        line.add("position", raw: "{\"lat\":\(p.latitude),\"lon\":\(p.longitude),\"source\":\"\(p.source.rawValue)\"}")
+                    }
+                    line.add("upload_state", stored.uploadState)
+                    line.add("journaled", ISO8601.format(unixNanoseconds: stored.journaledAt))
+                    line.add("crop_bytes", stored.cropBytes)
+                    if crops, let crop = e.crop { line.add("crop_jpeg_base64", Data(crop).base64EncodedString()) }
+                    print(line.text)
+                }
+            }
+        }
+
+        static func csv(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+    }
+}

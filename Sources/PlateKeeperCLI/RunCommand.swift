@@ -1,0 +1,75 @@
+import ArgumentParser
+import Config
+import Daemon
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `platekeeper run`: the daemon (normally started by systemd/platekeeper.service).
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon: capture, read, group and journal plates; serve status.",
+        discussion: """
+            SIGTERM or SIGINT: stop, after committing every read in flight. SIGHUP: reload the \
+            configuration (an invalid one is logged and the running one kept). Exit status 78 means \
+            the configuration is invalid.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The configuration file.")
+    var config: String = PlateKeeperConfig.defaultPath
+
+    @Flag(help: "Prefix log lines with a timestamp (default when stderr is a terminal) instead of a syslog priority.")
+    var logTimestamps = false
+
+    func run() async throws {
+        let settings: PlateKeeperConfig
+        do {
+            settings = try ConfigLoader.load(path: config)
+        } catch {
+            Terminal.error(error.description)
+            throw ExitCode(78)
+        }
+        let timestamps = logTimestamps || isatty(2) != 0
+        let level = Logger.Level(rawValue: settings.logging.level.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level, timestamps: timestamps) }
+        let logger = Logger(label: "platekeeper")
+        // Journal files, sockets and crops are for this user only (the unit file sets UMask too).
+        umask(0o077)
+        do {
+            try await Daemon(configPath: config, logger: logger).run(config: settings)
+        } catch {
+            logger.critical("daemon failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// `platekeeper config check`.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Work with platekeeper.toml.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a configuration file; print each problem with its line and key.")
+
+        @Argument(help: "The file to check.")
+        var file: String = PlateKeeperConfig.defaultPath
+
+        func run() throws {
+            do {
+                let config = try ConfigLoader.load(path: file)
+                print("\(file): OK: \(config.cameras.count) camera(s), journal \(config.journal.path), status \(config.status.socket)")
+            } catch {
+                for issue in error.issues { Terminal.error(issue.description) }
+                Terminal.error("\(file): \(error.issues.count) problem(s)")
+                throw ExitCode.failure
+            }
+        }
+    }
+}

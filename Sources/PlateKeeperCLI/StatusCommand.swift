@@ -1,0 +1,94 @@
+import ArgumentParser
+import Config
+import Daemon
+import Foundation
+
+/// `platekeeper status`: asks the running daemon how it is doing.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the running daemon's cameras, journal, position and clock.",
+        discussion: "Exit status: 0 healthy, 1 a camera or the journal is unhealthy, 3 the daemon cannot be reached."
+    )
+
+    @Option(help: "The daemon's status socket (default: from the configuration file).")
+    var socket: String?
+
+    @Option(name: .shortAndLong, help: "The configuration file to take the socket path from.")
+    var config: String = PlateKeeperConfig.defaultPath
+
+    @Flag(help: "Print the status document as JSON.")
+    var json = false
+
+    func run() throws {
+        let path = socket ?? (try? ConfigLoader.load(path: config))?.status.socket ?? StatusSection().socket
+        let data: Data
+        do {
+            data = try StatusSocket.fetch(from: path)
+        } catch {
+            Terminal.error("platekeeper status: \(error)")
+            throw ExitCode(3)
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let doc = try? decoder.decode(StatusDocument.self, from: data) else {
+            Terminal.error("platekeeper status: the daemon at \(path) sent a document this version cannot read")
+            throw ExitCode(3)
+        }
+        if json {
+            FileHandle.standardOutput.write(data)
+        } else {
+            print(Self.render(doc))
+        }
+        if !doc.healthy { throw ExitCode.failure }
+    }
+
+    static func render(_ d: StatusDocument) -> String {
+        var out: [String] = []
+        out.append("platekeeper \(d.version), pid \(d.pid), up \(duration(d.uptimeSeconds)): \(d.healthy ? "healthy" : "UNHEALTHY")")
+        for p in d.problems { out.append("  ! \(p)") }
+        out.append("clock: \(d.clockSynchronized ? "synchronised" : "NOT synchronised (\(d.clockQuality))")")
+        if let lat = d.position.latitude, let lon = d.position.longitude {
+            out.append("position: \(d.position.source) \(String(format: "%.6f, %.6f", lat, lon))")
+        } else {
+            out.append("position: none")
+        }
+        out.append("cameras:")
+        for c in d.cameras {
+            var line = "  \(c.id): \(c.state), \(c.framesReceived) frames in (\(c.receivedPerSecond)/s), \(c.framesProcessed) read (\(c.processedPerSecond)/s), \(c.framesDropped) dropped"
+            if let age = c.lastFrameAgeSeconds { line += ", last frame \(duration(age)) ago" }
+            out.append(line)
+            if let r = c.lastRead { out.append("    last read: \(r.plate) (\(Int(r.confidence))) at \(r.at); \(c.readEvents) reads this run") }
+            if let e = c.error { out.append("    error: \(e)") }
+            out.append("    source: \(c.source)")
+        }
+        let j = d.journal
+        out.append("journal: \(j.path)")
+        out.append("  \(j.rows) reads, \(j.pending) waiting for upload, \(bytes(j.bytes)) of \(bytes(j.quotaBytes)) (\(Int((j.quotaUsed * 100).rounded())) %)")
+        if let o = j.oldestPending { out.append("  oldest waiting for upload: \(o)") }
+        if j.droppedFull + j.rejectedSinceStart > 0 { out.append("  dropped because full: \(j.droppedFull)") }
+        if j.expired > 0 { out.append("  expired by retention: \(j.expired)") }
+        if let q = j.quarantined { out.append("  an unusable journal was moved to \(q)") }
+        if let e = j.error { out.append("  error: \(e)") }
+        if let free = d.diskFreeBytes { out.append("disk free: \(bytes(free))") }
+        out.append("recognition: \(d.workers) worker(s), \(d.framesQueued) frame(s) queued")
+        return out.joined(separator: "\n")
+    }
+
+    static func duration(_ s: Double) -> String {
+        if s < 60 { return String(format: "%.1f s", s) }
+        if s < 3600 { return "\(Int(s) / 60) min \(Int(s) % 60) s" }
+        if s < 86_400 { return "\(Int(s) / 3600) h \(Int(s) % 3600 / 60) min" }
+        return "\(Int(s) / 86_400) d \(Int(s) % 86_400 / 3600) h"
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n), i = 0
+        while v >= 1024, i < units.count - 1 {
+            v /= 1024
+            i += 1
+        }
+        return i == 0 ? "\(n) B" : "\((v * 10).rounded() / 10) \(units[i])"
+    }
+}

@@ -1,0 +1,60 @@
+public import Foundation
+
+/// One vehicle seen by one camera: the reads of its passing frames merged into a single record.
+///
+/// This is what the journal stores and what the upload sends. Its `id` is fixed when the event is
+/// made and never changes, so a batch sent twice is recognised by the central store.
+public struct ReadEvent: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        /// The merged read of a whole pass (the record of evidence).
+        case vehicle
+        /// An immediate event from the first confident read of a pass, before the pass is over.
+        case firstSight = "first-sight"
+    }
+
+    public var id: UUID
+    public var kind: Kind
+    public var camera: CameraID
+    /// The plate text the reads voted for.
+    public var plate: String
+    /// 0...100: the winning share of the per-character vote times the reads' mean confidence.
+    public var confidence: Double
+    /// Alternatives, best first (the first is `plate`).
+    public var candidates: [PlateCandidate]
+    /// The plate-format rule set that ranked the candidates (`us`, `eu`).
+    public var region: String
+    /// The plate box in the frame the crop was taken from.
+    public var box: PixelBox
+    /// Capture times of the first and last frames read.
+    public var firstSeen: CaptureTime
+    public var lastSeen: CaptureTime
+    /// How many frames contributed a read.
+    public var frameCount: Int
+    /// The name of the frame the crop came from (file name, or `camera#sequence`).
+    public var bestFrame: String
+    /// Where the unit was, when it knows.
+    public var position: GeoPosition?
+    /// The plate crop, JPEG-encoded luma; nil when crops are not kept.
+    public var crop: [UInt8]?
+
+    public init(
+        id: UUID = UUID(), kind: Kind, camera: CameraID, plate: String, confidence: Double, candidates: [PlateCandidate],
+        region: String, box: PixelBox, firstSeen: CaptureTime, lastSeen: CaptureTime, frameCount: Int, bestFrame: String,
+        position: GeoPosition? = nil, crop: [UInt8]? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.camera = camera
+        self.plate = plate
+        self.confidence = confidence
+        self.candidates = candidates
+        self.region = region
+        self.box = box
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.frameCount = frameCount
+        self.bestFrame = bestFrame
+        self.position = position
+        self.crop = crop
+    }
+}
