@@ -88,7 +88,11 @@ let package = Package(
         .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "Capture", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "JournalTests",
+            dependencies: ["Journal", "PlateKeeperCore", "PlateKeeperTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "DaemonTests", dependencies: ["platekeeper", "Daemon", "Journal", "Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
