@@ -215,10 +215,11 @@ public final class StatusBoard: Sendable {
         shared.withLock { $0.heartbeats[name] = now }
     }
 
-    /// True when every loop of the pipeline has beaten within `seconds`.
+    /// True when every loop of the pipeline has beaten within `seconds` (and true before the
+    /// first beat, while the pipeline starts).
     func pipelineAlive(within seconds: Double) -> Bool {
         let now = SystemClock.monotonic()
-        return shared.withLock { s in !s.heartbeats.isEmpty && s.heartbeats.values.allSatisfy { now - $0 <= seconds } }
+        return shared.withLock { s in s.heartbeats.values.allSatisfy { now - $0 <= seconds } }
     }
 
     func document() -> StatusDocument {

@@ -1,0 +1,313 @@
+@testable import Daemon
+import Foundation
+import Journal
+import PlateKeeperCore
+import PlateKeeperTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `platekeeper run` end to end: the real binary, real replay cameras, a real journal file, the
+/// real status socket, signals, and a datagram socket standing in for systemd's NOTIFY_SOCKET.
+@Suite("Daemon", .serialized)
+struct DaemonTests {
+    struct Unit {
+        let dir: TemporaryDirectory
+        let config: String
+        var journalPath: String { dir.file("state/journal.sqlite") }
+        var socketPath: String { dir.file("run/status.sock") }
+    }
+
+    static func unit(cameras: String, extra: String = "") throws -> Unit {
+        let dir = try TemporaryDirectory("pkd")
+        let text = cameras + """
+
+            [grouping]
+            window = "1s"
+            [journal]
+            path = "\(dir.file("state/journal.sqlite"))"
+            quota = "16MiB"
+            [position]
+            latitude = 52.0907
+            longitude = 5.1214
+            [status]
+            socket = "\(dir.file("run/status.sock"))"
+            """ + extra
+        let config = try dir.write("platekeeper.toml", text)
+        return Unit(dir: dir, config: config)
+    }
+
+    static func replayCamera(_ id: String, _ folder: String, loop: Bool = false, speed: Double = 0) -> String {
+        """
+
+        [[cameras]]
+        id = "\(id)"
+        replay = "\((TestPaths.testFrames as NSString).appendingPathComponent(folder))"
+        loop = \(loop)
+        speed = \(speed)
+        """
+    }
+
+    static func status(_ unit: Unit) -> StatusDocument? {
+        guard let data = try? StatusSocket.fetch(from: unit.socketPath, timeout: 2) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try? decoder.decode(StatusDocument.self, from: data)
+    }
+
+    static func expectedPlate(_ folder: String) throws -> String {
+        let text = try String(contentsOfFile: (TestPaths.testFrames as NSString).appendingPathComponent("\(folder)/expected.txt"), encoding: .utf8)
+        return String(text.split(separator: "\t")[0])
+    }
+
+    @Test("two replay cameras: each vehicle pass becomes exactly one read event in the journal; systemd is told READY, STATUS, WATCHDOG, STOPPING")
+    func endToEnd() throws {
+        let unit = try Self.unit(cameras: Self.replayCamera("day", "pass-day") + Self.replayCamera("night", "pass-night"))
+        let notify = try NotifySocket(path: unit.dir.file("notify.sock"))
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"),
+                                       environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "3000000"])
+        let done = waitUntil(timeout: 120) {
+            guard let s = Self.status(unit) else { return false }
+            return s.cameras.allSatisfy { $0.state == "finished" && $0.framesProcessed == $0.framesReceived } && s.framesQueued == 0
+        }
+        #expect(done, "replay did not finish: \(daemon.log)")
+        let running = try #require(Self.status(unit))
+        #expect(running.cameras.map(\.framesReceived) == [12, 12])
+        #expect(running.cameras.allSatisfy { $0.framesDropped == 0 })  // speed 0: nothing dropped
+        #expect(running.position.latitude == 52.0907)
+        #expect(running.journal.path == unit.journalPath)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+
+        let journal = try Journal(settings: JournalSettings(path: unit.journalPath), mode: .inspect)
+        let events = try journal.events().map(\.event)
+        for (camera, folder) in [("day", "pass-day"), ("night", "pass-night")] {
+            let plate = try Self.expectedPlate(folder)
+            let matching = events.filter { $0.camera.rawValue == camera && $0.plate == plate }
+            #expect(matching.count == 1, "\(camera): \(events.filter { $0.camera.rawValue == camera }.map { "\($0.plate)×\($0.frameCount)" })")
+            if let e = matching.first {
+                #expect(e.frameCount >= 8, "most frames of the pass were merged into the event")
+                #expect(e.kind == .vehicle)
+                #expect(e.position?.latitude == 52.0907)
+                #expect(e.crop.map { $0.starts(with: [0xFF, 0xD8]) } ?? false == false)  // crops not loaded by default
+            }
+        }
+        #expect(Set(events.map(\.id)).count == events.count)
+        let withCrops = try journal.events(includeCrops: true).map(\.event)
+        #expect(withCrops.allSatisfy { $0.crop?.starts(with: [0xFF, 0xD8]) == true }, "every event has a JPEG crop")
+
+        let messages = notify.messages()
+        notify.stop()
+        #expect(messages.contains { $0.hasPrefix("READY=1") })
+        #expect(messages.contains { $0.hasPrefix("STATUS=") })
+        #expect(messages.contains("WATCHDOG=1"))
+        #expect(messages.contains("STOPPING=1"))
+        if let ready = messages.firstIndex(where: { $0.hasPrefix("READY=1") }), let stopping = messages.firstIndex(of: "STOPPING=1") {
+            #expect(ready < stopping)
+        }
+    }
+
+    @Test("status over the socket: text, JSON and exit codes (0 healthy, 1 unhealthy, 3 unreachable)")
+    func statusCommand() throws {
+        let unit = try Self.unit(
+            cameras: Self.replayCamera("loop", "stills", loop: true, speed: 1)
+                + "\n[[cameras]]\nid = \"gone\"\nreplay = \"/nonexistent/recording\"\n")
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 60) { (Self.status(unit)?.journal.healthy ?? false) && (Self.status(unit)?.cameras.first?.framesProcessed ?? 0) > 0 })
+        let text = try runCommand(TestPaths.executable, ["status", "--config", unit.config])
+        #expect(text.status == 1, "a camera without its recording is unhealthy")
+        #expect(text.stdout.contains("UNHEALTHY"))
+        #expect(text.stdout.contains("loop: streaming"))
+        #expect(text.stdout.contains("gone: retrying"))
+        #expect(text.stdout.contains("camera gone is retrying"))
+        #expect(text.stdout.contains("position: fixed 52.090700, 5.121400"))
+        let json = try runCommand(TestPaths.executable, ["status", "--json", "--socket", unit.socketPath])
+        #expect(json.status == 1)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["cameras"] as? [[String: Any]])?.count == 2)
+        #expect(object?["clock_synchronized"] is Bool)
+        #expect((object?["journal"] as? [String: Any])?["quota_bytes"] as? Int == 16 << 20)
+        #expect(object?["disk_free_bytes"] is Int)
+        let mode = try FileManager.default.attributesOfItem(atPath: unit.socketPath)[.posixPermissions] as? Int
+        #expect(mode == 0o660)
+        daemon.signal(SIGINT)
+        #expect(daemon.wait() == 0)
+        #expect(!FileManager.default.fileExists(atPath: unit.socketPath), "socket removed at exit")
+        let unreachable = try runCommand(TestPaths.executable, ["status", "--socket", unit.socketPath])
+        #expect(unreachable.status == 3)
+        #expect(unreachable.stderr.contains("cannot connect"))
+    }
+
+    @Test("a healthy daemon's status exits 0")
+    func healthyStatus() throws {
+        let unit = try Self.unit(cameras: Self.replayCamera("loop", "pass-day", loop: true, speed: 0))
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 60) { (Self.status(unit)?.healthy ?? false) })
+        let result = try runCommand(TestPaths.executable, ["status", "--socket", unit.socketPath])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("healthy"))
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+    }
+
+    @Test("a bad configuration stops the start with exit status 78 and names line and key")
+    func badConfig() throws {
+        let dir = try TemporaryDirectory()
+        let config = try dir.write("bad.toml", "[[cameras]]\nid = \"a\"\nreplay = \"/x\"\nspeed = \"fast\"\n")
+        let result = try runCommand(TestPaths.executable, ["run", "--config", config])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("bad.toml:4: cameras[0].speed: must be a number"))
+        let check = try runCommand(TestPaths.executable, ["config", "check", config])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("bad.toml:4: cameras[0].speed"))
+        let missing = try runCommand(TestPaths.executable, ["run", "--config", dir.file("none.toml")])
+        #expect(missing.status == 78)
+        #expect(missing.stderr.contains("none.toml"))
+    }
+
+    @Test("a corrupt journal is moved aside loudly and the daemon starts a new one")
+    func corruptJournalAtStart() throws {
+        let unit = try Self.unit(cameras: Self.replayCamera("day", "pass-day"))
+        let garbage = [UInt8](repeating: 0x42, count: 10_000)
+        try unit.dir.write("state/journal.sqlite", garbage)
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 60) { Self.status(unit)?.journal.quarantined != nil })
+        let quarantined = try #require(Self.status(unit)?.journal.quarantined)
+        #expect(FileManager.default.contents(atPath: quarantined).map([UInt8].init) == garbage)
+        #expect(daemon.log.contains("<2>journal file was unusable and has been moved aside"))
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+    }
+
+    @Test("SIGHUP reloads a valid configuration and keeps the running one when the new one is invalid")
+    func reload() throws {
+        var unit = try Self.unit(cameras: Self.replayCamera("one", "stills", loop: true, speed: 1))
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 60) { Self.status(unit)?.cameras.count == 1 })
+        let original = try String(contentsOfFile: unit.config, encoding: .utf8)
+        try (original + Self.replayCamera("two", "pass-day", loop: true, speed: 1)).write(toFile: unit.config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(timeout: 60) { Self.status(unit)?.cameras.map(\.id) == ["one", "two"] }, "\(daemon.log)")
+        try (original + "\nnonsense = 1\n").write(toFile: unit.config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("new configuration rejected") })
+        #expect(Self.status(unit)?.cameras.count == 2, "still running the previous configuration")
+        unit = Unit(dir: unit.dir, config: unit.config)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+    }
+
+    @Test("kill -9 at random points, 20 times: every committed read survives, the journal opens cleanly, nothing is duplicated")
+    func killNine() throws {
+        let unit = try Self.unit(cameras: Self.replayCamera("stills", "stills", loop: true, speed: 0),
+                                 extra: "\n[logging]\nlevel = \"info\"\n")
+        // The grouping window is short so that reads turn into events continually.
+        let config = try String(contentsOfFile: unit.config, encoding: .utf8).replacingOccurrences(of: "window = \"1s\"", with: "window = \"100ms\"")
+        try config.write(toFile: unit.config, atomically: true, encoding: .utf8)
+        var generator = SplitMix(seed: 20_261_127)
+        var committed: Set<String> = []
+        var cycles = 0
+        for cycle in 0..<20 {
+            let log = unit.dir.file("daemon-\(cycle).log")
+            let daemon = try DaemonProcess(config: unit.config, logPath: log)
+            // Wait until this run has committed at least one read, then a random extra while.
+            _ = waitUntil(timeout: 60) { daemon.log.contains("journaled") }
+            Thread.sleep(forTimeInterval: Double(generator.next() % 1500) / 1000)
+            daemon.signal(SIGKILL)
+            _ = daemon.wait()
+            let lines = daemon.log.split(separator: "\n")
+            #expect(!lines.contains { $0.contains("moved aside") }, "cycle \(cycle): the journal was not clean:\n\(daemon.log)")
+            for line in lines where line.contains("journaled") {
+                if let range = line.range(of: "read.id=") {
+                    committed.insert(String(line[range.upperBound...].prefix(36)))
+                }
+            }
+            let journal = try Journal(settings: JournalSettings(path: unit.journalPath), mode: .inspect)
+            let ids = try journal.events().map { $0.event.id.uuidString.lowercased() }
+            let missing = committed.subtracting(ids)
+            #expect(missing.isEmpty, "cycle \(cycle): committed reads missing after kill -9: \(missing)")
+            #expect(Set(ids).count == ids.count, "cycle \(cycle): duplicated ids")
+            let keys = try journal.events().map { "\($0.event.camera)|\($0.event.plate)|\($0.event.firstSeen.unixNanoseconds)" }
+            #expect(Set(keys).count == keys.count, "cycle \(cycle): the same read journaled twice")
+            cycles += 1
+        }
+        #expect(cycles == 20)
+        #expect(committed.count >= 20, "reads were committed during the cycles (\(committed.count))")
+    }
+}
+
+@Suite("Watchdog heartbeat")
+struct HeartbeatTests {
+    @Test("a loop that stops beating makes the pipeline count as stuck")
+    func stale() {
+        let board = StatusBoard(version: "test", position: .init(source: "none"), diskPath: "/", queuedFrames: { 0 })
+        #expect(board.pipelineAlive(within: 0.2), "alive while starting, before the first beat")
+        board.beat("worker-0")
+        board.beat("journal")
+        #expect(board.pipelineAlive(within: 0.2))
+        Thread.sleep(forTimeInterval: 0.3)
+        board.beat("journal")  // the journal goes on, the worker is stuck
+        #expect(!board.pipelineAlive(within: 0.2))
+        board.beat("worker-0")
+        #expect(board.pipelineAlive(within: 0.2))
+    }
+}
+
+/// A deterministic random source for test timing (SplitMix64).
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A Unix datagram socket standing in for systemd's notification socket, drained by a thread of
+/// its own as systemd drains its socket.
+final class NotifySocket: @unchecked Sendable {
+    let path: String
+    let fd: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var open = true
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while lock.withLock({ open }) {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n > 0 {
+                    let lines = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").map(String.init)
+                    lock.withLock { received += lines }
+                }
+            }
+        }
+    }
+
+    /// Every message received so far, split into assignments.
+    func messages() -> [String] {
+        Thread.sleep(forTimeInterval: 0.3)
+        return lock.withLock { received }
+    }
+
+    func stop() { lock.withLock { open = false } }
+
+    deinit { close(fd) }
+}
