@@ -70,8 +70,9 @@ public final class Journal: Sendable {
             pool = try DatabasePool(path: path, configuration: Self.configuration(settings))
             // GRDB sets synchronous = NORMAL with WAL; a read must survive a power cut, so FULL.
             if mode == .owner {
+                let level = settings.synchronous.rawValue
                 try pool.writeWithoutTransaction { db in
-                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                    try db.execute(sql: "PRAGMA synchronous = \(level)")
                     try Self.createSchemaIfNeeded(db)
                 }
             }

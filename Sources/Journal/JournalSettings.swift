@@ -17,6 +17,13 @@ public struct JournalSettings: Sendable, Equatable {
     public var whenFull: FullPolicy = .dropOldest
     /// Keep the plate crop (JPEG) of each event.
     public var keepCrops = true
+    /// SQLite's `synchronous` level. `full` is the only durable choice against power loss and the
+    /// daemon always uses it; `normal` exists as the baseline of `platekeeper bench journal`.
+    public var synchronous: Synchronous = .full
+
+    public enum Synchronous: String, Sendable, Equatable {
+        case full = "FULL", normal = "NORMAL"
+    }
 
     /// The smallest quota accepted: room for the WAL allowance and a few hundred reads.
     public static let minimumQuotaBytes: Int64 = 1024 * 1024

@@ -9,8 +9,8 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure recognition accuracy and speed.",
-        subcommands: [AccuracyCommand.self]
+        abstract: "Measure recognition accuracy and speed, journal commits and daemon throughput.",
+        subcommands: [AccuracyCommand.self, JournalBenchCommand.self, DaemonBenchCommand.self]
     )
 }
 

@@ -63,7 +63,8 @@ public enum ISO8601 {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(milli, 3))Z"
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`. Returns nil for anything else.
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`. Returns nil for anything else, and for
+    /// times that nanoseconds since 1970 in 64 bits cannot hold (before 1678 or after 2261).
     public static func parse(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         func num(_ from: Int, _ len: Int) -> Int? {
@@ -79,7 +80,8 @@ public enum ISO8601 {
         guard b.count >= 20, let year = num(0, 4), b[4] == 45, let month = num(5, 2), b[7] == 45,
               let day = num(8, 2), b[10] == 84 || b[10] == 116 || b[10] == 32, let hour = num(11, 2), b[13] == 58,
               let minute = num(14, 2), b[16] == 58, let second = num(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61,
+              (1678...2261).contains(year)
         else { return nil }
         var i = 19
         var nanos: Int64 = 0

@@ -105,7 +105,7 @@ public final class DaemonProcess: @unchecked Sendable {
     /// Starts `platekeeper run --config CONFIG`, with extra environment (NOTIFY_SOCKET…).
     public init(config: String, logPath: String, environment: [String: String] = [:]) throws {
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: TestPaths.executable)
         process.arguments = ["run", "--config", config]

@@ -98,6 +98,22 @@ struct DaemonTests {
         let withCrops = try journal.events(includeCrops: true).map(\.event)
         #expect(withCrops.allSatisfy { $0.crop?.starts(with: [0xFF, 0xD8]) == true }, "every event has a JPEG crop")
 
+        // The journal tools read the same file.
+        let stats = try runCommand(TestPaths.executable, ["journal", "stats", "--journal", unit.journalPath, "--json"])
+        #expect(stats.status == 0)
+        #expect(stats.stdout.contains("\"rows\":\(events.count)"))
+        let csv = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--format", "csv"])
+        #expect(csv.status == 0)
+        #expect(csv.stdout.split(separator: "\n").count == events.count + 1)
+        #expect(csv.stdout.contains(",\(try Self.expectedPlate("pass-day")),"))
+        let later = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--since", "2200-01-01T00:00:00Z"])
+        #expect(later.status == 0 && later.stdout.isEmpty)
+        let recent = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--since", "1h"])
+        #expect(recent.stdout.split(separator: "\n").count == events.count)
+        #expect(recent.stdout.contains("\"clock_quality\":"))
+        let badSince = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--since", "yesterday"])
+        #expect(badSince.status != 0 && badSince.stderr.contains("--since"))
+
         let messages = notify.messages()
         notify.stop()
         #expect(messages.contains { $0.hasPrefix("READY=1") })

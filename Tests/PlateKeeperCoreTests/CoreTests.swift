@@ -26,6 +26,7 @@ import Testing
     @Test(arguments: [
         "", "yesterday", "2026-11-27", "2026-13-01T00:00:00Z", "2026-11-27T25:00:00Z", "2026-11-27T09:45:01",
         "2026-11-27T09:45:01.Z", "2026-11-27T09:45:01Zjunk", "2026-11-27T09:45:01+0100",
+        "2999-01-01T00:00:00Z", "0001-01-01T00:00:00Z",  // beyond 64-bit nanoseconds: rejected, not a crash
     ])
     func rejectsMalformedTimes(_ text: String) {
         #expect(ISO8601.parse(text) == nil)
