@@ -168,6 +168,32 @@ struct DaemonTests {
         #expect(daemon.wait() == 0)
     }
 
+    @Test("a torn frame in a replay camera's recording is skipped; the daemon and the pass go on")
+    func badFrame() throws {
+        let unit = try Self.unit(cameras: "")
+        let source = (TestPaths.testFrames as NSString).appendingPathComponent("pass-day")
+        let copy = unit.dir.file("recording")
+        try FileManager.default.copyItem(atPath: source, toPath: copy)
+        let torn = (copy as NSString).appendingPathComponent("000006.jpg")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: torn))
+        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: torn))
+        try FileManager.default.removeItem(atPath: (copy as NSString).appendingPathComponent("000007.jpg"))  // listed, missing
+        let config = try String(contentsOfFile: unit.config, encoding: .utf8)
+        try (config + "\n[[cameras]]\nid = \"torn\"\nreplay = \"\(copy)\"\nspeed = 0\n").write(toFile: unit.config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 90) {
+            guard let c = Self.status(unit)?.cameras.first else { return false }
+            return c.state == "finished" && c.framesProcessed == c.framesReceived
+        })
+        #expect(Self.status(unit)?.cameras.first?.framesReceived == 10)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+        #expect(daemon.log.contains("000006.jpg"), "the torn frame is named in the log")
+        #expect(daemon.log.contains("000007.jpg"), "the missing frame is named in the log")
+        let events = try Journal(settings: JournalSettings(path: unit.journalPath), mode: .inspect).events().map(\.event)
+        #expect(events.filter { $0.plate == "8DMW013" }.count == 1)
+    }
+
     @Test("a bad configuration stops the start with exit status 78 and names line and key")
     func badConfig() throws {
         let dir = try TemporaryDirectory()
