@@ -38,7 +38,7 @@ let package = Package(
         // Image buffers and codecs: JPEG (libjpeg-turbo), PNG and PIX (Leptonica), raw V4L2 layouts.
         .target(name: "Imaging", dependencies: ["PlateKeeperCore", "CTurboJPEG", "CLeptonica"], swiftSettings: strict),
         // Frame sources: recorded frames and recordings (replay); V4L2 devices.
-        .target(name: "Capture", dependencies: ["PlateKeeperCore", "Imaging", "CV4L2"], swiftSettings: strict),
+        .target(name: "Capture", dependencies: ["PlateKeeperCore", "Imaging", "CV4L2", "CLinux"], swiftSettings: strict),
         // Plate localisation, OCR (Tesseract) and plate-format rules.
         .target(name: "Recognition", dependencies: ["PlateKeeperCore", "Imaging", "CTesseract", "CLeptonica"], swiftSettings: strict),
         // Ground truth and accuracy scoring for `platekeeper bench accuracy`.
@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "Journal", "Config", "CLinux",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "Journal", "Config",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -95,6 +95,12 @@ let package = Package(
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "DaemonTests", dependencies: ["platekeeper", "Daemon", "Journal", "Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        // Real V4L2 ioctls against the kernel's vivid driver in a throwaway VM (../shared/v4l2vm).
+        .testTarget(
+            name: "V4L2VMTests",
+            dependencies: ["platekeeper", "Capture", "Imaging", "Journal", "Daemon", "PlateKeeperCore", "PlateKeeperTesting"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -19,9 +19,13 @@ public struct RecordingManifest: Sendable, Codable, Equatable {
         public var width: Int?
         public var height: Int?
         public var sequence: UInt64?
+        /// FNV-1a 64 of the frame's luma, hex, as `platekeeper record` saw it: replay checks it, so
+        /// a recording that changed on disk is reported, not silently replayed.
+        public var lumaChecksum: String?
 
         public init(file: String, captureTime: String, camera: String? = nil, pixelFormat: String? = nil,
-                    width: Int? = nil, height: Int? = nil, sequence: UInt64? = nil) {
+                    width: Int? = nil, height: Int? = nil, sequence: UInt64? = nil, lumaChecksum: String? = nil) {
+            self.lumaChecksum = lumaChecksum
             self.file = file
             self.captureTime = captureTime
             self.camera = camera

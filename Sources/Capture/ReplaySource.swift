@@ -16,8 +16,11 @@ public struct ReplayItem: Sendable, Equatable {
     public var sequence: UInt64
     public var kind: Kind
     public var clockQuality: ClockQuality
+    /// The luma checksum the manifest gives for this frame, if any.
+    public var lumaChecksum: String?
 
-    public init(path: String, camera: CameraID, sequence: UInt64, kind: Kind, clockQuality: ClockQuality) {
+    public init(path: String, camera: CameraID, sequence: UInt64, kind: Kind, clockQuality: ClockQuality, lumaChecksum: String? = nil) {
+        self.lumaChecksum = lumaChecksum
         self.path = path
         self.camera = camera
         self.sequence = sequence
@@ -111,7 +114,7 @@ public final class ReplaySource {
                 sequence: f.sequence ?? UInt64(i),
                 kind: .recorded(format: f.pixelFormat.flatMap(PixelFormat.init(rawValue:)), width: f.width, height: f.height,
                                 captureNanos: ISO8601.parse(f.captureTime)!),
-                clockQuality: quality)
+                clockQuality: quality, lumaChecksum: f.lumaChecksum)
         }
     }
 
@@ -141,7 +144,25 @@ public final class ReplaySource {
         } catch {
             throw CaptureError(.badFrame, path: item.path, error.description)
         }
+        if let expected = item.lumaChecksum, LumaChecksum.hex(image) != expected.lowercased() {
+            throw CaptureError(.badFrame, path: item.path, "luma checksum \(LumaChecksum.hex(image)) differs from the manifest's \(expected): the recording changed")
+        }
         return Frame(camera: item.camera, sequence: item.sequence, captureTime: time,
                      name: (item.path as NSString).lastPathComponent, image: image)
+    }
+}
+
+/// FNV-1a 64 over a frame's luma: cheap, and enough to tell that a recorded frame changed.
+public enum LumaChecksum {
+    public static func hex(_ image: LumaImage) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        image.pixels.withUnsafeBufferPointer { p in
+            for b in p {
+                hash ^= UInt64(b)
+                hash &*= 0x0000_0100_0000_01B3
+            }
+        }
+        let s = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
     }
 }

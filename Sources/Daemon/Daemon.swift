@@ -1,4 +1,5 @@
 public import Config
+import Capture
 import Foundation
 import Grouping
 import Journal
@@ -164,8 +165,10 @@ struct Pipeline: Sendable {
                     successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
             case let .device(path):
                 let cameraBoard = CameraBoard(id: camera.id, source: path, stallSeconds: camera.stallSeconds)
-                cameraBoard.set(state: "retrying", error: "V4L2 capture is not built yet (capture issue)")
                 boards.append(cameraBoard)
+                services.append(.init(
+                    service: DeviceCameraService(camera: camera, path: path, board: cameraBoard, queue: queue, logger: cameraLogger),
+                    successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
             }
         }
         board.setCameras(boards, workers: config.recognition.workers)

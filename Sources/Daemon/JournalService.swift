@@ -1,3 +1,4 @@
+import Capture
 import Config
 import Foundation
 import Grouping

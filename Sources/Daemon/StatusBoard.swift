@@ -1,3 +1,4 @@
+import Capture
 import Foundation
 import Journal
 import PlateKeeperCore
@@ -11,6 +12,9 @@ public struct StatusDocument: Sendable, Codable {
         /// `starting`, `streaming`, `stalled`, `retrying`, `finished` (a replay without loop), `stopped`.
         public var state: String
         public var error: String?
+        /// Faults since the start (device lost, refused, stalled) and the last one, kept after recovery.
+        public var faults: Int
+        public var lastFault: String?
         public var framesReceived: Int
         public var framesProcessed: Int
         public var framesDropped: Int
@@ -72,6 +76,8 @@ final class CameraBoard: Sendable {
     struct State {
         var state = "starting"
         var error: String?
+        var faults = 0
+        var lastFault: String?
         var received = 0
         var processed = 0
         var dropped = 0
@@ -97,6 +103,10 @@ final class CameraBoard: Sendable {
         state.withLock {
             $0.state = newState
             $0.error = error
+            if let error, newState != "streaming" {
+                $0.faults += 1
+                $0.lastFault = error
+            }
         }
     }
 
@@ -107,6 +117,14 @@ final class CameraBoard: Sendable {
             if dropped { $0.dropped += 1 }
             $0.lastFrame = now
             Self.note(now, in: &$0.receivedTimes)
+        }
+    }
+
+    /// Frames the driver dropped before we saw them (sequence gaps).
+    func driverDropped(_ n: Int) {
+        state.withLock {
+            $0.dropped += n
+            $0.received += n
         }
     }
 
@@ -139,7 +157,8 @@ final class CameraBoard: Sendable {
             if current == "streaming", let age, age > stallSeconds { current = "stalled" }
             let healthy = current == "streaming" || current == "finished"
             return .init(
-                id: id.rawValue, source: source, state: current, error: s.error, framesReceived: s.received,
+                id: id.rawValue, source: source, state: current, error: s.error, faults: s.faults, lastFault: s.lastFault,
+                framesReceived: s.received,
                 framesProcessed: s.processed, framesDropped: s.dropped,
                 receivedPerSecond: Self.rate(s.receivedTimes, now: now), processedPerSecond: Self.rate(s.processedTimes, now: now),
                 lastFrameAgeSeconds: age, lastRead: s.lastRead, readEvents: s.readEvents, healthy: healthy)

@@ -60,6 +60,7 @@ struct StatusCommand: ParsableCommand {
             out.append(line)
             if let r = c.lastRead { out.append("    last read: \(r.plate) (\(Int(r.confidence))) at \(r.at); \(c.readEvents) reads this run") }
             if let e = c.error { out.append("    error: \(e)") }
+            if c.faults > 0, let last = c.lastFault { out.append("    \(c.faults) fault(s) since start, last: \(last)") }
             out.append("    source: \(c.source)")
         }
         let j = d.journal

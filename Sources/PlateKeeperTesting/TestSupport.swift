@@ -70,8 +70,11 @@ public struct CommandResult: Sendable {
 }
 
 /// Runs `executable` with `arguments` and waits for it, collecting its output.
-public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+public func runCommand(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil
+) throws -> CommandResult {
     let process = Process()
+    if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment {

@@ -1,6 +1,6 @@
 import Foundation
 import CLinux
-import PlateKeeperCore
+public import PlateKeeperCore
 
 #if canImport(Glibc)
 import Glibc
@@ -11,8 +11,8 @@ import Glibc
 /// NTP daemons (chrony, systemd-timesyncd, ntpd) and GPS time servers clear the kernel's
 /// "unsynchronised" flag while they keep the clock disciplined; that is what each read's clock
 /// quality is based on.
-enum SystemClock {
-    static func quality() -> ClockQuality {
+public enum SystemClock {
+    public static func quality() -> ClockQuality {
         switch clinux_clock_synchronized() {
         case 1: .synchronized
         case 0: .unsynchronized
@@ -20,14 +20,14 @@ enum SystemClock {
         }
     }
 
-    static func now() -> CaptureTime {
+    public static func now() -> CaptureTime {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return CaptureTime(unixNanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec), quality: quality())
     }
 
     /// Monotonic seconds, for rates and ages that must not jump with the wall clock.
-    static func monotonic() -> Double {
+    public static func monotonic() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Capture
+import Foundation
+import PlateKeeperCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `platekeeper cameras`: the V4L2 devices of this unit and what they offer.
+struct CamerasCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cameras", abstract: "List V4L2 devices with their formats, sizes, frame rates and controls.")
+
+    @Flag(help: "Print JSON.") var json = false
+
+    @Argument(help: "Devices to describe (default: every /dev/video*).")
+    var devices: [String] = []
+
+    func run() throws {
+        let paths = devices.isEmpty ? V4L2Probe.devicePaths() : devices
+        var infos: [V4L2DeviceInfo] = []
+        var failed = false
+        for path in paths {
+            do {
+                infos.append(try V4L2Probe.describe(path))
+            } catch {
+                Terminal.error(error.description)
+                failed = true
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(infos), as: UTF8.self))
+        } else if infos.isEmpty, !failed {
+            print("no V4L2 devices (/dev/video*)")
+        } else {
+            for info in infos { print(Self.render(info)) }
+        }
+        if failed { throw ExitCode.failure }
+    }
+
+    static func render(_ d: V4L2DeviceInfo) -> String {
+        var out = ["\(d.path): \(d.card) (driver \(d.driver), \(d.busInfo))" + (d.canCapture ? "" : " [not a capture device]")]
+        for name in d.stableNames { out.append("  also: \(name)") }
+        for f in d.formats {
+            out.append("  \(f.fourcc) (\(f.description))")
+            for s in f.sizes {
+                if let mw = s.maxWidth, let mh = s.maxHeight {
+                    out.append("    \(s.width)x\(s.height) to \(mw)x\(mh), steps \(s.stepWidth ?? 1)x\(s.stepHeight ?? 1)")
+                } else {
+                    let rates = s.framesPerSecond.map { JSONLine.number($0, decimals: 2) }.joined(separator: ", ")
+                    out.append("    \(s.width)x\(s.height)" + (rates.isEmpty ? "" : " @ \(rates) fps"))
+                }
+            }
+        }
+        if !d.controls.isEmpty {
+            out.append("  controls:")
+            for c in d.controls {
+                out.append("    \(c.name) = \(c.value.map(String.init) ?? "?") (\(c.minimum)..\(c.maximum), step \(c.step), default \(c.defaultValue))")
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+}
+
+/// `platekeeper record`: capture raw frames from a device into a recording folder that `replay`
+/// and a replay camera play back bit-exactly (field units collect test material this way).
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record", abstract: "Record frames from a V4L2 device into a recording folder (frames + manifest.json).")
+
+    @Option(help: "The device: /dev/videoN or a /dev/v4l/by-id/… name.") var camera: String
+    @Option(help: "Frames to record.") var frames: Int?
+    @Option(help: "Seconds to record.") var seconds: Double?
+    @Option(help: "Pixel formats in order of preference (GREY, YUYV, MJPG).") var format: [String] = ["GREY", "YUYV", "MJPG"]
+    @Option var width = 1280
+    @Option var height = 720
+    @Option var fps = 15.0
+    @Option(help: "The camera id written into the manifest (default: the device's file name).") var id: String?
+    @Argument(help: "The recording folder to create (must not exist or be empty).") var output: String
+
+    func validate() throws {
+        guard (frames != nil) != (seconds != nil) else { throw ValidationError("give exactly one of --frames N or --seconds S") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        if let seconds, seconds <= 0 { throw ValidationError("--seconds must be above 0") }
+        for f in format where V4L2Negotiation.pixelFormat(f.uppercased() == "MJPEG" ? "MJPG" : f.uppercased()) == nil {
+            throw ValidationError("--format \(f): use GREY, YUYV or MJPG")
+        }
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+        guard existing.isEmpty else { throw ValidationError("\(output) exists and is not empty") }
+    }
+
+    func run() throws {
+        let formats = format.compactMap { V4L2Negotiation.pixelFormat($0.uppercased() == "MJPEG" ? "MJPG" : $0.uppercased()) }
+        let device: V4L2Camera
+        do {
+            device = try V4L2Camera(path: camera, request: CaptureRequest(formats: formats, width: width, height: height, framesPerSecond: fps))
+        } catch {
+            Terminal.error(error.description)
+            throw ExitCode.failure
+        }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let n = device.negotiated
+        let cameraID = id ?? (camera as NSString).lastPathComponent
+        let ext = n.format == .mjpeg ? "jpg" : n.format.rawValue.lowercased()
+        var entries: [RecordingManifest.Entry] = []
+        let deadline = seconds.map { Date(timeIntervalSinceNow: $0) }
+        var timeouts = 0
+        while frames.map({ entries.count < $0 }) ?? (Date() < deadline!) {
+            let frame: CapturedFrame?
+            do {
+                frame = try device.nextFrame(timeout: 2, keepRaw: true)
+            } catch {
+                Terminal.error(error.description)
+                if error.code == .badFrame { continue }
+                break
+            }
+            guard let frame, let raw = frame.raw else {
+                timeouts += 1
+                if timeouts >= 5 {
+                    Terminal.error("\(camera): no frame for 10 s")
+                    break
+                }
+                continue
+            }
+            let number = String(entries.count + 1)
+            let name = String(repeating: "0", count: max(0, 6 - number.count)) + number + "." + ext
+            try Data(raw).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent(name)))
+            entries.append(RecordingManifest.Entry(
+                file: name, captureTime: frame.time.iso8601, pixelFormat: n.format.rawValue, width: n.width, height: n.height,
+                sequence: UInt64(frame.sequence), lumaChecksum: LumaChecksum.hex(frame.image)))
+        }
+        let manifest = RecordingManifest(camera: cameraID, clockQuality: SystemClock.quality().rawValue, frames: entries)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(manifest).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent(RecordingManifest.fileName)))
+        Terminal.stderrLine("record: \(entries.count) frames, \(n.format.rawValue) \(n.width)x\(n.height)\(n.framesPerSecond.map { " at \($0) fps" } ?? ""), into \(output)")
+        if entries.isEmpty { throw ExitCode.failure }
+    }
+}
