@@ -98,7 +98,7 @@ let package = Package(
         // Real V4L2 ioctls against the kernel's vivid driver in a throwaway VM (../shared/v4l2vm).
         .testTarget(
             name: "V4L2VMTests",
-            dependencies: ["platekeeper", "Capture", "Imaging", "Journal", "Daemon", "PlateKeeperCore", "PlateKeeperTesting"],
+            dependencies: ["platekeeper", "Capture", "Imaging", "Daemon", "PlateKeeperCore", "PlateKeeperTesting"],
             swiftSettings: strict
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),

@@ -2,7 +2,6 @@ import Capture
 import Daemon
 import Foundation
 import Imaging
-import Journal
 import PlateKeeperCore
 import PlateKeeperTesting
 import Testing
@@ -139,43 +138,54 @@ struct V4L2VMTests {
         let plate = String(truth.split(separator: "\t").last!.split(separator: "\n")[0])
         let image = try JPEGDecoder().decode([UInt8](Data(contentsOf: URL(fileURLWithPath: still))))
         #expect(image.width == 1280 && image.height == 720)
-        var yuyv = [UInt8](repeating: 128, count: image.width * image.height * 2)
-        for i in 0..<(image.width * image.height) { yuyv[2 * i] = image.pixels[i] }
-        try dir.write("frame.yuv", yuyv)
+        // A 640x480 GREY framing of the scene around the plate: small frames keep the emulated VM fast.
+        let frame = image.cropped(to: PixelBox(x: 160, y: 200, width: 640, height: 480))
+        try dir.write("frame.grey", frame.pixels)
         try dir.write("platekeeper.toml", """
             [[cameras]]
             id = "loop"
             device = "/dev/video0"
-            formats = ["YUYV"]
-            width = 1280
-            height = 720
+            formats = ["GREY"]
+            width = 640
+            height = 480
             min_char_height = 24
             stall_timeout = "30s"
+            # The lane: the middle of the frame (reading the whole frame is slow under emulation).
+            roi = [80, 100, 480, 300]
+            [recognition]
+            queue_depth = 1
             [grouping]
             window = "2s"
+            first_sight = true
+            first_sight_min_confidence = 60
             [journal]
-            path = "\(dir.path)/journal.sqlite"
+            path = "/tmp/journal.sqlite"
             [status]
             socket = "/tmp/status.sock"
             """)
         let result = try VM.run(in: dir, loop: true, """
-            cp frame.yuv /tmp/frame.yuv
-            v4l2-ctl -d /dev/video1 --stream-out-mmap=8 --stream-from=/tmp/frame.yuv --stream-loop > /tmp/out.log 2>&1 &
+            cp frame.grey /tmp/frame.grey
+            for d in /dev/video0 /dev/video1; do v4l2-ctl -d $d --set-dv-bt-timings index=0 > /dev/null; done
+            v4l2-ctl -d /dev/video1 --set-fmt-video-out=width=640,height=480,pixelformat=GREY
+            v4l2-ctl -d /dev/video1 --stream-out-mmap=8 --stream-from=/tmp/frame.grey --stream-loop > /tmp/out.log 2>&1 &
             out=$!
             n=0; while [ "$(tr -cd ">" < /tmp/out.log | wc -c)" -lt 10 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
             \(bin) run --config platekeeper.toml 2> daemon.log &
             pid=$!
             n=0
-            until grep -q "journaled\\|plates read" daemon.log || [ $n -ge 180 ]; do sleep 1; n=$((n+1)); done
+            until grep -q "journaled" daemon.log || [ $n -ge 150 ]; do sleep 1; n=$((n+1)); done
             \(bin) status --socket /tmp/status.sock --json > status.json
             kill -TERM $pid; wait $pid; echo "exit $?" > exit.txt
             kill $out
+            # The journal lives on the guest's own disk (SQLite's WAL needs real shared memory, not 9p).
+            \(bin) journal export --journal /tmp/journal.sqlite > events.jsonl
             """, timeout: 400)
         #expect(result.status == 0, "\(result.stderr)")
         let log = (try? String(contentsOfFile: dir.file("daemon.log"), encoding: .utf8)) ?? ""
-        let journal = try Journal(settings: JournalSettings(path: dir.file("journal.sqlite")), mode: .inspect)
-        let events = try journal.events().map(\.event)
-        #expect(events.contains { $0.plate == plate && $0.camera.rawValue == "loop" }, "journal: \(events.map(\.plate)); log:\n\(log)")
+        let lines = ((try? String(contentsOfFile: dir.file("events.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n")
+        let events = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(events.contains { $0["plate"] as? String == plate && $0["camera"] as? String == "loop" },
+                "journal: \(events.map { $0["plate"] ?? "?" }); log:\n\(log)")
         #expect((try? String(contentsOfFile: dir.file("exit.txt"), encoding: .utf8)) == "exit 0\n")
     }
 }
