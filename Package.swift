@@ -84,7 +84,7 @@ let package = Package(
 
         .testTarget(name: "PlateKeeperCoreTests", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "CV4L2", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "Capture", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),

@@ -17,6 +17,17 @@ public struct V4L2FrameSize: Sendable, Codable, Equatable {
     public var maxHeight: Int?
     public var stepWidth: Int?
     public var stepHeight: Int?
+
+    public init(width: Int, height: Int, framesPerSecond: [Double], maxWidth: Int? = nil, maxHeight: Int? = nil,
+                stepWidth: Int? = nil, stepHeight: Int? = nil) {
+        self.width = width
+        self.height = height
+        self.framesPerSecond = framesPerSecond
+        self.maxWidth = maxWidth
+        self.maxHeight = maxHeight
+        self.stepWidth = stepWidth
+        self.stepHeight = stepHeight
+    }
 }
 
 /// A pixel format a device offers.
@@ -24,6 +35,12 @@ public struct V4L2FormatInfo: Sendable, Codable, Equatable {
     public var fourcc: String
     public var description: String
     public var sizes: [V4L2FrameSize]
+
+    public init(fourcc: String, description: String, sizes: [V4L2FrameSize]) {
+        self.fourcc = fourcc
+        self.description = description
+        self.sizes = sizes
+    }
 }
 
 /// A control a device offers (exposure, gain, …), named as `v4l2-ctl` names it.
