@@ -102,41 +102,38 @@ struct RecordCommand: ParsableCommand {
             Terminal.error(error.description)
             throw ExitCode.failure
         }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let n = device.negotiated
-        let cameraID = id ?? (camera as NSString).lastPathComponent
-        let ext = n.format == .mjpeg ? "jpg" : n.format.rawValue.lowercased()
-        var entries: [RecordingManifest.Entry] = []
+        let writer: RecordingWriter
+        do {
+            writer = try RecordingWriter(folder: output, camera: CameraID(id ?? (camera as NSString).lastPathComponent), format: n)
+        } catch {
+            Terminal.error(error.description)
+            throw ExitCode.failure
+        }
         let deadline = seconds.map { Date(timeIntervalSinceNow: $0) }
         var timeouts = 0
-        while frames.map({ entries.count < $0 }) ?? (Date() < deadline!) {
-            let frame: CapturedFrame?
-            do {
-                frame = try device.nextFrame(timeout: 2, keepRaw: true)
-            } catch {
+        while frames.map({ writer.entries.count < $0 }) ?? (Date() < deadline!) {
+            let result = Result { () throws(CaptureError) in try device.nextFrame(timeout: 2, keepRaw: true) }
+            switch result {
+            case let .failure(error):
                 Terminal.error(error.description)
                 if error.code == .badFrame { continue }
-                break
-            }
-            guard let frame, let raw = frame.raw else {
+            case .success(nil):
                 timeouts += 1
-                if timeouts >= 5 {
-                    Terminal.error("\(camera): no frame for 10 s")
-                    break
+                if timeouts < 5 { continue }
+                Terminal.error("\(camera): no frame for 10 s")
+            case let .success(frame?):
+                do {
+                    try writer.append(frame)
+                    continue
+                } catch {
+                    Terminal.error(error.description)
                 }
-                continue
             }
-            let number = String(entries.count + 1)
-            let name = String(repeating: "0", count: max(0, 6 - number.count)) + number + "." + ext
-            try Data(raw).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent(name)))
-            entries.append(RecordingManifest.Entry(
-                file: name, captureTime: frame.time.iso8601, pixelFormat: n.format.rawValue, width: n.width, height: n.height,
-                sequence: UInt64(frame.sequence), lumaChecksum: LumaChecksum.hex(frame.image)))
+            break
         }
-        let manifest = RecordingManifest(camera: cameraID, clockQuality: SystemClock.quality().rawValue, frames: entries)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: (output as NSString).appendingPathComponent(RecordingManifest.fileName)))
+        try writer.finish(clockQuality: SystemClock.quality())
+        let entries = writer.entries
         Terminal.stderrLine("record: \(entries.count) frames, \(n.format.rawValue) \(n.width)x\(n.height)\(n.framesPerSecond.map { " at \($0) fps" } ?? ""), into \(output)")
         if entries.isEmpty { throw ExitCode.failure }
     }

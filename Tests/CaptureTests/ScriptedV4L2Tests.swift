@@ -3,6 +3,7 @@ import CV4L2
 import Foundation
 import Imaging
 import PlateKeeperCore
+import PlateKeeperTesting
 import Testing
 
 #if canImport(Glibc)
@@ -307,5 +308,46 @@ struct ScriptedV4L2Tests {
         let above = V4L2Negotiation.choose(CaptureRequest(formats: [.grey], width: 4000, height: 3000), offered: offered)
         #expect(above?.width == 1920 && above?.height == 1080)
         #expect(V4L2Negotiation.choose(CaptureRequest(formats: [.mjpeg]), offered: offered) == nil)
+    }
+}
+
+@Suite("Recordings from a camera replay bit-exactly")
+struct RecordingTests {
+    @Test("MJPEG: frames recorded from an MJPEG-only camera replay to the same luma; a changed frame is caught")
+    func mjpegRecordReplay() throws {
+        let device = ScriptedDevice(formats: [.init(fourcc: "MJPG", sizes: [(320, 240)])])
+        let encoder = try JPEGEncoder()
+        var originals: [LumaImage] = []
+        for i in 0..<4 {
+            var image = LumaImage(width: 320, height: 240, fill: UInt8(40 + i * 30))
+            for y in 100..<140 { for x in (40 + i * 20)..<(200 + i * 20) { image[x, y] = 250 } }
+            originals.append(image)
+            device.frames.append((try encoder.encode(image, quality: 90), UInt32(i * 2)))
+        }
+        let camera = try V4L2Camera(path: "/dev/scripted", request: CaptureRequest(formats: [.grey, .mjpeg], width: 320, height: 240), system: device)
+        let dir = try TemporaryDirectory()
+        let writer = try RecordingWriter(folder: dir.file("rec"), camera: "lane-9", format: camera.negotiated)
+        var captured: [LumaImage] = []
+        while let frame = try camera.nextFrame(timeout: 0.1, keepRaw: true) {
+            captured.append(frame.image)
+            try writer.append(frame)
+        }
+        try writer.finish(clockQuality: .synchronized)
+        #expect(captured.count == 4)
+
+        let plan = ReplaySource.plan([dir.file("rec")])
+        #expect(plan.errors.isEmpty)
+        #expect(plan.items.map(\.sequence) == [0, 2, 4, 6])
+        let source = try ReplaySource()
+        let replayed = try plan.items.map { try source.frame(for: $0) }
+        #expect(replayed.map(\.image) == captured, "replay decodes exactly the luma the camera delivered")
+        #expect(replayed.allSatisfy { $0.camera == "lane-9" && $0.captureTime.quality == .synchronized })
+
+        // Re-encode one frame (same size, different bytes): the checksum catches it.
+        var changed = originals[1]
+        changed[5, 5] = 0
+        try Data(try encoder.encode(changed, quality: 50)).write(to: URL(fileURLWithPath: plan.items[1].path))
+        #expect(throws: CaptureError.self) { try source.frame(for: plan.items[1]) }
+        #expect(throws: CaptureError.self) { try RecordingWriter(folder: dir.file("rec"), camera: "x", format: camera.negotiated) }
     }
 }
