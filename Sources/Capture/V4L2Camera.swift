@@ -176,17 +176,19 @@ public final class V4L2Camera {
             guard memory.count >= needed else {
                 throw CaptureError(.badFrame, path: path, "frame \(sequence) has \(memory.count) bytes, \(needed) expected for \(n.width)x\(n.height) \(n.format.rawValue)")
             }
-            var pixels = [UInt8](repeating: 0, count: n.width * n.height)
-            pixels.withUnsafeMutableBufferPointer { out in
+            let source = memory.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let pixels = [UInt8](unsafeUninitializedCapacity: n.width * n.height) { out, count in
+                let dst = out.baseAddress!
                 for y in 0..<n.height {
-                    let row = y * n.bytesPerLine
-                    let dst = y * n.width
+                    let row = source + y * n.bytesPerLine
+                    let target = dst + y * n.width
                     if step == 1 {
-                        for x in 0..<n.width { out[dst + x] = memory[row + x] }
+                        target.update(from: row, count: n.width)  // GREY: one copy per row
                     } else {
-                        for x in 0..<n.width { out[dst + x] = memory[row + 2 * x] }
+                        for x in 0..<n.width { target[x] = row[2 &* x] }  // YUYV: every even byte
                     }
                 }
+                count = n.width * n.height
             }
             return LumaImage(width: n.width, height: n.height, pixels: pixels)
         case .mjpeg:
