@@ -36,12 +36,12 @@ struct CaptureBenchCommand: ParsableCommand {
             throw ValidationError("\(camera) gave \(device.negotiated) for \(format.rawValue) \(width)x\(height)")
         }
         _ = try device.nextFrame(timeout: 5)  // warm up
-        let start = Self.cpu(Self.thread)
+        let start = Self.threadCPU()
         var got = 0
         while got < frames {
             if try device.nextFrame(timeout: 5) != nil { got += 1 }
         }
-        return (Self.cpu(Self.thread) - start) / Double(frames) * 1000
+        return (Self.threadCPU() - start) / Double(frames) * 1000
     }
 
     /// CPU milliseconds per frame of `v4l2-ctl --stream-mmap`: two runs, of N and 2N frames, and the
@@ -75,8 +75,12 @@ struct CaptureBenchCommand: ParsableCommand {
         return Self.cpu(__rusage_who_t(RUSAGE_CHILDREN.rawValue)) - before
     }
 
-    /// RUSAGE_THREAD (Linux; GNU-only in glibc's headers, so not imported).
-    static let thread = __rusage_who_t(1)
+    /// This thread's CPU seconds (the scheduler's exact count, not tick samples).
+    static func threadCPU() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
 
     static func cpu(_ who: __rusage_who_t) -> Double {
         var usage = rusage()
