@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "PlateKeeperCLI",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Config", "Journal", "Daemon",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Grouping", "Config", "Journal", "Daemon",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
