@@ -58,7 +58,7 @@ struct V4L2VMTests {
         #expect((json?.first?["formats"] as? [[String: Any]])?.contains { $0["fourcc"] as? String == "YUYV" } == true)
     }
 
-    @Test("two cameras at once; one unplugged mid-stream recovers by itself while the other keeps streaming; the driver gone and back")
+    @Test("two cameras at once: busy at start, unplugged mid-stream, the driver gone, frames stopping; each recovers by itself, the other camera unaffected")
     func twoCamerasAndFaults() throws {
         let dir = try TemporaryDirectory("pkvm")
         let bin = TestPaths.executable
@@ -89,10 +89,16 @@ struct V4L2VMTests {
             socket = "/tmp/status.sock"
             """)
         let result = try VM.run(in: dir, devices: 2, """
+            # Another program holds camera a when the daemon starts (EBUSY).
+            v4l2-ctl -d /dev/video0 --stream-mmap > /dev/null 2>&1 &
+            holder=$!
+            sleep 2
             \(bin) run --config platekeeper.toml 2> daemon.log &
             pid=$!
             st() { \(bin) status --socket /tmp/status.sock --json > "$1.json"; }
-            sleep 8; st s1
+            sleep 4; st s0
+            kill $holder; wait $holder
+            sleep 12; st s1
             # A USB-style disconnect of camera a only (vivid's disconnect control).
             v4l2-ctl -d /dev/video0 -c disconnect=1
             sleep 3; st s2
@@ -102,6 +108,11 @@ struct V4L2VMTests {
             sleep 3; st s4
             echo vivid.0 > /sys/bus/platform/drivers/vivid/bind
             sleep 12; st s5
+            # Camera b stops delivering frames (vivid drops every buffer), then starts again.
+            v4l2-ctl -d /dev/video1 -c percentage_of_dropped_buffers=100
+            sleep 5; st s6
+            v4l2-ctl -d /dev/video1 -c percentage_of_dropped_buffers=0
+            sleep 12; st s7
             kill -TERM $pid; wait $pid; echo "exit $?" > exit.txt
             """, timeout: 300)
         #expect(result.status == 0, "\(result.stderr)")
@@ -111,7 +122,11 @@ struct V4L2VMTests {
             return try decoder.decode(StatusDocument.self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("\(name).json"))))
         }
         let log = (try? String(contentsOfFile: dir.file("daemon.log"), encoding: .utf8)) ?? ""
-        let s1 = try doc("s1"), s2 = try doc("s2"), s3 = try doc("s3"), s4 = try doc("s4"), s5 = try doc("s5")
+        let s0 = try doc("s0"), s1 = try doc("s1"), s2 = try doc("s2"), s3 = try doc("s3"), s4 = try doc("s4"), s5 = try doc("s5")
+        let s6 = try doc("s6"), s7 = try doc("s7")
+        #expect(s0.cameras[0].state == "retrying", "camera a busy at start: \(s0.cameras[0])")
+        #expect(s0.cameras[0].error?.contains("busy") == true, "\(s0.cameras[0].error ?? "no error")")
+        #expect(s0.cameras[1].state == "streaming")
         #expect(s1.cameras.map(\.state) == ["streaming", "streaming"], "\(log)")
         #expect(s1.cameras.allSatisfy { $0.framesReceived > 20 }, "frames arrive from both")
         #expect(s2.cameras[0].faults >= 1, "camera a saw the disconnect: \(s2.cameras[0])")
@@ -126,6 +141,10 @@ struct V4L2VMTests {
         #expect(s5.cameras.map(\.state) == ["streaming", "streaming"], "driver back: \(s5.cameras) \(log)")
         #expect(s5.cameras.allSatisfy { $0.framesReceived > 0 })
         #expect(s5.journal.healthy)
+        #expect(["stalled", "retrying"].contains(s6.cameras[1].state), "camera b without frames: \(s6.cameras[1])")
+        #expect(s6.cameras[0].state == "streaming")
+        #expect(s7.cameras[1].state == "streaming", "camera b back: \(s7.cameras[1]) \(log)")
+        #expect(s7.cameras[1].framesReceived > s6.cameras[1].framesReceived)
         #expect((try? String(contentsOfFile: dir.file("exit.txt"), encoding: .utf8)) == "exit 0\n")
     }
 
