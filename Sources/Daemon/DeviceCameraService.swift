@@ -20,12 +20,7 @@ struct DeviceCameraService: Service, CustomStringConvertible {
     var description: String { "camera \(camera.id) (\(path))" }
 
     func run() async {
-        let stop = StopFlag()
-        await withGracefulShutdownHandler {
-            await runOnThread(name: "camera-\(camera.id)") { self.capture(stop) }
-        } onGracefulShutdown: {
-            stop.set()
-        }
+        await runOnThreadUntilShutdown(name: "camera-\(camera.id)") { self.capture($0) }
         board.set(state: "stopped")
     }
 

@@ -23,12 +23,7 @@ struct ReplayCameraService: Service, CustomStringConvertible {
     var description: String { "camera \(id) (replay \(path))" }
 
     func run() async {
-        let stop = StopFlag()
-        await withGracefulShutdownHandler {
-            await runOnThread(name: "camera-\(id)") { self.play(stop) }
-        } onGracefulShutdown: {
-            stop.set()
-        }
+        await runOnThreadUntilShutdown(name: "camera-\(id)") { self.play($0) }
         if board.currentState != "finished" { board.set(state: "stopped") }
     }
 

@@ -17,12 +17,7 @@ struct StatusService: Service, CustomStringConvertible {
 
     func run() async throws {
         let fd = try StatusSocket.listen(at: path)
-        let stop = StopFlag()
-        await withGracefulShutdownHandler {
-            await runOnThread(name: "status") { self.serve(fd, stop) }
-        } onGracefulShutdown: {
-            stop.set()
-        }
+        await runOnThreadUntilShutdown(name: "status") { self.serve(fd, $0) }
         close(fd)
         unlink(path)
     }

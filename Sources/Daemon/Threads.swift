@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Synchronization
 
 /// A flag one side sets to ask a blocking loop on another thread to stop.
@@ -30,5 +31,16 @@ func runOnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () -> T)
         thread.name = name
         thread.stackSize = 4 << 20
         thread.start()
+    }
+}
+
+/// Runs a blocking loop on a thread of its own until it returns or the service group shuts down
+/// gracefully, which sets the loop's stop flag.
+func runOnThreadUntilShutdown(name: String, _ body: @escaping @Sendable (StopFlag) -> Void) async {
+    let stop = StopFlag()
+    await withGracefulShutdownHandler {
+        await runOnThread(name: name) { body(stop) }
+    } onGracefulShutdown: {
+        stop.set()
     }
 }

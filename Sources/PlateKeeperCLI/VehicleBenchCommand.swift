@@ -95,7 +95,7 @@ struct VehicleBenchCommand: ParsableCommand {
             let truth = GroundTruth.load(folder: folder)
             for image in truth.images where image.plates.count == 1 {
                 guard let photo = try? source.frame(for: ReplayItem(path: image.imagePath, camera: "sim", sequence: 0, kind: .still, clockQuality: .unknown)) else { continue }
-                var rng = SimulationRandom(seed: UInt64(passes.count) &* 7919 &+ 1)
+                var rng = SeededRandom(seed: UInt64(passes.count) &* 7919 &+ 1)
                 var frames: [Frame] = []
                 for k in 0..<count {
                     let scale = 0.7 + 0.3 * Double(k) / Double(count - 1)
@@ -110,19 +110,6 @@ struct VehicleBenchCommand: ParsableCommand {
             }
         }
         return passes
-    }
-}
-
-/// SplitMix64: the simulation's random source (seeded, so every run makes the same frames).
-struct SimulationRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -161,7 +148,7 @@ enum Motion {
     }
 
     /// Uniform sensor noise of ± `amplitude`.
-    static func noise(_ image: LumaImage, amplitude: Int, rng: inout SimulationRandom) -> LumaImage {
+    static func noise(_ image: LumaImage, amplitude: Int, rng: inout SeededRandom) -> LumaImage {
         guard amplitude > 0 else { return image }
         var out = image
         for i in out.pixels.indices {

@@ -248,7 +248,7 @@ struct DaemonTests {
         // The grouping window is short so that reads turn into events continually.
         let config = try String(contentsOfFile: unit.config, encoding: .utf8).replacingOccurrences(of: "window = \"1s\"", with: "window = \"100ms\"")
         try config.write(toFile: unit.config, atomically: true, encoding: .utf8)
-        var generator = SplitMix(seed: 20_261_127)
+        var generator = SeededRandom(seed: 20_261_127)
         var committed: Set<String> = []
         var cycles = 0
         for cycle in 0..<20 {
@@ -294,19 +294,6 @@ struct HeartbeatTests {
         #expect(!board.pipelineAlive(within: 0.2))
         board.beat("worker-0")
         #expect(board.pipelineAlive(within: 0.2))
-    }
-}
-
-/// A deterministic random source for test timing (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
