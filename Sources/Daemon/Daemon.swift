@@ -25,14 +25,21 @@ public struct Daemon: Sendable {
         self.logger = logger
     }
 
-    /// Runs until SIGTERM or SIGINT. Throws if the first config or the journal cannot be used.
+    /// Runs until SIGTERM or SIGINT. Throws if the first config or the journal cannot be used, or
+    /// if the pipeline fails (a recognition worker cannot start, say): systemd then restarts it.
     public func run(config first: PlateKeeperConfig) async throws {
         var config = first
         var journal = try openJournal(config.journal)
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
-        var signalIterator = signals.makeAsyncIterator()
+        // One trap for the whole life of the process, relayed through a stream that each
+        // configuration's run reads in turn, so no signal falls between two runs.
+        let trapped = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        let (signals, relay) = AsyncStream<UnixSignal>.makeStream()
+        let relayTask = Task {
+            for await signal in trapped { relay.yield(signal) }
+        }
+        defer { relayTask.cancel() }
         while true {
-            let running = config, currentJournal = journal, notifier = self.notifier, logger = self.logger
+            let running = config, currentJournal = journal, notifier = self.notifier, logger = self.logger, configPath = self.configPath
             let pipeline = try Pipeline(config: config, journal: journal, notifier: notifier, logger: logger)
             let group = ServiceGroup(configuration: .init(services: pipeline.services, logger: logger))
             let outcome: Outcome = try await withThrowingTaskGroup(of: Outcome.self) { tasks in
@@ -46,34 +53,43 @@ public struct Daemon: Sendable {
                     logger.notice("ready", metadata: ["cameras": "\(running.cameras.count)", "journal": "\(currentJournal.settings.path)"])
                     return .started
                 }
-                var outcome = Outcome.groupEnded
-                loop: while true {
-                    // Wait for the group to end by itself, or for a signal.
-                    let signal = await signalIterator.next()
-                    switch signal {
-                    case .sighup?:
+                tasks.addTask {
+                    for await signal in signals {
+                        guard signal == .sighup else {
+                            notifier.notify("STOPPING=1")
+                            logger.notice("stopping: draining reads in flight into the journal")
+                            return .stop
+                        }
                         logger.notice("SIGHUP: reloading configuration", metadata: ["config": "\(configPath)"])
                         do {
                             let next = try ConfigLoader.load(path: configPath)
                             notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(Self.monotonicMicroseconds())")
-                            outcome = .reload(next)
-                            break loop
+                            return .reload(next)
                         } catch {
                             logger.error("new configuration rejected, keeping the running one", metadata: ["errors": "\(error)"])
                         }
-                    default:
-                        notifier.notify("STOPPING=1")
-                        logger.notice("stopping: draining reads in flight into the journal")
-                        outcome = .stop
-                        break loop
+                    }
+                    return .stop
+                }
+                // The first of: a signal (stop or reload: shut the pipeline down gracefully), or
+                // the pipeline ending by itself (an error propagates from here).
+                while let event = try await tasks.next() {
+                    switch event {
+                    case .started:
+                        continue
+                    case .groupEnded:
+                        tasks.cancelAll()
+                        return .groupEnded
+                    case .stop, .reload:
+                        await group.triggerGracefulShutdown()
+                        while let finished = try await tasks.next() {
+                            if case .groupEnded = finished { break }
+                        }
+                        tasks.cancelAll()
+                        return event
                     }
                 }
-                await group.triggerGracefulShutdown()
-                while let finished = try await tasks.next() {
-                    if case .groupEnded = finished { break }
-                }
-                tasks.cancelAll()
-                return outcome
+                return .groupEnded
             }
             switch outcome {
             case let .reload(next):
@@ -82,11 +98,19 @@ public struct Daemon: Sendable {
                 }
                 config = next
                 logger.notice("configuration reloaded")
-            case .stop, .groupEnded, .started:
+            case .stop, .started:
                 logger.notice("stopped")
                 return
+            case .groupEnded:
+                logger.critical("the pipeline ended by itself")
+                throw PipelineEnded()
             }
         }
+    }
+
+    /// The pipeline stopped without being asked to.
+    struct PipelineEnded: Error, CustomStringConvertible {
+        var description: String { "the pipeline ended without a stop signal" }
     }
 
     private enum Outcome: Sendable {

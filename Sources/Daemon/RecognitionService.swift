@@ -49,7 +49,7 @@ struct RecognitionService: Service, CustomStringConvertible {
             first.append(try made.get())
         }
         let states = first
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 for (i, state) in states.enumerated() {
                     group.addTask {
@@ -57,7 +57,7 @@ struct RecognitionService: Service, CustomStringConvertible {
                     }
                 }
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             queue.close()
         }
         logger.info("recognition drained")

@@ -60,7 +60,11 @@ public enum StatusSocket {
     static func listen(at path: String) throws -> Int32 {
         let folder = (path as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: folder) {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            } catch {
+                throw Failure(description: "status socket \(path): cannot create folder \(folder): \(error.localizedDescription)")
+            }
         }
         if FileManager.default.fileExists(atPath: path) {
             if (try? fetch(from: path, timeout: 1)) != nil {
@@ -77,9 +81,9 @@ public enum StatusSocket {
         }
         umask(oldMask)
         guard bound == 0 else {
-            let message = String(cString: strerror(errno))
+            let code = errno
             close(fd)
-            throw Failure(description: "bind(\(path)) failed: \(message) (errno \(errno))")
+            throw Failure(description: "status socket: bind(\(path)) failed: \(String(cString: strerror(code))) (errno \(code))")
         }
         chmod(path, 0o660)
         guard Glibc.listen(fd, 16) == 0 else {

@@ -34,13 +34,13 @@ func runOnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () -> T)
     }
 }
 
-/// Runs a blocking loop on a thread of its own until it returns or the service group shuts down
-/// gracefully, which sets the loop's stop flag.
+/// Runs a blocking loop on a thread of its own until it returns, or the service group shuts down
+/// gracefully, or the task is cancelled (another service failed): both set the loop's stop flag.
 func runOnThreadUntilShutdown(name: String, _ body: @escaping @Sendable (StopFlag) -> Void) async {
     let stop = StopFlag()
-    await withGracefulShutdownHandler {
+    await withTaskCancellationOrGracefulShutdownHandler {
         await runOnThread(name: name) { body(stop) }
-    } onGracefulShutdown: {
+    } onCancelOrGracefulShutdown: {
         stop.set()
     }
 }

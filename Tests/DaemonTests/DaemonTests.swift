@@ -194,6 +194,31 @@ struct DaemonTests {
         #expect(events.filter { $0.plate == "8DMW013" }.count == 1)
     }
 
+    @Test("a pipeline that cannot start (no OCR model) makes the daemon exit with an error, not hang")
+    func pipelineFailure() throws {
+        let unit = try Self.unit(cameras: Self.replayCamera("day", "pass-day"))
+        let empty = unit.dir.file("no-model")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let config = try String(contentsOfFile: unit.config, encoding: .utf8)
+        try (config + "\n[recognition]\ntessdata = \"\(empty)\"\n").write(toFile: unit.config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        let status = daemon.wait(timeout: 60)
+        #expect(status == 1, "exit status \(String(describing: status)); log:\n\(daemon.log)")
+        #expect(daemon.log.contains("<2>daemon failed"))
+    }
+
+    @Test("a status socket that cannot be made stops every service and the daemon exits with an error")
+    func statusSocketFailure() throws {
+        let unit = try Self.unit(cameras: Self.replayCamera("day", "pass-day", loop: true, speed: 1))
+        let config = try String(contentsOfFile: unit.config, encoding: .utf8)
+            .replacingOccurrences(of: "socket = \"\(unit.socketPath)\"", with: "socket = \"/proc/no-such-dir/status.sock\"")
+        try config.write(toFile: unit.config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        let status = daemon.wait(timeout: 60)
+        #expect(status == 1, "exit status \(String(describing: status)); log:\n\(daemon.log)")
+        #expect(daemon.log.contains("status.sock"))
+    }
+
     @Test("a bad configuration stops the start with exit status 78 and names line and key")
     func badConfig() throws {
         let dir = try TemporaryDirectory()
