@@ -401,16 +401,3 @@ public enum Units {
         return Int64(s)
     }
 }
-
-func editDistance(_ a: String, _ b: String) -> Int {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    var previous = Array(0...y.count)
-    for i in 1...max(x.count, 1) where !x.isEmpty {
-        var current = [i] + [Int](repeating: 0, count: y.count)
-        for j in stride(from: 1, through: y.count, by: 1) {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-        }
-        previous = current
-    }
-    return previous[y.count]
-}

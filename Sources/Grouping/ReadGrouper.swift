@@ -218,20 +218,3 @@ struct CharacterVote {
         confidence = length == 0 ? 0 : min(100, meanConfidence * (shareSum / Double(length)) * lengthShare)
     }
 }
-
-/// Levenshtein distance between two plate texts.
-public func editDistance(_ a: String, _ b: String) -> Int {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    if x.isEmpty { return y.count }
-    if y.isEmpty { return x.count }
-    var previous = Array(0...y.count)
-    var current = [Int](repeating: 0, count: y.count + 1)
-    for i in 1...x.count {
-        current[0] = i
-        for j in 1...y.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-        }
-        swap(&previous, &current)
-    }
-    return previous[y.count]
-}
