@@ -1,3 +1,5 @@
+import Foundation
+
 /// A failure to get a frame: the file or device at fault and what went wrong.
 public struct CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable {
@@ -30,5 +32,12 @@ public struct CaptureError: Error, Sendable, Equatable, CustomStringConvertible 
         var s = "\(path): \(message)"
         if let call { s += " (\(call)" + (errno.map { ", errno \($0)" } ?? "") + ")" }
         return s
+    }
+}
+
+extension CaptureError {
+    /// A failed system call on a device, with errno's text: `call` failed with `errno`.
+    static func failed(_ call: String, path: String, errno code: Int32, _ kind: Code = .device) -> CaptureError {
+        CaptureError(kind, path: path, String(cString: strerror(code)), call: call, errno: code)
     }
 }

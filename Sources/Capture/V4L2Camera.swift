@@ -75,11 +75,7 @@ public final class V4L2Camera {
     public init(path: String, request: CaptureRequest, system: any V4L2System = LibV4L2System()) throws(CaptureError) {
         self.path = path
         self.system = system
-        let fd = system.open(path)
-        guard fd >= 0 else {
-            let code: CaptureError.Code = fd == -ENOENT ? .notFound : .device
-            throw CaptureError(code, path: path, String(cString: strerror(-fd)), call: "v4l2_open", errno: -fd)
-        }
+        let fd = try V4L2Device.open(path, system: system)
         self.fd = fd
         do {
             let device = V4L2Device(fd: fd, path: path, system: system)
@@ -112,14 +108,14 @@ public final class V4L2Camera {
     public func nextFrame(timeout: Double, keepRaw: Bool = false) throws(CaptureError) -> CapturedFrame? {
         let ready = system.poll(fd, timeoutMilliseconds: Int32(max(0, min(timeout * 1000, 3_600_000))))
         if ready == 0 { return nil }
-        if ready < 0 { throw CaptureError(.device, path: path, String(cString: strerror(-ready)), call: "poll", errno: -ready) }
+        if ready < 0 { throw .failed("poll", path: path, errno: -ready) }
         var buffer = v4l2_buffer()
         buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
         let result = system.ioctl(fd, CV4L2_VIDIOC_DQBUF, &buffer)
         if result == -EAGAIN { return nil }
         guard result == 0 else {
-            throw CaptureError(.device, path: path, String(cString: strerror(-result)), call: "VIDIOC_DQBUF", errno: -result)
+            throw .failed("VIDIOC_DQBUF", path: path, errno: -result)
         }
         let monotonicNow = Self.clock(CLOCK_MONOTONIC), realNow = Self.clock(CLOCK_REALTIME)
         let stamp = Int64(buffer.timestamp.tv_sec) * 1_000_000_000 + Int64(buffer.timestamp.tv_usec) * 1000
@@ -152,7 +148,7 @@ public final class V4L2Camera {
         var back = buffer
         let result = system.ioctl(fd, CV4L2_VIDIOC_QBUF, &back)
         guard result == 0 else {
-            throw CaptureError(.device, path: path, String(cString: strerror(-result)), call: "VIDIOC_QBUF", errno: -result)
+            throw .failed("VIDIOC_QBUF", path: path, errno: -result)
         }
     }
 
@@ -161,7 +157,7 @@ public final class V4L2Camera {
         let n = negotiated, rowBytes = n.width * (n.format == .yuyv ? 2 : 1)
         if n.bytesPerLine == rowBytes { return [UInt8](memory.prefix(rowBytes * n.height)) }
         var out = [UInt8](repeating: 0, count: rowBytes * n.height)
-        for y in 0..<n.height where (y + 1) * n.bytesPerLine <= memory.count || y * n.bytesPerLine + rowBytes <= memory.count {
+        for y in 0..<n.height where y * n.bytesPerLine + rowBytes <= memory.count {
             for x in 0..<rowBytes { out[y * rowBytes + x] = memory[y * n.bytesPerLine + x] }
         }
         return out

@@ -76,10 +76,17 @@ struct V4L2Device {
     let path: String
     let system: any V4L2System
 
+    /// Opens `path`; a missing device is `.notFound`, any other refusal (EBUSY, EACCES…) `.device`.
+    static func open(_ path: String, system: any V4L2System) throws(CaptureError) -> Int32 {
+        let fd = system.open(path)
+        guard fd >= 0 else { throw .failed("v4l2_open", path: path, errno: -fd, fd == -ENOENT ? .notFound : .device) }
+        return fd
+    }
+
     func call(_ name: String, _ request: UInt, _ argument: UnsafeMutableRawPointer) throws(CaptureError) {
         let result = system.ioctl(fd, request, argument)
         guard result == 0 else {
-            throw CaptureError(.device, path: path, String(cString: strerror(-result)), call: name, errno: -result)
+            throw .failed(name, path: path, errno: -result)
         }
     }
 
@@ -109,7 +116,7 @@ struct V4L2Device {
             desc.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
             let r = system.ioctl(fd, CV4L2_VIDIOC_ENUM_FMT, &desc)
             if r == -EINVAL { break }
-            guard r == 0 else { throw CaptureError(.device, path: path, String(cString: strerror(-r)), call: "VIDIOC_ENUM_FMT", errno: -r) }
+            guard r == 0 else { throw .failed("VIDIOC_ENUM_FMT", path: path, errno: -r) }
             result.append(V4L2FormatInfo(fourcc: Self.fourcc(desc.pixelformat), description: Self.text(desc.description),
                                          sizes: sizes(desc.pixelformat)))
         }
@@ -259,7 +266,7 @@ struct V4L2Device {
                 buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
                 try call("VIDIOC_QUERYBUF", CV4L2_VIDIOC_QUERYBUF, &buffer)
                 guard let address = system.mmap(fd, length: Int(buffer.length), offset: Int64(buffer.m.offset)) else {
-                    throw CaptureError(.device, path: path, String(cString: strerror(errno)), call: "v4l2_mmap", errno: errno)
+                    throw .failed("v4l2_mmap", path: path, errno: errno)
                 }
                 mapped.append((address, Int(buffer.length)))
                 try call("VIDIOC_QBUF", CV4L2_VIDIOC_QBUF, &buffer)
@@ -366,10 +373,7 @@ public enum V4L2Probe {
 
     /// Opens `path` briefly and reads everything it offers (no streaming).
     public static func describe(_ path: String, system: any V4L2System = LibV4L2System()) throws(CaptureError) -> V4L2DeviceInfo {
-        let fd = system.open(path)
-        guard fd >= 0 else {
-            throw CaptureError(fd == -ENOENT ? .notFound : .device, path: path, String(cString: strerror(-fd)), call: "v4l2_open", errno: -fd)
-        }
+        let fd = try V4L2Device.open(path, system: system)
         defer { system.close(fd) }
         let device = V4L2Device(fd: fd, path: path, system: system)
         let cap = try device.capability()
