@@ -16,9 +16,16 @@ struct RecognitionOptions: ParsableArguments {
     @Option(name: .customLong("tessdata"), help: "Folder holding the Tesseract traineddata (default: the system's).")
     var tessdata: String?
 
+    @Option(name: .customLong("glyph-model"), help: "Glyph classifier model file (default: the shipped one).")
+    var glyphModel: String?
+
+    @Option(name: .customLong("glyph-weight"), help: "Weight of the glyph classifier in the vote (0 turns it off).")
+    var glyphWeight: Double = PlateReader.Settings().glyphVoteWeight
+
     func validate() throws {
         guard PlateFormat.named(region) != nil else { throw ValidationError("--region must be us or eu, not '\(region)'") }
         guard (1...50).contains(topN) else { throw ValidationError("--top-n must be between 1 and 50") }
+        guard (0...20).contains(glyphWeight) else { throw ValidationError("--glyph-weight must be between 0 and 20") }
         guard (0...100).contains(minConfidence) else { throw ValidationError("--min-confidence must be between 0 and 100") }
     }
 
@@ -27,6 +34,8 @@ struct RecognitionOptions: ParsableArguments {
         settings.format = PlateFormat.named(region)!
         settings.topN = topN
         settings.minConfidence = minConfidence
+        settings.glyphModelPath = glyphModel
+        settings.glyphVoteWeight = glyphWeight
         settings.debugDirectory = ProcessInfo.processInfo.environment["PLATEKEEPER_DEBUG_DIR"]
         return try PlateReader(settings: settings, tessdataPath: tessdata)
     }

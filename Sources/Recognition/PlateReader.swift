@@ -23,6 +23,11 @@ public final class PlateReader {
         /// Plates smaller than this (character height, frame pixels) are ignored.
         public var minCharHeight = 8.0
         public var finder = PlateFinder.Settings()
+        /// The glyph classifier's model file; nil: the shipped model (`GlyphClassifier.searchPaths`).
+        public var glyphModelPath: String?
+        /// Weight of the glyph classifier's reading in the vote, against 1 for each Tesseract
+        /// rendering; 0 turns the classifier off.
+        public var glyphVoteWeight = 8.0
         /// When set, each candidate row's OCR image is written here as PGM, with what was read
         /// (for tuning; never set in production).
         public var debugDirectory: String?
@@ -32,12 +37,22 @@ public final class PlateReader {
     public let settings: Settings
     private let engine: TesseractEngine
     private let finder: PlateFinder
+    private let classifier: GlyphClassifier?
     private var debugCounter = 0
 
     public init(settings: Settings = Settings(), tessdataPath: String? = nil) throws(RecognitionError) {
         self.settings = settings
         self.engine = try TesseractEngine(dataPath: tessdataPath)
         self.finder = PlateFinder(settings: settings.finder)
+        if settings.glyphVoteWeight > 0 {
+            if let path = settings.glyphModelPath {
+                classifier = try GlyphClassifier(path: path)
+            } else {
+                classifier = try GlyphClassifier.loadDefault()
+            }
+        } else {
+            classifier = nil
+        }
     }
 
     /// The plates in `image`, best first; none when nothing plate-like reads well enough.
@@ -56,6 +71,19 @@ public final class PlateReader {
         return reads.sorted { $0.confidence > $1.confidence }
     }
 
+    /// The candidate character rows of `image` as the reader sees them, each character as the
+    /// glyph classifier's feature vector: the raw material for training that classifier.
+    public func glyphRows(in image: LumaImage, glyphWidth: Int, glyphHeight: Int) -> [(box: PixelBox, glyphs: [[Float]])] {
+        finder.findRows(in: image).filter { $0.charHeight >= settings.minCharHeight }.compactMap { row -> (box: PixelBox, glyphs: [[Float]])? in
+            guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
+            let glyphs = line.glyphs.compactMap {
+                GlyphClassifier.features(gray: line.gray, binary: line.binary, columns: $0, width: glyphWidth, height: glyphHeight)
+            }
+            guard glyphs.count == line.glyphs.count else { return nil }
+            return (row.box, glyphs)
+        }
+    }
+
     /// Reads one candidate row; nil if it does not read as a plate.
     ///
     /// The row is read in several renderings (gray and binary, stretched by different amounts);
@@ -71,13 +99,13 @@ public final class PlateReader {
             PlateLineImage.stretched(line.binary, by: 1.15),
         ]
         var votes: [String: (score: Double, matches: Bool)] = [:]
-        var voters = 0
+        var voters = 0.0
         /// Adds one reading's ranked candidates to the vote; later ranks count for less, since a
         /// reading's own ranking carries information.
-        func vote(_ ranked: [(text: String, confidence: Double, matches: Bool, score: Double)]) {
-            voters += 1
+        func vote(_ ranked: [(text: String, confidence: Double, matches: Bool, score: Double)], weight: Double = 1) {
+            voters += weight
             for (rank, c) in ranked.enumerated() {
-                votes[c.text] = ((votes[c.text]?.score ?? 0) + c.score * (rank == 0 ? 1.0 : 0.85), c.matches)
+                votes[c.text] = ((votes[c.text]?.score ?? 0) + weight * c.score * (rank == 0 ? 1.0 : 0.85), c.matches)
             }
         }
         var firstChoices: Set<String> = []
@@ -105,10 +133,17 @@ public final class PlateReader {
             }
             vote(builder.candidates(from: symbols))
         }
+        // The glyph classifier's reading of the shapes found on the line.
+        if let classifier {
+            let symbols = classify(line.glyphs, in: line, with: classifier)
+            if (settings.format.minLength...settings.format.maxLength).contains(symbols.count) {
+                vote(builder.candidates(from: symbols), weight: settings.glyphVoteWeight)
+            }
+        }
         let ranked = votes.sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.key < $1.key }.prefix(settings.topN)
         guard let best = ranked.first else { return nil }
         // The reported confidence: the vote's share of a unanimous, fully confident vote.
-        let confidence = min(100, best.value.score / Double(max(voters, 1)))
+        let confidence = min(100, best.value.score / max(voters, 1))
         // A reading that fits one of the region's layouts is accepted with less confidence than
         // one that does not (signs, stickers and partial reads rarely fit a layout).
         let fits = best.value.matches
@@ -123,10 +158,24 @@ public final class PlateReader {
         return PlateRead(
             text: best.key, confidence: (confidence * 10).rounded() / 10,
             candidates: ranked.map {
-                PlateCandidate(text: $0.key, confidence: (min(100, $0.value.score / Double(max(voters, 1))) * 10).rounded() / 10,
+                PlateCandidate(text: $0.key, confidence: (min(100, $0.value.score / max(voters, 1)) * 10).rounded() / 10,
                                matchesFormat: $0.value.matches)
             },
             box: plateBox, region: settings.format.name)
+    }
+
+    /// The classifier's reading of the characters in `columns` of `line`; shapes it takes for no
+    /// character (border, bolt, sticker edge) are left out.
+    private func classify(_ columns: [Range<Int>], in line: PlateLineImage, with classifier: GlyphClassifier) -> [OCRSymbol] {
+        columns.compactMap { range in
+            guard let f = GlyphClassifier.features(gray: line.gray, binary: line.binary, columns: range,
+                                                   width: classifier.glyphWidth, height: classifier.glyphHeight) else { return nil }
+            let probs = classifier.classify(f)
+            if probs[0].character == GlyphClassifier.noCharacter, probs[0].probability > 0.5 { return nil }
+            let choices = probs.filter { $0.character != GlyphClassifier.noCharacter }.prefix(4)
+            return OCRSymbol(choices: choices.map { (String($0.character), $0.probability * 100) },
+                             left: range.lowerBound, right: range.upperBound)
+        }
     }
 
     private func debugDump(_ image: LumaImage, row: TextRowCandidate, text: String?, confidence: Double?) {

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Capture
+import Evaluation
+import PlateKeeperCore
+import Recognition
+import Foundation
+
+/// `platekeeper glyph-samples DIR OUT`: labelled character images for training the glyph
+/// classifier, cut from labelled photos or plate crops exactly as the reader cuts them.
+///
+/// Per labelled plate, the best candidate row with as many characters as the label, or else one
+/// or two more (a border or bolt cut as a character: the trainer aligns them to the label); for
+/// photos the row must lie on the labelled plate. Output: one line per character, tab-separated:
+/// the plate's label, the image's name and row, the character's index in the row, and the
+/// feature vector as hex bytes (value × 255; the aspect ratio × 127).
+struct GlyphSamplesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "glyph-samples",
+        abstract: "Write labelled character samples for training the glyph classifier.",
+        shouldDisplay: false
+    )
+
+    @Argument(help: "Folder of labelled photos or plate crops (as for bench accuracy).")
+    var dir: String
+
+    @Argument(help: "Output file (TSV).")
+    var out: String
+
+    @Option(help: "Only the images named in this file (one name per line).")
+    var list: String?
+
+    @Option(name: .customLong("glyph-width")) var glyphWidth = 16
+    @Option(name: .customLong("glyph-height")) var glyphHeight = 24
+
+    func run() throws {
+        var names: [String]?
+        if let list {
+            let text = try String(contentsOfFile: list, encoding: .utf8)
+            names = text.split(whereSeparator: \.isNewline).map { String($0) }
+        }
+        let truth = GroundTruth.load(folder: dir, list: names)
+        for e in truth.errors { Terminal.error(e.description) }
+        var settings = PlateReader.Settings()
+        settings.minConfidence = 0
+        // Cutting characters needs no classifier (this is how its first model is made).
+        settings.glyphVoteWeight = 0
+        let reader = try PlateReader(settings: settings)
+        let source = try ReplaySource()
+        var lines: [String] = []
+        var platesUsed = 0, plates = 0
+        for (i, image) in truth.images.enumerated() {
+            Terminal.progress(i, of: truth.images.count, label: "images")
+            let item = ReplayItem(path: image.imagePath, camera: "samples", sequence: UInt64(i), kind: .still, clockQuality: .fileTime)
+            guard let frame = try? source.frame(for: item) else { continue }
+            let rows = reader.glyphRows(in: frame.image, glyphWidth: glyphWidth, glyphHeight: glyphHeight)
+            let name = (image.imagePath as NSString).lastPathComponent
+            for plate in image.plates {
+                plates += 1
+                let text = Array(GroundTruth.normalise(plate.text))
+                // The best row on the plate with as many characters as the label, or one or two
+                // more (the trainer works out which are not characters).
+                let onPlate = rows.enumerated().filter { _, row in
+                    guard let box = plate.box else { return true }
+                    return box.intersection(row.box).area * 10 >= row.box.area * 8
+                }
+                let match = onPlate.first { $0.element.glyphs.count == text.count }
+                    ?? onPlate.first { (text.count + 1...text.count + 2).contains($0.element.glyphs.count) }
+                guard let (index, row) = match else { continue }
+                platesUsed += 1
+                for (k, features) in row.glyphs.enumerated() {
+                    let hex = features.enumerated().map { k, v in
+                        let scaled = k == features.count - 1 ? v * 127 : v * 255
+                        return String(format: "%02x", Int(max(0, min(255, scaled.rounded()))))
+                    }.joined()
+                    lines.append("\(String(text))\t\(name)#\(index)\t\(k)\t\(hex)")
+                }
+            }
+        }
+        Terminal.progress(truth.images.count, of: truth.images.count, label: "images")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+        print("\(lines.count) shapes from \(platesUsed) of \(plates) plates")
+    }
+}
