@@ -72,6 +72,8 @@ public struct RecognitionSection: Sendable, Equatable {
     public var minConfidence = 50.0
     /// Folder with eng.traineddata; empty means Tesseract's default.
     public var tessdata = ""
+    /// The glyph classifier's model file; empty means the shipped one (share/platekeeper/glyphs.model).
+    public var glyphModel = ""
     public init() {}
 }
 

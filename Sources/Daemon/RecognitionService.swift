@@ -127,6 +127,7 @@ final class WorkerState: @unchecked Sendable {
         settings.topN = recognition.topN
         settings.minConfidence = recognition.minConfidence
         settings.minCharHeight = Double(camera.minCharacterHeight)
+        settings.glyphModelPath = recognition.glyphModel.isEmpty ? nil : recognition.glyphModel
         let reader = try PlateReader(settings: settings, tessdataPath: recognition.tessdata.isEmpty ? nil : recognition.tessdata)
         readers[key] = reader
         return reader

@@ -40,7 +40,7 @@ struct ServiceUnitTests {
         }
     }
 
-    @Test("install puts binary, unit, example config and man pages in place and never overwrites a config")
+    @Test("install puts binary, glyph model, unit, example config and man pages in place and never overwrites a config")
     func install() throws {
         let root = try TemporaryDirectory()
         let script = (TestPaths.repository as NSString).appendingPathComponent("systemd/install")
@@ -49,6 +49,7 @@ struct ServiceUnitTests {
         for file in [
             "usr/local/bin/platekeeper", "etc/systemd/system/platekeeper.service", "etc/platekeeper/platekeeper.toml",
             "usr/local/share/man/man5/platekeeper.toml.5", "usr/local/share/man/man8/platekeeper.8",
+            "usr/local/share/platekeeper/glyphs.model",
         ] {
             #expect(FileManager.default.fileExists(atPath: root.file(file)), "\(file)")
         }
@@ -58,5 +59,10 @@ struct ServiceUnitTests {
         #expect(try String(contentsOfFile: root.file("etc/platekeeper/platekeeper.toml"), encoding: .utf8) == "# mine\n")
         let check = try runCommand(root.file("usr/local/bin/platekeeper"), ["config", "check", root.file("usr/local/share/doc/platekeeper/platekeeper.toml")])
         #expect(check.status == 0)
+        // The installed binary finds its glyph model beside it (PREFIX/share/platekeeper) and reads.
+        let still = (TestPaths.testFrames as NSString).appendingPathComponent("stills/day-clear.jpg")
+        let replay = try runCommand(root.file("usr/local/bin/platekeeper"), ["replay", still])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("\"plate\""), "\(replay.stdout)")
     }
 }
