@@ -28,6 +28,9 @@ public final class PlateReader {
         /// Weight of the glyph classifier's reading in the vote, against 1 for each Tesseract
         /// rendering; 0 turns the classifier off.
         public var glyphVoteWeight = 8.0
+        /// When every Tesseract rendering reads the same text with at least this confidence, the
+        /// glyph classifier is not consulted.
+        public var unanimousConfidence = 90.0
         /// When set, each candidate row's OCR image is written here as PGM, with what was read
         /// (for tuning; never set in production).
         public var debugDirectory: String?
@@ -134,7 +137,11 @@ public final class PlateReader {
             vote(builder.candidates(from: symbols))
         }
         // The glyph classifier's reading of the shapes found on the line.
-        if let classifier {
+        // When the line renderings agree, and confidently, the classifier does not overrule them
+        // (it reads the shapes as cut, and a wrong cut can hide a character the renderings see).
+        let unanimous = firstChoices.count == 1
+            && (votes.values.map(\.score).max() ?? 0) / max(voters, 1) >= settings.unanimousConfidence
+        if let classifier, !unanimous {
             let symbols = classify(line.glyphs, in: line, with: classifier)
             if (settings.format.minLength...settings.format.maxLength).contains(symbols.count) {
                 vote(builder.candidates(from: symbols), weight: settings.glyphVoteWeight)
