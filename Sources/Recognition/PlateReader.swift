@@ -37,11 +37,37 @@ public final class PlateReader {
         public init() {}
     }
 
+    /// Time spent in each stage of recognition, summed over calls since the last reset.
+    public struct StageTimes: Sendable, Equatable {
+        /// Finding candidate character rows.
+        public var search: Duration = .zero
+        /// Straightening, cleaning and cutting each row into line images and characters.
+        public var lines: Duration = .zero
+        /// Tesseract (line renderings and single characters).
+        public var ocr: Duration = .zero
+        /// The glyph classifier.
+        public var classifier: Duration = .zero
+        /// Candidates, format rules and the vote.
+        public var rules: Duration = .zero
+        public init() {}
+    }
+
     public let settings: Settings
+    /// Summed stage times; `resetStageTimes()` starts a new sum.
+    public private(set) var stageTimes = StageTimes()
+    private let clock = ContinuousClock()
     private let engine: TesseractEngine
     private let finder: PlateFinder
     private let classifier: GlyphClassifier?
     private var debugCounter = 0
+
+    public func resetStageTimes() { stageTimes = StageTimes() }
+
+    private func timed<T>(_ stage: WritableKeyPath<StageTimes, Duration>, _ body: () -> T) -> T {
+        let start = clock.now
+        defer { stageTimes[keyPath: stage] += clock.now - start }
+        return body()
+    }
 
     public init(settings: Settings = Settings(), tessdataPath: String? = nil) throws(RecognitionError) {
         self.settings = settings
@@ -60,8 +86,9 @@ public final class PlateReader {
 
     /// The plates in `image`, best first; none when nothing plate-like reads well enough.
     public func read(_ image: LumaImage, regionOfInterest: PixelBox? = nil) -> [PlateRead] {
-        let rows = finder.findRows(in: image, regionOfInterest: regionOfInterest)
-            .filter { $0.charHeight >= settings.minCharHeight }
+        let rows = timed(\.search) {
+            finder.findRows(in: image, regionOfInterest: regionOfInterest).filter { $0.charHeight >= settings.minCharHeight }
+        }
         var reads: [PlateRead] = []
         for row in rows {
             guard let read = readRow(row, in: image) else { continue }
@@ -94,18 +121,23 @@ public final class PlateReader {
     /// the renderings that proposed it. The first rendering alone decides whether the row is
     /// worth the others.
     func readRow(_ row: TextRowCandidate, in image: LumaImage) -> PlateRead? {
-        guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
+        let cut = timed(\.lines) { () -> (PlateLineImage, [LumaImage])? in
+            guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
+            return (line, [
+                PlateLineImage.stretched(line.gray, by: 1.3),
+                PlateLineImage.stretched(line.gray, by: 1.0),
+                PlateLineImage.stretched(line.binary, by: 1.15),
+            ])
+        }
+        guard let (line, renderings) = cut else { return nil }
         let builder = CandidateBuilder(format: settings.format, topN: settings.topN)
-        let renderings: [LumaImage] = [
-            PlateLineImage.stretched(line.gray, by: 1.3),
-            PlateLineImage.stretched(line.gray, by: 1.0),
-            PlateLineImage.stretched(line.binary, by: 1.15),
-        ]
         var votes: [String: (score: Double, matches: Bool)] = [:]
         var voters = 0.0
         /// Adds one reading's ranked candidates to the vote; later ranks count for less, since a
         /// reading's own ranking carries information.
         func vote(_ ranked: [(text: String, confidence: Double, matches: Bool, score: Double)], weight: Double = 1) {
+            let start = clock.now
+            defer { stageTimes.rules += clock.now - start }
             voters += weight
             for (rank, c) in ranked.enumerated() {
                 votes[c.text] = ((votes[c.text]?.score ?? 0) + weight * c.score * (rank == 0 ? 1.0 : 0.85), c.matches)
@@ -113,9 +145,8 @@ public final class PlateReader {
         }
         var firstChoices: Set<String> = []
         for (i, rendering) in renderings.enumerated() {
-            guard let pix = try? LeptonicaPix(rendering) else { continue }
-            let symbols = engine.readLine(pix)
-            let ranked = builder.candidates(from: symbols)
+            guard let symbols = timed(\.ocr, { (try? LeptonicaPix(rendering)).map { engine.readLine($0) } }) else { continue }
+            let ranked = timed(\.rules) { builder.candidates(from: symbols) }
             firstChoices.insert(ranked.first?.text ?? "")
             debugDump(rendering, row: row, text: ranked.first?.text, confidence: ranked.first?.confidence)
             if i == 0 {
@@ -128,13 +159,16 @@ public final class PlateReader {
         // characters the line reader confuses, aligned with the characters actually found. When
         // the line renderings agree, one more vote cannot overturn them, so it is skipped.
         if firstChoices.count > 1, (4...10).contains(line.glyphs.count) {
-            var symbols: [OCRSymbol] = []
-            for i in line.glyphs.indices {
-                guard let pix = try? LeptonicaPix(PlateLineImage.stretched(line.glyphImage(i), by: 1.3)),
-                      let symbol = engine.readCharacter(pix) else { symbols = []; break }
-                symbols.append(symbol)
+            let symbols = timed(\.ocr) { () -> [OCRSymbol] in
+                var symbols: [OCRSymbol] = []
+                for i in line.glyphs.indices {
+                    guard let pix = try? LeptonicaPix(PlateLineImage.stretched(line.glyphImage(i), by: 1.3)),
+                          let symbol = engine.readCharacter(pix) else { return [] }
+                    symbols.append(symbol)
+                }
+                return symbols
             }
-            vote(builder.candidates(from: symbols))
+            vote(timed(\.rules) { builder.candidates(from: symbols) })
         }
         // The glyph classifier's reading of the shapes found on the line.
         // When the line renderings agree, and confidently, the classifier does not overrule them
@@ -142,12 +176,12 @@ public final class PlateReader {
         let unanimous = firstChoices.count == 1
             && (votes.values.map(\.score).max() ?? 0) / max(voters, 1) >= settings.unanimousConfidence
         if let classifier, !unanimous {
-            let symbols = classify(line.glyphs, in: line, with: classifier)
+            let symbols = timed(\.classifier) { classify(line.glyphs, in: line, with: classifier) }
             if (settings.format.minLength...settings.format.maxLength).contains(symbols.count) {
-                vote(builder.candidates(from: symbols), weight: settings.glyphVoteWeight)
+                vote(timed(\.rules) { builder.candidates(from: symbols) }, weight: settings.glyphVoteWeight)
             }
         }
-        let ranked = votes.sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.key < $1.key }.prefix(settings.topN)
+        let ranked = timed(\.rules) { votes.sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.key < $1.key }.prefix(settings.topN) }
         guard let best = ranked.first else { return nil }
         // The reported confidence: the vote's share of a unanimous, fully confident vote.
         let confidence = min(100, best.value.score / max(voters, 1))

@@ -132,6 +132,19 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         #expect(result.stdout.contains("decode ms / image:"))
     }
 
+    @Test func benchStagesSplitsTheTimePerFrameSize() throws {
+        let result = try runCommand(TestPaths.executable, ["bench", "stages", frames("stills"), frames("pass-yuyv")])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(rows.first?.map(String.init) == ["size", "frames", "decode", "search", "lines", "ocr", "classifier", "rules", "total", "total/decode"])
+        // The stills are 1280x720 JPEGs (10, in one group); the YUYV recording is 640x360 raw.
+        let hd = try #require(rows.first { $0.first == "1280x720" })
+        #expect(hd[1] == "10")
+        #expect(rows.contains { $0.first == "640x360" })
+        let ms = hd[2...8].compactMap { Double($0) }
+        #expect(ms.count == 7 && ms.allSatisfy { $0 >= 0 } && ms[6] > ms[0])
+    }
+
     /// Real photos: the first US plate crops of the development set, when it is present.
     @Test func benchAccuracyOverRealPlateCrops() throws {
         guard let datasets = TestPaths.openALPRBenchmarks else {
@@ -145,7 +158,8 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         let result = try runCommand(TestPaths.executable, ["bench", "accuracy", "\(datasets)/plate-crops", "--list", list])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout.contains("(40 images, 40 plates"))
-        // A regression floor well under what the recogniser reaches on these crops.
+        // A regression floor well under what the recogniser reaches on these crops (the glyph
+        // classifier learnt from them, so this is no measurement of accuracy).
         #expect(try #require(figure("top-1 exact", in: result.stdout)) >= 25)
     }
 }
