@@ -275,6 +275,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--pass-1080p", action="store_true",
+                    help="also write pass-1080p, a 1920x1080 pass for `platekeeper bench stages` (not kept in the repository)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     for spec in STILLS:
@@ -282,6 +284,8 @@ def main():
     make_pass(args.out, "pass-day", rng, frames=12, size=(1280, 720))
     make_pass(args.out, "pass-night", rng, frames=12, size=(1280, 720), night=True, start="2026-11-27T22:40:00.000Z")
     make_pass(args.out, "pass-yuyv", rng, frames=6, size=(640, 360), raw_yuyv=True, start="2026-11-27T12:00:00.000Z")
+    if args.pass_1080p:  # last, so the frames above do not depend on it
+        make_pass(args.out, "pass-1080p", rng, frames=12, size=(1920, 1080), start="2026-11-27T09:30:00.000Z")
 
 
 if __name__ == "__main__":
