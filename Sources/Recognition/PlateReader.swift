@@ -3,10 +3,11 @@ import Imaging
 import Foundation
 
 /// Reads the plates in a frame: finds candidate character rows, cleans each into a line of
-/// characters, reads it with Tesseract, and ranks the readings with the region's format rules.
+/// characters, reads it with Tesseract and the glyph classifier, and ranks the readings with the
+/// region's format rules.
 ///
-/// Owns a `TesseractEngine`, so it is not thread-safe: each recognition worker has its own
-/// reader for its whole life.
+/// Owns a `TesseractEngine` (and its stage clocks), so it is not thread-safe: each recognition
+/// worker has its own reader for its whole life.
 public final class PlateReader {
     public struct Settings: Sendable {
         public var format: PlateFormat = .us
@@ -116,10 +117,11 @@ public final class PlateReader {
 
     /// Reads one candidate row; nil if it does not read as a plate.
     ///
-    /// The row is read in several renderings (gray and binary, stretched by different amounts);
-    /// each gives ranked candidates, and a candidate's score is its mean confidence summed over
-    /// the renderings that proposed it. The first rendering alone decides whether the row is
-    /// worth the others.
+    /// The row is read by Tesseract in several renderings (gray and binary, stretched by
+    /// different amounts) and by the glyph classifier, shape by shape; each gives ranked
+    /// candidates, and a candidate's score is its mean confidence summed, weighted, over the
+    /// readings that proposed it. The first rendering alone decides whether the row is worth the
+    /// others.
     func readRow(_ row: TextRowCandidate, in image: LumaImage) -> PlateRead? {
         let cut = timed(\.lines) { () -> (PlateLineImage, [LumaImage])? in
             guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
