@@ -14,6 +14,14 @@ struct BenchCommand: ParsableCommand {
     )
 }
 
+/// The image names of a `--list` file: one per line, blank lines ignored.
+func imageNames(inListFile path: String) throws -> [String] {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw ValidationError("cannot read --list file \(path)")
+    }
+    return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}
+
 /// `platekeeper bench accuracy DIR`: accuracy and speed over a labelled photo set.
 struct AccuracyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,14 +49,7 @@ struct AccuracyCommand: ParsableCommand {
     @OptionGroup var recognition: RecognitionOptions
 
     func run() throws {
-        var names: [String]?
-        if let list {
-            guard let text = try? String(contentsOfFile: list, encoding: .utf8) else {
-                throw ValidationError("cannot read --list file \(list)")
-            }
-            names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        let truth = GroundTruth.load(folder: dir, list: names)
+        let truth = GroundTruth.load(folder: dir, list: try list.map(imageNames(inListFile:)))
         for e in truth.errors { Terminal.error(e.description) }
         guard !truth.images.isEmpty else {
             Terminal.error("\(dir): no labelled images found")

@@ -33,12 +33,7 @@ struct GlyphSamplesCommand: ParsableCommand {
     @Option(name: .customLong("glyph-height")) var glyphHeight = 24
 
     func run() throws {
-        var names: [String]?
-        if let list {
-            let text = try String(contentsOfFile: list, encoding: .utf8)
-            names = text.split(whereSeparator: \.isNewline).map { String($0) }
-        }
-        let truth = GroundTruth.load(folder: dir, list: names)
+        let truth = GroundTruth.load(folder: dir, list: try list.map(imageNames(inListFile:)))
         for e in truth.errors { Terminal.error(e.description) }
         var settings = PlateReader.Settings()
         settings.minConfidence = 0
