@@ -88,7 +88,7 @@ public final class PlateReader {
     /// The plates in `image`, best first; none when nothing plate-like reads well enough.
     public func read(_ image: LumaImage, regionOfInterest: PixelBox? = nil) -> [PlateRead] {
         let rows = timed(\.search) {
-            finder.findRows(in: image, regionOfInterest: regionOfInterest).filter { $0.charHeight >= settings.minCharHeight }
+            candidateRows(in: image, regionOfInterest: regionOfInterest)
         }
         var reads: [PlateRead] = []
         for row in rows {
@@ -102,10 +102,15 @@ public final class PlateReader {
         return reads.sorted { $0.confidence > $1.confidence }
     }
 
+    /// The finder's rows with characters tall enough to read.
+    private func candidateRows(in image: LumaImage, regionOfInterest: PixelBox? = nil) -> [TextRowCandidate] {
+        finder.findRows(in: image, regionOfInterest: regionOfInterest).filter { $0.charHeight >= settings.minCharHeight }
+    }
+
     /// The candidate character rows of `image` as the reader sees them, each character as the
     /// glyph classifier's feature vector: the raw material for training that classifier.
     public func glyphRows(in image: LumaImage, glyphWidth: Int, glyphHeight: Int) -> [(box: PixelBox, glyphs: [[Float]])] {
-        finder.findRows(in: image).filter { $0.charHeight >= settings.minCharHeight }.compactMap { row -> (box: PixelBox, glyphs: [[Float]])? in
+        candidateRows(in: image).compactMap { row -> (box: PixelBox, glyphs: [[Float]])? in
             guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
             let glyphs = line.glyphs.compactMap {
                 GlyphClassifier.features(gray: line.gray, binary: line.binary, columns: $0, width: glyphWidth, height: glyphHeight)
