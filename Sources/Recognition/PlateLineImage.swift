@@ -140,18 +140,6 @@ struct PlateLineImage {
         self.binary = binary
     }
 
-    /// One character alone, dark on white with margins, for single-character reading.
-    func glyphImage(_ index: Int) -> LumaImage {
-        let r = glyphs[index]
-        let margin = gray.height / 4
-        let x0 = max(0, r.lowerBound - 2), x1 = min(gray.width, r.upperBound + 2)
-        var out = LumaImage(width: x1 - x0 + 2 * margin, height: gray.height, fill: 255)
-        for y in 0..<gray.height {
-            for x in x0..<x1 { out[x - x0 + margin, y] = gray[x, y] }
-        }
-        return out
-    }
-
     /// `image` widened by `factor`: plate fonts are condensed, and Tesseract's models were
     /// trained on book fonts, so a modest horizontal stretch reads better.
     static func stretched(_ image: LumaImage, by factor: Double) -> LumaImage {

@@ -44,7 +44,7 @@ public final class PlateReader {
         public var search: Duration = .zero
         /// Straightening, cleaning and cutting each row into line images and characters.
         public var lines: Duration = .zero
-        /// Tesseract (line renderings and single characters).
+        /// Tesseract (the line renderings).
         public var ocr: Duration = .zero
         /// The glyph classifier.
         public var classifier: Duration = .zero
@@ -161,21 +161,6 @@ public final class PlateReader {
                       first.confidence >= settings.minConfidence - 25 else { return nil }
             }
             vote(ranked)
-        }
-        // One more vote from reading each character alone: independent evidence on exactly the
-        // characters the line reader confuses, aligned with the characters actually found. When
-        // the line renderings agree, one more vote cannot overturn them, so it is skipped.
-        if firstChoices.count > 1, (4...10).contains(line.glyphs.count) {
-            let symbols = timed(\.ocr) { () -> [OCRSymbol] in
-                var symbols: [OCRSymbol] = []
-                for i in line.glyphs.indices {
-                    guard let pix = try? LeptonicaPix(PlateLineImage.stretched(line.glyphImage(i), by: 1.3)),
-                          let symbol = engine.readCharacter(pix) else { return [] }
-                    symbols.append(symbol)
-                }
-                return symbols
-            }
-            vote(timed(\.rules) { builder.candidates(from: symbols) })
         }
         // The glyph classifier's reading of the shapes found on the line.
         // When the line renderings agree, and confidently, the classifier does not overrule them

@@ -72,14 +72,6 @@ public final class TesseractEngine {
         recognize(pix)
     }
 
-    /// Reads a single character from an 8-bit image (page segmentation mode "single char").
-    public func readCharacter(_ pix: LeptonicaPix) -> OCRSymbol? {
-        TessBaseAPISetPageSegMode(handle, PSM_SINGLE_CHAR)
-        defer { TessBaseAPISetPageSegMode(handle, PSM_SINGLE_LINE) }
-        let symbols = recognize(pix)
-        return symbols.count == 1 ? symbols[0] : nil
-    }
-
     private func recognize(_ pix: LeptonicaPix) -> [OCRSymbol] {
         pix.withUnsafePix { raw in
             TessBaseAPISetImage2(handle, UnsafeMutablePointer<Pix>(raw))
