@@ -82,18 +82,44 @@ extension Component {
     func splitAtThinColumns(maxBridge: Int) -> [Component] {
         var counts = [Int](repeating: 0, count: width)
         for r in runs { for x in r.x0..<r.x1 { counts[x - minX] += 1 } }
+        return pieces(keeping: counts.map { $0 > maxBridge })
+    }
+
+    /// The component without its bar columns: columns whose ink reaches from row `top` to row
+    /// `bottom` (a plate frame or border bar), widened by `margin` on each side. What stands
+    /// beside the bar (a character it touched) comes apart as its own pieces.
+    func removingBars(top: Int, bottom: Int, margin: Int) -> [Component] {
+        var counts = [Int](repeating: 0, count: width)
+        var reachesTop = [Bool](repeating: false, count: width), reachesBottom = reachesTop
+        for r in runs {
+            for x in r.x0..<r.x1 {
+                counts[x - minX] += 1
+                if r.y <= top { reachesTop[x - minX] = true }
+                if r.y >= bottom { reachesBottom[x - minX] = true }
+            }
+        }
+        let span = bottom - top + 1
+        var keep = [Bool](repeating: true, count: width)
+        for i in 0..<width where reachesTop[i] && reachesBottom[i] && counts[i] * 10 >= span * 9 {
+            for j in max(0, i - margin)...min(width - 1, i + margin) { keep[j] = false }
+        }
+        return keep.allSatisfy { $0 } ? [self] : pieces(keeping: keep)
+    }
+
+    /// The parts of the component in each run of kept columns.
+    private func pieces(keeping keepColumn: [Bool]) -> [Component] {
         var segments: [(Int, Int)] = []
         var start: Int? = nil
-        for (i, c) in counts.enumerated() {
-            if c > maxBridge {
+        for (i, kept) in keepColumn.enumerated() {
+            if kept {
                 if start == nil { start = i }
             } else if let s = start {
                 segments.append((s, i))
                 start = nil
             }
         }
-        if let s = start { segments.append((s, counts.count)) }
-        guard segments.count > 1 || (segments.first.map { $0.0 > 0 || $0.1 < counts.count } ?? false) else { return [self] }
+        if let s = start { segments.append((s, keepColumn.count)) }
+        guard segments.count > 1 || (segments.first.map { $0.0 > 0 || $0.1 < keepColumn.count } ?? false) else { return [self] }
         return segments.compactMap { seg -> Component? in
             let x0 = minX + seg.0, x1 = minX + seg.1
             var piece = Component(minX: .max, minY: .max, maxX: .min, maxY: .min, area: 0, runs: [])

@@ -1,0 +1,45 @@
+import PlateKeeperCore
+import PlateKeeperTesting
+@testable import Recognition
+import Testing
+
+/// Cutting rows into characters, and which rows are worth reading.
+@Suite(.serialized) struct SegmentationTests {
+    /// A mask `width` × `height` with the given boxes set.
+    private func mask(width: Int, height: Int, boxes: [(x: Range<Int>, y: Range<Int>)]) -> [Bool] {
+        var m = [Bool](repeating: false, count: width * height)
+        for b in boxes {
+            for y in b.y { for x in b.x { m[y * width + x] = true } }
+        }
+        return m
+    }
+
+    @Test func aCharacterTouchingAFrameBarComesAwayFromIt() throws {
+        // A frame bar (columns 2–4, the whole height) touching a "D"-like ring (columns 5–16,
+        // rows 6–33) at its left side; the band is rows 4–35.
+        let w = 24, h = 40
+        let m = mask(width: w, height: h, boxes: [
+            (2..<5, 0..<40),
+            (5..<17, 6..<9), (5..<17, 31..<34), (5..<8, 6..<34), (14..<17, 6..<34),
+        ])
+        let joined = ComponentLabeler.label(m, width: w, height: h, keepRuns: true)
+        try #require(joined.count == 1)
+        let parts = joined[0].removingBars(top: 4, bottom: 35, margin: 1)
+        let big = parts.filter { $0.width >= 8 }
+        #expect(big.count == 1)
+        let character = try #require(big.first)
+        #expect(character.minX >= 5 && character.minX <= 7 && character.maxX == 16)
+        #expect(character.minY == 6 && character.maxY == 33)
+        // Nothing of the bar's own columns is left in any part.
+        #expect(parts.allSatisfy { $0.minX > 4 })
+    }
+
+    @Test func aCharacterWithoutABarIsLeftWhole() throws {
+        // A "1" as tall as the band is no bar: it does not reach both band edges.
+        let w = 20, h = 40
+        let m = mask(width: w, height: h, boxes: [(8..<12, 6..<34), (5..<8, 6..<9)])
+        let one = try #require(ComponentLabeler.label(m, width: w, height: h, keepRuns: true).first)
+        let parts = one.removingBars(top: 4, bottom: 35, margin: 1)
+        #expect(parts.count == 1 && parts[0].area == one.area)
+    }
+}
