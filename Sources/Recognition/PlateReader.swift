@@ -29,6 +29,11 @@ public final class PlateReader {
         /// Weight of the glyph classifier's reading in the vote, against 1 for each Tesseract
         /// rendering; 0 turns the classifier off.
         public var glyphVoteWeight = 8.0
+        /// A row is read by Tesseract only if the glyph classifier finds in it at least as many
+        /// characters as the shortest plate less one and is, on average over them, at least this
+        /// sure of them (0–100). Rows of texture, grilles and other text stop here, which halves
+        /// the time per frame and the false reads.
+        public var glyphGate = 70.0
         /// When every Tesseract rendering reads the same text with at least this confidence, the
         /// glyph classifier is not consulted.
         public var unanimousConfidence = 90.0
@@ -125,8 +130,8 @@ public final class PlateReader {
     /// The row is read by Tesseract in several renderings (gray and binary, stretched by
     /// different amounts) and by the glyph classifier, shape by shape; each gives ranked
     /// candidates, and a candidate's score is its mean confidence summed, weighted, over the
-    /// readings that proposed it. The first rendering alone decides whether the row is worth the
-    /// others.
+    /// readings that proposed it. The classifier decides first whether the row is worth reading
+    /// at all (`glyphGate`), the first rendering whether it is worth the others.
     func readRow(_ row: TextRowCandidate, in image: LumaImage) -> PlateRead? {
         let cut = timed(\.lines) { () -> (PlateLineImage, [LumaImage])? in
             guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
@@ -137,6 +142,13 @@ public final class PlateReader {
             ])
         }
         guard let (line, renderings) = cut else { return nil }
+        // The classifier reads the shapes first: it is cheap, and a row whose shapes it does not
+        // take for characters (texture, grilles, text of other sizes) is not worth Tesseract.
+        let glyphSymbols = classifier.map { c in timed(\.classifier) { classify(line.glyphs, in: line, with: c) } }
+        if let glyphSymbols {
+            let mean = glyphSymbols.map(\.confidence).reduce(0, +) / Double(max(1, glyphSymbols.count))
+            guard glyphSymbols.count >= settings.format.minLength - 1, mean >= settings.glyphGate else { return nil }
+        }
         let builder = CandidateBuilder(format: settings.format, topN: settings.topN)
         var votes: [String: (score: Double, matches: Bool)] = [:]
         var voters = 0.0
@@ -167,8 +179,7 @@ public final class PlateReader {
         // (it reads the shapes as cut, and a wrong cut can hide a character the renderings see).
         let unanimous = firstChoices.count == 1
             && (votes.values.map(\.score).max() ?? 0) / max(voters, 1) >= settings.unanimousConfidence
-        if let classifier, !unanimous {
-            let symbols = timed(\.classifier) { classify(line.glyphs, in: line, with: classifier) }
+        if let symbols = glyphSymbols, !unanimous {
             if (settings.format.minLength...settings.format.maxLength).contains(symbols.count) {
                 vote(timed(\.rules) { builder.candidates(from: symbols) }, weight: settings.glyphVoteWeight)
             }

@@ -42,4 +42,18 @@ import Testing
         let parts = one.removingBars(top: 4, bottom: 35, margin: 1)
         #expect(parts.count == 1 && parts[0].area == one.area)
     }
+
+    @Test func rowsTheClassifierDoesNotTakeForCharactersAreNotReadByTesseract() throws {
+        let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
+        var settings = PlateReader.Settings()
+        settings.glyphGate = 101 // no row can pass
+        let gated = try PlateReader(settings: settings)
+        #expect(gated.read(still.frame.image).isEmpty)
+        #expect(gated.stageTimes.ocr == .zero)
+        #expect(gated.stageTimes.classifier > .zero)
+        settings.glyphGate = 0
+        let open = try PlateReader(settings: settings)
+        #expect(open.read(still.frame.image).map(\.text).contains(still.plate))
+        #expect(open.stageTimes.ocr > .zero)
+    }
 }
