@@ -19,6 +19,17 @@ public struct TextRowCandidate: Sendable, Equatable {
     public var score: Double
 }
 
+/// A local threshold: a pixel is ink when it is darker (or lighter) than its neighbourhood's
+/// mean by `fraction` of that mean and by at least `minContrast` grey levels.
+public struct Threshold: Sendable, Equatable {
+    public var fraction: Double
+    public var minContrast: Int
+    public init(fraction: Double, minContrast: Int) {
+        self.fraction = fraction
+        self.minContrast = minContrast
+    }
+}
+
 /// Finds candidate plate character rows in a frame.
 ///
 /// Method: binarise with a local-mean threshold (for dark and for light text), label connected
@@ -43,6 +54,10 @@ public struct PlateFinder: Sendable {
         public var maxCandidates = 10
         /// Images wider than this are searched from half resolution down.
         public var fullResolutionMaxWidth = 2000
+        /// Local thresholds the frame is binarised with, in turn; each after the first only adds
+        /// rows where none was found before. The second, weaker one finds the characters of
+        /// washed-out and dim plates that the first breaks into specks.
+        public var thresholds = [Threshold(fraction: 0.10, minContrast: 12), Threshold(fraction: 0.05, minContrast: 6)]
         public init() {}
     }
 
@@ -53,7 +68,7 @@ public struct PlateFinder: Sendable {
     }
 
     public func findRows(in image: LumaImage, regionOfInterest: PixelBox? = nil) -> [TextRowCandidate] {
-        var rows: [TextRowCandidate] = []
+        var pyramid: [(image: LumaImage, scale: Double)] = []
         var level = image
         var scale = 1.0
         if image.width > settings.fullResolutionMaxWidth {
@@ -62,20 +77,38 @@ public struct PlateFinder: Sendable {
         }
         for _ in 0..<settings.levels {
             guard level.width >= 16, level.height >= 8 else { break }
-            for light in [false, true] {
-                rows += rowsAtLevel(level, scale: scale, lightText: light)
-            }
+            pyramid.append((level, scale))
             level = ImageOps.resized(level, width: level.width / 2, height: level.height / 2)
             scale /= 2
         }
-        if let roi = regionOfInterest {
-            rows = rows.filter { roi.intersection($0.box).area * 2 >= $0.box.area }
+        // The first threshold's rows, then what each further threshold finds where no row was
+        // found before: where the first found a row, another only offers a rival cut of it.
+        var kept: [TextRowCandidate] = []
+        var seen: [TextRowCandidate] = []
+        for (i, threshold) in settings.thresholds.enumerated() {
+            var rows: [TextRowCandidate] = []
+            for (level, scale) in pyramid {
+                for light in [false, true] {
+                    rows += rowsAtLevel(level, scale: scale, lightText: light, threshold: threshold)
+                }
+            }
+            if let roi = regionOfInterest {
+                rows = rows.filter { roi.intersection($0.box).area * 2 >= $0.box.area }
+            }
+            let fresh = i == 0 ? rows : rows.filter { row in !seen.contains { $0.box.intersection(row.box).area > 0 } }
+            seen += rows
+            kept += Self.best(fresh, limit: i == 0 ? settings.maxCandidates : settings.maxCandidates / 2)
         }
-        // Suppress duplicates found at several levels: keep the best scored. Rows of opposite
-        // polarity do not suppress each other: the gaps between dark characters can look like a
-        // row of light ones, and only reading both tells which is the plate.
-        // Ties are broken by position so the result never depends on hashing order.
-        rows.sort { a, b in
+        return kept
+    }
+
+    /// The best scored of `rows`, duplicates found at several levels suppressed.
+    ///
+    /// Rows of opposite polarity do not suppress each other: the gaps between dark characters
+    /// can look like a row of light ones, and only reading both tells which is the plate. Ties
+    /// are broken by position so the result never depends on hashing order.
+    private static func best(_ rows: [TextRowCandidate], limit: Int) -> [TextRowCandidate] {
+        let rows = rows.sorted { a, b in
             if a.score != b.score { return a.score > b.score }
             if a.box.y != b.box.y { return a.box.y < b.box.y }
             if a.box.x != b.box.x { return a.box.x < b.box.x }
@@ -84,13 +117,14 @@ public struct PlateFinder: Sendable {
         var kept: [TextRowCandidate] = []
         for row in rows where !kept.contains(where: { $0.lightText == row.lightText && $0.box.iou(row.box) > 0.4 }) {
             kept.append(row)
-            if kept.count == settings.maxCandidates { break }
+            if kept.count == limit { break }
         }
         return kept
     }
 
-    private func rowsAtLevel(_ image: LumaImage, scale: Double, lightText: Bool) -> [TextRowCandidate] {
-        var mask = ImageOps.adaptiveMask(image, radius: settings.windowRadius, fraction: 0.10, minContrast: 12, lightText: lightText)
+    private func rowsAtLevel(_ image: LumaImage, scale: Double, lightText: Bool, threshold: Threshold) -> [TextRowCandidate] {
+        var mask = ImageOps.adaptiveMask(image, radius: settings.windowRadius, fraction: threshold.fraction,
+                                         minContrast: threshold.minContrast, lightText: lightText)
         // No character at this level is wider than about 1.5 heights; longer runs are frame lines.
         ImageOps.removeLongRuns(&mask, width: image.width, height: image.height, maxRun: settings.maxCharHeight * 3 / 2)
         let maxH = settings.maxCharHeight, minH = settings.minCharHeight

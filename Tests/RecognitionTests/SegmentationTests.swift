@@ -43,6 +43,21 @@ import Testing
         #expect(parts.count == 1 && parts[0].area == one.area)
     }
 
+    @Test func aWashedOutPlateIsFoundByTheWeakerThreshold() throws {
+        // A TestFrames still with its contrast squeezed to a tenth around a light grey: the
+        // characters differ from the plate by a dozen grey levels, too little for the first
+        // threshold, enough for the second.
+        let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
+        var faint = still.frame.image
+        faint.pixels = faint.pixels.map { UInt8(180 + (Int($0) - 128) / 10) }
+        var firstOnly = PlateFinder.Settings()
+        firstOnly.thresholds = Array(firstOnly.thresholds.prefix(1))
+        let onPlate = { (row: TextRowCandidate) in still.box.intersection(row.box).area * 2 >= row.box.area }
+        #expect(PlateFinder().findRows(in: still.frame.image).contains(where: onPlate))
+        #expect(!PlateFinder(settings: firstOnly).findRows(in: faint).contains(where: onPlate))
+        #expect(PlateFinder().findRows(in: faint).contains(where: onPlate))
+    }
+
     @Test func rowsTheClassifierDoesNotTakeForCharactersAreNotReadByTesseract() throws {
         let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
         var settings = PlateReader.Settings()
