@@ -41,7 +41,11 @@ enum ImageOps {
     /// Foreground mask: pixels darker (or, with `lightText`, brighter) than their neighbourhood
     /// by at least `fraction` of the local mean and at least `minContrast` grey levels.
     static func adaptiveMask(_ image: LumaImage, radius: Int, fraction: Double, minContrast: Int, lightText: Bool) -> [Bool] {
-        let means = localMeans(image, radius: radius)
+        adaptiveMask(image, means: localMeans(image, radius: radius), fraction: fraction, minContrast: minContrast, lightText: lightText)
+    }
+
+    /// The same, from local means already computed (`localMeans`), for several masks of one image.
+    static func adaptiveMask(_ image: LumaImage, means: [UInt8], fraction: Double, minContrast: Int, lightText: Bool) -> [Bool] {
         var mask = [Bool](repeating: false, count: image.pixels.count)
         let f = Int(fraction * 256)
         image.pixels.withUnsafeBufferPointer { px in

@@ -68,7 +68,7 @@ public struct PlateFinder: Sendable {
     }
 
     public func findRows(in image: LumaImage, regionOfInterest: PixelBox? = nil) -> [TextRowCandidate] {
-        var pyramid: [(image: LumaImage, scale: Double)] = []
+        var pyramid: [(image: LumaImage, means: [UInt8], scale: Double)] = []
         var level = image
         var scale = 1.0
         if image.width > settings.fullResolutionMaxWidth {
@@ -77,7 +77,7 @@ public struct PlateFinder: Sendable {
         }
         for _ in 0..<settings.levels {
             guard level.width >= 16, level.height >= 8 else { break }
-            pyramid.append((level, scale))
+            pyramid.append((level, ImageOps.localMeans(level, radius: settings.windowRadius), scale))
             level = ImageOps.resized(level, width: level.width / 2, height: level.height / 2)
             scale /= 2
         }
@@ -87,9 +87,9 @@ public struct PlateFinder: Sendable {
         var seen: [TextRowCandidate] = []
         for (i, threshold) in settings.thresholds.enumerated() {
             var rows: [TextRowCandidate] = []
-            for (level, scale) in pyramid {
+            for (level, means, scale) in pyramid {
                 for light in [false, true] {
-                    rows += rowsAtLevel(level, scale: scale, lightText: light, threshold: threshold)
+                    rows += rowsAtLevel(level, means: means, scale: scale, lightText: light, threshold: threshold)
                 }
             }
             if let roi = regionOfInterest {
@@ -122,8 +122,8 @@ public struct PlateFinder: Sendable {
         return kept
     }
 
-    private func rowsAtLevel(_ image: LumaImage, scale: Double, lightText: Bool, threshold: Threshold) -> [TextRowCandidate] {
-        var mask = ImageOps.adaptiveMask(image, radius: settings.windowRadius, fraction: threshold.fraction,
+    private func rowsAtLevel(_ image: LumaImage, means: [UInt8], scale: Double, lightText: Bool, threshold: Threshold) -> [TextRowCandidate] {
+        var mask = ImageOps.adaptiveMask(image, means: means, fraction: threshold.fraction,
                                          minContrast: threshold.minContrast, lightText: lightText)
         // No character at this level is wider than about 1.5 heights; longer runs are frame lines.
         ImageOps.removeLongRuns(&mask, width: image.width, height: image.height, maxRun: settings.maxCharHeight * 3 / 2)
