@@ -32,25 +32,39 @@ public final class GlyphClassifier: Sendable {
         var w2: [Float]
         var b2: [Float]
 
+        /// The dot product of `count` weights from `offset` with `x`, eight lanes at a time (a
+        /// plain sum loop is not vectorised: float addition is not associative).
+        @inline(__always)
+        static func dot(_ w: UnsafeBufferPointer<Float>, from offset: Int, _ x: UnsafeBufferPointer<Float>, count: Int) -> Float {
+            let wp = UnsafeRawPointer(w.baseAddress! + offset), xp = UnsafeRawPointer(x.baseAddress!)
+            var acc = SIMD8<Float>()
+            var i = 0
+            while i + 8 <= count {
+                acc += wp.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                    * xp.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                i += 8
+            }
+            var s = acc.sum()
+            while i < count {
+                s += w[offset + i] * x[i]
+                i += 1
+            }
+            return s
+        }
+
         /// Softmax probabilities, in alphabet order.
         func probabilities(_ features: [Float]) -> [Double] {
             var h = [Float](repeating: 0, count: hidden)
             w1.withUnsafeBufferPointer { w in
                 features.withUnsafeBufferPointer { x in
-                    for j in 0..<hidden {
-                        var s = b1[j]
-                        let row = j * inputs
-                        for i in 0..<inputs { s += w[row + i] * x[i] }
-                        h[j] = max(0, s)
-                    }
+                    for j in 0..<hidden { h[j] = max(0, b1[j] + Self.dot(w, from: j * inputs, x, count: inputs)) }
                 }
             }
             var logits = [Float](repeating: 0, count: b2.count)
-            for k in 0..<b2.count {
-                var s = b2[k]
-                let row = k * hidden
-                for j in 0..<hidden { s += w2[row + j] * h[j] }
-                logits[k] = s
+            w2.withUnsafeBufferPointer { w in
+                h.withUnsafeBufferPointer { x in
+                    for k in 0..<b2.count { logits[k] = b2[k] + Self.dot(w, from: k * hidden, x, count: hidden) }
+                }
             }
             let top = logits.max() ?? 0
             let exps = logits.map { Double(expf($0 - top)) }
