@@ -22,10 +22,14 @@ struct RecognitionOptions: ParsableArguments {
     @Option(name: .customLong("glyph-weight"), help: "Weight of the glyph classifier in the vote (0 turns it off).")
     var glyphWeight: Double = PlateReader.Settings().glyphVoteWeight
 
+    @Option(name: .customLong("glyph-gate"), help: "Rows whose characters the glyph classifier is on average less sure of than this (0-100) are not read by Tesseract; 0 reads every row.")
+    var glyphGate: Double = PlateReader.Settings().glyphGate
+
     func validate() throws {
         guard PlateFormat.named(region) != nil else { throw ValidationError("--region must be us or eu, not '\(region)'") }
         guard (1...50).contains(topN) else { throw ValidationError("--top-n must be between 1 and 50") }
         guard (0...20).contains(glyphWeight) else { throw ValidationError("--glyph-weight must be between 0 and 20") }
+        guard (0...100).contains(glyphGate) else { throw ValidationError("--glyph-gate must be between 0 and 100") }
         guard (0...100).contains(minConfidence) else { throw ValidationError("--min-confidence must be between 0 and 100") }
     }
 
@@ -36,6 +40,7 @@ struct RecognitionOptions: ParsableArguments {
         settings.minConfidence = minConfidence
         settings.glyphModelPath = glyphModel
         settings.glyphVoteWeight = glyphWeight
+        settings.glyphGate = glyphGate
         settings.debugDirectory = ProcessInfo.processInfo.environment["PLATEKEEPER_DEBUG_DIR"]
         return try PlateReader(settings: settings, tessdataPath: tessdata)
     }
