@@ -21,7 +21,7 @@ public struct TextRowCandidate: Sendable, Equatable {
 
 /// A local threshold: a pixel is ink when it is darker (or lighter) than its neighbourhood's
 /// mean by `fraction` of that mean and by at least `minContrast` grey levels.
-public struct Threshold: Sendable, Equatable {
+public struct LocalThreshold: Sendable, Equatable {
     public var fraction: Double
     public var minContrast: Int
     public init(fraction: Double, minContrast: Int) {
@@ -57,7 +57,7 @@ public struct PlateFinder: Sendable {
         /// Local thresholds the frame is binarised with, in turn; each after the first only adds
         /// rows where none was found before. The second, weaker one finds the characters of
         /// washed-out and dim plates that the first breaks into specks.
-        public var thresholds = [Threshold(fraction: 0.10, minContrast: 12), Threshold(fraction: 0.05, minContrast: 6)]
+        public var thresholds = [LocalThreshold(fraction: 0.10, minContrast: 12), LocalThreshold(fraction: 0.05, minContrast: 6)]
         public init() {}
     }
 
@@ -122,7 +122,7 @@ public struct PlateFinder: Sendable {
         return kept
     }
 
-    private func rowsAtLevel(_ image: LumaImage, means: [UInt8], scale: Double, lightText: Bool, threshold: Threshold) -> [TextRowCandidate] {
+    private func rowsAtLevel(_ image: LumaImage, means: [UInt8], scale: Double, lightText: Bool, threshold: LocalThreshold) -> [TextRowCandidate] {
         var mask = ImageOps.adaptiveMask(image, means: means, fraction: threshold.fraction,
                                          minContrast: threshold.minContrast, lightText: lightText)
         // No character at this level is wider than about 1.5 heights; longer runs are frame lines.
