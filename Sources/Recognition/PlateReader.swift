@@ -133,15 +133,7 @@ public final class PlateReader {
     /// readings that proposed it. The classifier decides first whether the row is worth reading
     /// at all (`glyphGate`), the first rendering whether it is worth the others.
     func readRow(_ row: TextRowCandidate, in image: LumaImage) -> PlateRead? {
-        let cut = timed(\.lines) { () -> (PlateLineImage, [LumaImage])? in
-            guard let line = PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) else { return nil }
-            return (line, [
-                PlateLineImage.stretched(line.gray, by: 1.3),
-                PlateLineImage.stretched(line.gray, by: 1.0),
-                PlateLineImage.stretched(line.binary, by: 1.15),
-            ])
-        }
-        guard let (line, renderings) = cut else { return nil }
+        guard let line = timed(\.lines, { PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) }) else { return nil }
         // The classifier reads the shapes first: it is cheap, and a row whose shapes it does not
         // take for characters (texture, grilles, text of other sizes) is not worth Tesseract.
         let glyphSymbols = classifier.map { c in timed(\.classifier) { classify(line.glyphs, in: line, with: c) } }
@@ -155,15 +147,18 @@ public final class PlateReader {
         /// Adds one reading's ranked candidates to the vote; later ranks count for less, since a
         /// reading's own ranking carries information.
         func vote(_ ranked: [(text: String, confidence: Double, matches: Bool, score: Double)], weight: Double = 1) {
-            let start = clock.now
-            defer { stageTimes.rules += clock.now - start }
-            voters += weight
-            for (rank, c) in ranked.enumerated() {
-                votes[c.text] = ((votes[c.text]?.score ?? 0) + weight * c.score * (rank == 0 ? 1.0 : 0.85), c.matches)
+            timed(\.rules) {
+                voters += weight
+                for (rank, c) in ranked.enumerated() {
+                    votes[c.text] = ((votes[c.text]?.score ?? 0) + weight * c.score * (rank == 0 ? 1.0 : 0.85), c.matches)
+                }
             }
         }
+        // Gray ×1.3, gray, binary ×1.15, each made only when the row is still worth it.
+        let renderings: [(image: LumaImage, stretch: Double)] = [(line.gray, 1.3), (line.gray, 1.0), (line.binary, 1.15)]
         var firstChoices: Set<String> = []
-        for (i, rendering) in renderings.enumerated() {
+        for (i, source) in renderings.enumerated() {
+            let rendering = timed(\.lines) { PlateLineImage.stretched(source.image, by: source.stretch) }
             guard let symbols = timed(\.ocr, { (try? LeptonicaPix(rendering)).map { engine.readLine($0) } }) else { continue }
             let ranked = timed(\.rules) { builder.candidates(from: symbols) }
             firstChoices.insert(ranked.first?.text ?? "")
@@ -179,10 +174,8 @@ public final class PlateReader {
         // (it reads the shapes as cut, and a wrong cut can hide a character the renderings see).
         let unanimous = firstChoices.count == 1
             && (votes.values.map(\.score).max() ?? 0) / max(voters, 1) >= settings.unanimousConfidence
-        if let symbols = glyphSymbols, !unanimous {
-            if (settings.format.minLength...settings.format.maxLength).contains(symbols.count) {
-                vote(timed(\.rules) { builder.candidates(from: symbols) }, weight: settings.glyphVoteWeight)
-            }
+        if let symbols = glyphSymbols, !unanimous, (settings.format.minLength...settings.format.maxLength).contains(symbols.count) {
+            vote(timed(\.rules) { builder.candidates(from: symbols) }, weight: settings.glyphVoteWeight)
         }
         let ranked = timed(\.rules) { votes.sorted { $0.value.score != $1.value.score ? $0.value.score > $1.value.score : $0.key < $1.key }.prefix(settings.topN) }
         guard let best = ranked.first else { return nil }
