@@ -87,8 +87,9 @@ extension Component {
 
     /// The component without its bar columns: columns whose ink reaches from row `top` to row
     /// `bottom` (a plate frame or border bar), widened by `margin` on each side. What stands
-    /// beside the bar (a character it touched) comes apart as its own pieces.
-    func removingBars(top: Int, bottom: Int, margin: Int) -> [Component] {
+    /// beside the bar (a character it touched) comes apart as its own pieces; nil when the
+    /// component has no bar column.
+    func removingBars(top: Int, bottom: Int, margin: Int) -> [Component]? {
         var counts = [Int](repeating: 0, count: width)
         var reachesTop = [Bool](repeating: false, count: width), reachesBottom = reachesTop
         for r in runs {
@@ -103,7 +104,8 @@ extension Component {
         for i in 0..<width where reachesTop[i] && reachesBottom[i] && counts[i] * 10 >= span * 9 {
             for j in max(0, i - margin)...min(width - 1, i + margin) { keep[j] = false }
         }
-        return keep.allSatisfy { $0 } ? [self] : pieces(keeping: keep)
+        guard keep.contains(false) else { return nil }
+        return keep.contains(true) ? pieces(keeping: keep) : []
     }
 
     /// The parts of the component in each run of kept columns.

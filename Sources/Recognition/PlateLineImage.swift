@@ -62,9 +62,9 @@ struct PlateLineImage {
             .flatMap { c in Double(c.width) > 0.8 * t ? c.splitAtThinColumns(maxBridge: max(2, target / 8)) : [c] }
             // A character touching a frame or border bar at its side: take the bar away.
             .flatMap { c -> [Component] in
-                guard c.minY <= bandTop, c.maxY >= bandBottom else { return [c] }
-                let parts = c.removingBars(top: bandTop, bottom: bandBottom, margin: max(1, target / 16))
-                return parts.count == 1 && parts[0].area == c.area ? [c] : parts.filter { Double($0.width) >= 0.35 * t && $0.fill < 0.7 }
+                guard c.minY <= bandTop, c.maxY >= bandBottom,
+                      let parts = c.removingBars(top: bandTop, bottom: bandBottom, margin: max(1, target / 16)) else { return [c] }
+                return parts.filter { Double($0.width) >= 0.35 * t && $0.fill < 0.7 }
             }
         var inBand = pieces.filter { c in
             c.area >= Int(0.02 * t * t) && Double(c.width) <= 2.4 * t && Double(c.height) >= settings.minPieceHeight * charH
