@@ -13,52 +13,78 @@ struct Component {
 }
 
 /// Run-based connected-component labelling with union–find.
-enum ComponentLabeler {
-    /// Components of `mask` (`width` × `height`). With `keepRuns` false the run lists stay empty
-    /// (cheaper when only boxes are needed). Components larger than `maxArea` are skipped.
-    static func label(_ mask: [Bool], width w: Int, height h: Int, keepRuns: Bool, maxArea: Int = .max) -> [Component] {
-        var runY: [Int32] = [], runX0: [Int32] = [], runX1: [Int32] = []
-        var parent: [Int32] = []
-        runY.reserveCapacity(w * h / 16)
-        func find(_ i: Int32) -> Int32 {
-            var i = i
-            while parent[Int(i)] != i {
-                parent[Int(i)] = parent[Int(parent[Int(i)])]
-                i = parent[Int(i)]
-            }
-            return i
+///
+/// Runs are fed row by row (`beginRow`, `addRun`); each is joined with the runs of the row
+/// above that it touches (4-connectivity). The finder feeds runs straight from its threshold
+/// test, so no mask is built for it; `label(_:width:height:keepRuns:maxArea:)` does the same from
+/// a mask.
+struct ComponentLabeler {
+    private var runY: [Int32] = []
+    private var runX0: [Int32] = []
+    private var runX1: [Int32] = []
+    private var parent: [Int32] = []
+    /// The previous row's runs are `prevStart..<prevEnd`; the current row's start at `rowStart`.
+    private var prevStart = 0, prevEnd = 0, rowStart = 0
+    /// First run of the previous row that may still touch a run of the current row.
+    private var cursor = 0
+
+    init(expectedRuns: Int = 0) {
+        runY.reserveCapacity(expectedRuns)
+        runX0.reserveCapacity(expectedRuns)
+        runX1.reserveCapacity(expectedRuns)
+        parent.reserveCapacity(expectedRuns)
+    }
+
+    /// Starts row `y`; rows must come in order, one after another.
+    mutating func beginRow(_ y: Int) {
+        if let last = runY.last, Int(last) == y - 1 {
+            prevStart = rowStart
+            prevEnd = runY.count
+        } else {
+            prevStart = runY.count
+            prevEnd = runY.count
         }
-        var prevStart = 0, prevEnd = 0
-        mask.withUnsafeBufferPointer { m in
-            for y in 0..<h {
-                let rowStart = runY.count
-                var x = 0
-                let base = y * w
-                while x < w {
-                    if !m[base + x] { x += 1; continue }
-                    let x0 = x
-                    while x < w && m[base + x] { x += 1 }
-                    let idx = Int32(runY.count)
-                    runY.append(Int32(y)); runX0.append(Int32(x0)); runX1.append(Int32(x))
-                    parent.append(idx)
-                    // Union with overlapping runs of the previous row.
-                    var j = prevStart
-                    while j < prevEnd {
-                        if Int(runX1[j]) > x0 && Int(runX0[j]) < x {
-                            let a = find(idx), b = find(Int32(j))
-                            if a != b { parent[Int(max(a, b))] = min(a, b) }
-                        }
-                        j += 1
-                    }
-                }
-                prevStart = rowStart
-                prevEnd = runY.count
-            }
+        rowStart = runY.count
+        cursor = prevStart
+    }
+
+    /// Adds the run `x0..<x1` of the current row; runs of a row must come left to right.
+    mutating func addRun(y: Int, x0: Int, x1: Int) {
+        let idx = Int32(runY.count)
+        runY.append(Int32(y)); runX0.append(Int32(x0)); runX1.append(Int32(x1))
+        parent.append(idx)
+        // Runs of the row above that end at or before x0 touch no later run of this row either.
+        while cursor < prevEnd && Int(runX1[cursor]) <= x0 { cursor += 1 }
+        var j = cursor
+        while j < prevEnd && Int(runX0[j]) < x1 {
+            union(idx, Int32(j))
+            j += 1
         }
+    }
+
+    private mutating func root(_ i: Int32) -> Int32 {
+        parent.withUnsafeMutableBufferPointer { p in
+            var i = Int(i)
+            while Int(p[i]) != i {
+                p[i] = p[Int(p[i])]
+                i = Int(p[i])
+            }
+            return Int32(i)
+        }
+    }
+
+    private mutating func union(_ a: Int32, _ b: Int32) {
+        let ra = root(a), rb = root(b)
+        if ra != rb { parent[Int(max(ra, rb))] = min(ra, rb) }
+    }
+
+    /// The components found so far. With `keepRuns` false the run lists stay empty (cheaper when
+    /// only boxes are needed). Components larger than `maxArea` are left out.
+    mutating func components(keepRuns: Bool, maxArea: Int = .max) -> [Component] {
         var slot = [Int32](repeating: -1, count: runY.count)
         var comps: [Component] = []
         for i in 0..<runY.count {
-            let root = Int(find(Int32(i)))
+            let root = Int(root(Int32(i)))
             let y = Int(runY[i]), x0 = Int(runX0[i]), x1 = Int(runX1[i])
             if slot[root] < 0 {
                 slot[root] = Int32(comps.count)
@@ -72,6 +98,25 @@ enum ComponentLabeler {
             if keepRuns { comps[c].runs.append((y, x0, x1)) }
         }
         return comps.filter { $0.area <= maxArea }
+    }
+
+    /// Components of `mask` (`width` × `height`).
+    static func label(_ mask: [Bool], width w: Int, height h: Int, keepRuns: Bool, maxArea: Int = .max) -> [Component] {
+        var labeler = ComponentLabeler(expectedRuns: w * h / 16)
+        mask.withUnsafeBufferPointer { m in
+            for y in 0..<h {
+                labeler.beginRow(y)
+                var x = 0
+                let base = y * w
+                while x < w {
+                    if !m[base + x] { x += 1; continue }
+                    let x0 = x
+                    while x < w && m[base + x] { x += 1 }
+                    labeler.addRun(y: y, x0: x0, x1: x)
+                }
+            }
+        }
+        return labeler.components(keepRuns: keepRuns, maxArea: maxArea)
     }
 }
 

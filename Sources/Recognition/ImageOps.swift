@@ -62,6 +62,44 @@ enum ImageOps {
         return mask
     }
 
+    /// The connected components of `adaptiveMask(image, means:…)` after `removeLongRuns(maxRun:)`,
+    /// labelled straight from the threshold test without building the mask: the finder does this
+    /// four times per pyramid level, and it is most of the finder's time.
+    static func adaptiveComponents(_ image: LumaImage, means: [UInt8], fraction: Double, minContrast: Int, lightText: Bool,
+                                   maxRun: Int, maxArea: Int) -> [Component] {
+        let w = image.width, h = image.height
+        let f = Int(fraction * 256)
+        // The contrast each mean level needs.
+        var need = [Int](repeating: 0, count: 256)
+        for mean in 0..<256 { need[mean] = max(minContrast, (mean * f) >> 8) }
+        let sign = lightText ? 1 : -1
+        var labeler = ComponentLabeler(expectedRuns: w * h / 32)
+        image.pixels.withUnsafeBufferPointer { px in
+            means.withUnsafeBufferPointer { m in
+                need.withUnsafeBufferPointer { need in
+                    for y in 0..<h {
+                        labeler.beginRow(y)
+                        let base = y * w
+                        var x = 0
+                        while x < w {
+                            let mean = Int(m[base + x])
+                            guard sign * (Int(px[base + x]) - mean) >= need[mean] else { x += 1; continue }
+                            let x0 = x
+                            x += 1
+                            while x < w {
+                                let mean = Int(m[base + x])
+                                guard sign * (Int(px[base + x]) - mean) >= need[mean] else { break }
+                                x += 1
+                            }
+                            if x - x0 <= maxRun { labeler.addRun(y: y, x0: x0, x1: x) }
+                        }
+                    }
+                }
+            }
+        }
+        return labeler.components(keepRuns: false, maxArea: maxArea)
+    }
+
     /// Clears horizontal foreground runs longer than `maxRun`: frame and border lines that
     /// would otherwise join the characters they touch into one shape.
     static func removeLongRuns(_ mask: inout [Bool], width w: Int, height h: Int, maxRun: Int) {

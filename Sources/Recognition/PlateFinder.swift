@@ -123,12 +123,10 @@ public struct PlateFinder: Sendable {
     }
 
     private func rowsAtLevel(_ image: LumaImage, means: [UInt8], scale: Double, lightText: Bool, threshold: LocalThreshold) -> [TextRowCandidate] {
-        var mask = ImageOps.adaptiveMask(image, means: means, fraction: threshold.fraction,
-                                         minContrast: threshold.minContrast, lightText: lightText)
-        // No character at this level is wider than about 1.5 heights; longer runs are frame lines.
-        ImageOps.removeLongRuns(&mask, width: image.width, height: image.height, maxRun: settings.maxCharHeight * 3 / 2)
         let maxH = settings.maxCharHeight, minH = settings.minCharHeight
-        let comps = ComponentLabeler.label(mask, width: image.width, height: image.height, keepRuns: false, maxArea: maxH * maxH)
+        // No character at this level is wider than about 1.5 heights; longer runs are frame lines.
+        let comps = ImageOps.adaptiveComponents(image, means: means, fraction: threshold.fraction, minContrast: threshold.minContrast,
+                                                lightText: lightText, maxRun: maxH * 3 / 2, maxArea: maxH * maxH)
             .filter { c in
                 c.height >= minH && c.height <= maxH && c.width <= c.height + 2 && c.height <= c.width * 10
                     && c.fill >= 0.15 && c.fill <= 0.95
