@@ -5,31 +5,41 @@ import PlateKeeperCore
 /// Written in Swift over raw buffers rather than through Leptonica: they are simple, they run on
 /// every frame, and keeping them here avoids copying each frame into and out of a PIX.
 enum ImageOps {
-    /// Box-filter means over a (2r+1)² window, clamped at the edges, from an integral image.
+    /// Box-filter means over a (2r+1)² window, clamped at the edges (the window shrinks there),
+    /// rounded down.
+    ///
+    /// Sliding sums: a running sum per column over the window's rows, then a running sum along
+    /// each row; the division is a multiplication by a reciprocal per window area, exact for
+    /// these sums (below 2^24; the error of the rounded-up reciprocal stays under 1/area).
     static func localMeans(_ image: LumaImage, radius r: Int) -> [UInt8] {
         let w = image.width, h = image.height
-        var integral = [UInt32](repeating: 0, count: (w + 1) * (h + 1))
         var means = [UInt8](repeating: 0, count: w * h)
+        guard w > 0, h > 0 else { return means }
+        let side = 2 * r + 1
+        var reciprocal = [UInt64](repeating: 0, count: side * side + 1)
+        for area in 1..<reciprocal.count { reciprocal[area] = ((1 << 40) + UInt64(area) - 1) / UInt64(area) }
+        var columns = [UInt32](repeating: 0, count: w)
         image.pixels.withUnsafeBufferPointer { px in
-            integral.withUnsafeMutableBufferPointer { ii in
-                for y in 0..<h {
-                    var rowSum: UInt32 = 0
-                    let src = y * w, dst = (y + 1) * (w + 1), above = y * (w + 1)
-                    for x in 0..<w {
-                        rowSum &+= UInt32(px[src + x])
-                        ii[dst + x + 1] = ii[above + x + 1] &+ rowSum
-                    }
-                }
-            }
-            integral.withUnsafeBufferPointer { ii in
-                means.withUnsafeMutableBufferPointer { out in
-                    for y in 0..<h {
-                        let y0 = max(0, y - r), y1 = min(h, y + r + 1)
-                        let top = y0 * (w + 1), bottom = y1 * (w + 1)
-                        for x in 0..<w {
-                            let x0 = max(0, x - r), x1 = min(w, x + r + 1)
-                            let sum = ii[bottom + x1] &- ii[bottom + x0] &- ii[top + x1] &+ ii[top + x0]
-                            out[y * w + x] = UInt8(sum / UInt32((x1 - x0) * (y1 - y0)))
+            means.withUnsafeMutableBufferPointer { out in
+                columns.withUnsafeMutableBufferPointer { col in
+                    reciprocal.withUnsafeBufferPointer { recip in
+                        // Column sums over rows 0..<min(h, r).
+                        for y in 0..<min(h, r) {
+                            for x in 0..<w { col[x] &+= UInt32(px[y * w + x]) }
+                        }
+                        for y in 0..<h {
+                            // Slide the column sums to rows y-r...y+r.
+                            if y + r < h { for x in 0..<w { col[x] &+= UInt32(px[(y + r) * w + x]) } }
+                            if y - r - 1 >= 0 { for x in 0..<w { col[x] &-= UInt32(px[(y - r - 1) * w + x]) } }
+                            let rows = min(h, y + r + 1) - max(0, y - r)
+                            var sum: UInt32 = 0
+                            for x in 0..<min(w, r) { sum &+= col[x] }
+                            for x in 0..<w {
+                                if x + r < w { sum &+= col[x + r] }
+                                if x - r - 1 >= 0 { sum &-= col[x - r - 1] }
+                                let cols = min(w, x + r + 1) - max(0, x - r)
+                                out[y * w + x] = UInt8(truncatingIfNeeded: (UInt64(sum) &* recip[rows * cols]) >> 40)
+                            }
                         }
                     }
                 }
