@@ -78,30 +78,47 @@ struct ComponentLabeler {
         if ra != rb { parent[Int(max(ra, rb))] = min(ra, rb) }
     }
 
-    /// The components found so far. With `keepRuns` false the run lists stay empty (cheaper when
-    /// only boxes are needed). Components larger than `maxArea` are left out.
-    mutating func components(keepRuns: Bool, maxArea: Int = .max) -> [Component] {
+    /// The components found so far that `include` accepts (it sees each with its box and area,
+    /// runs not yet filled in). With `keepRuns` false the run lists stay empty (cheaper when only
+    /// boxes are needed). Boxes are gathered in compact arrays first and a `Component` made only
+    /// for those accepted: a noisy 1080p threshold has a hundred thousand specks.
+    mutating func components(keepRuns: Bool, where include: (Component) -> Bool = { _ in true }) -> [Component] {
         var slot = [Int32](repeating: -1, count: runY.count)
-        var comps: [Component] = []
+        var runSlot = [Int32](repeating: -1, count: keepRuns ? runY.count : 0)
+        var minX: [Int32] = [], minY: [Int32] = [], maxX: [Int32] = [], maxY: [Int32] = [], area: [Int32] = []
         for i in 0..<runY.count {
             let root = Int(root(Int32(i)))
-            let y = Int(runY[i]), x0 = Int(runX0[i]), x1 = Int(runX1[i])
+            let y = runY[i], x0 = runX0[i], x1 = runX1[i]
             if slot[root] < 0 {
-                slot[root] = Int32(comps.count)
-                comps.append(Component(minX: x0, minY: y, maxX: x1 - 1, maxY: y, area: 0, runs: []))
+                slot[root] = Int32(minX.count)
+                minX.append(x0); minY.append(y); maxX.append(x1 - 1); maxY.append(y); area.append(0)
             }
             let c = Int(slot[root])
-            comps[c].minX = min(comps[c].minX, x0)
-            comps[c].maxX = max(comps[c].maxX, x1 - 1)
-            comps[c].maxY = max(comps[c].maxY, y)
-            comps[c].area += x1 - x0
-            if keepRuns { comps[c].runs.append((y, x0, x1)) }
+            if keepRuns { runSlot[i] = Int32(c) }
+            minX[c] = min(minX[c], x0)
+            maxX[c] = max(maxX[c], x1 - 1)
+            maxY[c] = max(maxY[c], y)
+            area[c] += x1 - x0
         }
-        return comps.filter { $0.area <= maxArea }
+        var index = [Int32](repeating: -1, count: keepRuns ? minX.count : 0)
+        var comps: [Component] = []
+        for c in 0..<minX.count {
+            let comp = Component(minX: Int(minX[c]), minY: Int(minY[c]), maxX: Int(maxX[c]), maxY: Int(maxY[c]), area: Int(area[c]), runs: [])
+            guard include(comp) else { continue }
+            if keepRuns { index[c] = Int32(comps.count) }
+            comps.append(comp)
+        }
+        if keepRuns {
+            for i in 0..<runY.count {
+                let k = index[Int(runSlot[i])]
+                if k >= 0 { comps[Int(k)].runs.append((Int(runY[i]), Int(runX0[i]), Int(runX1[i]))) }
+            }
+        }
+        return comps
     }
 
     /// Components of `mask` (`width` × `height`).
-    static func label(_ mask: [Bool], width w: Int, height h: Int, keepRuns: Bool, maxArea: Int = .max) -> [Component] {
+    static func label(_ mask: [Bool], width w: Int, height h: Int, keepRuns: Bool) -> [Component] {
         var labeler = ComponentLabeler(expectedRuns: w * h / 16)
         mask.withUnsafeBufferPointer { m in
             for y in 0..<h {
@@ -116,7 +133,7 @@ struct ComponentLabeler {
                 }
             }
         }
-        return labeler.components(keepRuns: keepRuns, maxArea: maxArea)
+        return labeler.components(keepRuns: keepRuns)
     }
 }
 

@@ -72,11 +72,11 @@ enum ImageOps {
         return mask
     }
 
-    /// The connected components of `adaptiveMask(image, means:…)` after `removeLongRuns(maxRun:)`,
-    /// labelled straight from the threshold test without building the mask: the finder does this
-    /// four times per pyramid level, and it is most of the finder's time.
+    /// The connected components of `adaptiveMask(image, means:…)` after `removeLongRuns(maxRun:)`
+    /// that `include` accepts, labelled straight from the threshold test without building the
+    /// mask: the finder does this four times per pyramid level, and it is most of its time.
     static func adaptiveComponents(_ image: LumaImage, means: [UInt8], fraction: Double, minContrast: Int, lightText: Bool,
-                                   maxRun: Int, maxArea: Int) -> [Component] {
+                                   maxRun: Int, where include: (Component) -> Bool) -> [Component] {
         let w = image.width, h = image.height
         let f = Int(fraction * 256)
         // The contrast each mean level needs.
@@ -107,7 +107,7 @@ enum ImageOps {
                 }
             }
         }
-        return labeler.components(keepRuns: false, maxArea: maxArea)
+        return labeler.components(keepRuns: false, where: include)
     }
 
     /// Clears horizontal foreground runs longer than `maxRun`: frame and border lines that

@@ -126,9 +126,8 @@ public struct PlateFinder: Sendable {
         let maxH = settings.maxCharHeight, minH = settings.minCharHeight
         // No character at this level is wider than about 1.5 heights; longer runs are frame lines.
         let comps = ImageOps.adaptiveComponents(image, means: means, fraction: threshold.fraction, minContrast: threshold.minContrast,
-                                                lightText: lightText, maxRun: maxH * 3 / 2, maxArea: maxH * maxH)
-            .filter { c in
-                c.height >= minH && c.height <= maxH && c.width <= c.height + 2 && c.height <= c.width * 10
+                                                lightText: lightText, maxRun: maxH * 3 / 2) { c in
+                c.area <= maxH * maxH && c.height >= minH && c.height <= maxH && c.width <= c.height + 2 && c.height <= c.width * 10
                     && c.fill >= 0.15 && c.fill <= 0.95
             }
             .sorted { $0.minX < $1.minX }

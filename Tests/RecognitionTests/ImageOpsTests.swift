@@ -64,6 +64,13 @@ struct ImageOpsTests {
             .map { [$0.minX, $0.minY, $0.maxX, $0.maxY, $0.area] }.sorted { $0.lexicographicallyPrecedes($1) }
         #expect(labelled.count > 10)
         #expect(labelled == floodFill(mask, width: 70, height: 50))
+        // With runs kept, each component's runs cover exactly its pixels.
+        let withRuns = ComponentLabeler.label(mask, width: 70, height: 50, keepRuns: true)
+        #expect(withRuns.count == labelled.count)
+        for c in withRuns {
+            #expect(c.runs.reduce(0) { $0 + $1.x1 - $1.x0 } == c.area)
+            #expect(c.runs.allSatisfy { $0.y >= c.minY && $0.y <= c.maxY && $0.x0 >= c.minX && $0.x1 <= c.maxX + 1 && mask[$0.y * 70 + $0.x0] })
+        }
     }
 
     @Test func thresholdComponentsMatchTheMaskPath() {
@@ -72,9 +79,9 @@ struct ImageOpsTests {
         for light in [false, true] {
             var mask = ImageOps.adaptiveMask(image, means: means, fraction: 0.1, minContrast: 12, lightText: light)
             ImageOps.removeLongRuns(&mask, width: 90, height: 60, maxRun: 6)
-            let expected = ComponentLabeler.label(mask, width: 90, height: 60, keepRuns: false, maxArea: 40)
+            let expected = ComponentLabeler.label(mask, width: 90, height: 60, keepRuns: false).filter { $0.area <= 40 }
             let got = ImageOps.adaptiveComponents(image, means: means, fraction: 0.1, minContrast: 12, lightText: light,
-                                                  maxRun: 6, maxArea: 40)
+                                                  maxRun: 6) { $0.area <= 40 }
             #expect(expected.count > 5)
             #expect(got.map { [$0.minX, $0.minY, $0.maxX, $0.maxY, $0.area] } == expected.map { [$0.minX, $0.minY, $0.maxX, $0.maxY, $0.area] })
         }
