@@ -68,7 +68,9 @@ public struct PlateFinder: Sendable {
     }
 
     public func findRows(in image: LumaImage, regionOfInterest: PixelBox? = nil) -> [TextRowCandidate] {
-        var pyramid: [(image: LumaImage, means: [UInt8], scale: Double)] = []
+        // Level by level, each threshold's rows; one level's means (2 MB at 1080p) and one
+        // reduced image are alive at a time.
+        var found = [[TextRowCandidate]](repeating: [], count: settings.thresholds.count)
         var level = image
         var scale = 1.0
         if image.width > settings.fullResolutionMaxWidth {
@@ -77,7 +79,12 @@ public struct PlateFinder: Sendable {
         }
         for _ in 0..<settings.levels {
             guard level.width >= 16, level.height >= 8 else { break }
-            pyramid.append((level, ImageOps.localMeans(level, radius: settings.windowRadius), scale))
+            let means = ImageOps.localMeans(level, radius: settings.windowRadius)
+            for (i, threshold) in settings.thresholds.enumerated() {
+                for light in [false, true] {
+                    found[i] += rowsAtLevel(level, means: means, scale: scale, lightText: light, threshold: threshold)
+                }
+            }
             level = ImageOps.resized(level, width: level.width / 2, height: level.height / 2)
             scale /= 2
         }
@@ -85,13 +92,7 @@ public struct PlateFinder: Sendable {
         // found before: where the first found a row, another only offers a rival cut of it.
         var kept: [TextRowCandidate] = []
         var seen: [TextRowCandidate] = []
-        for (i, threshold) in settings.thresholds.enumerated() {
-            var rows: [TextRowCandidate] = []
-            for (level, means, scale) in pyramid {
-                for light in [false, true] {
-                    rows += rowsAtLevel(level, means: means, scale: scale, lightText: light, threshold: threshold)
-                }
-            }
+        for (i, var rows) in found.enumerated() {
             if let roi = regionOfInterest {
                 rows = rows.filter { roi.intersection($0.box).area * 2 >= $0.box.area }
             }
