@@ -32,27 +32,30 @@ public final class TesseractEngine {
     private let handle: OpaquePointer
 
     /// - Parameters:
-    ///   - language: the traineddata name (`eng` from Debian's tesseract-ocr-eng).
-    ///   - dataPath: the tessdata folder; nil for the library's default.
+    ///   - language: one traineddata name (`eng` from Debian's tesseract-ocr-eng).
+    ///   - dataPath: the tessdata folder; nil for `TESSDATA_PREFIX` or else Debian's folder.
     ///   - whitelist: the characters Tesseract may output.
     public init(language: String = "eng", dataPath: String? = nil,
                 whitelist: String = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") throws(RecognitionError) {
+        // Tesseract's own search for the file, done here: the model is handed over from memory.
+        let folder = dataPath ?? getenv("TESSDATA_PREFIX").map { String(cString: $0) } ?? Self.defaultDataPath
+        let file = folder.hasSuffix("/") ? "\(folder)\(language).traineddata" : "\(folder)/\(language).traineddata"
+        // Plates are not words: no word dictionary (3.7 MB of `eng`, loaded into memory whole).
+        let data: [UInt8]
+        do {
+            data = try Traineddata.load(file, dropping: [.lstmWordDawg])
+        } catch {
+            throw RecognitionError(call: error.call, "cannot load '\(language)' traineddata: \(error.message) (is tesseract-ocr-\(language) installed?)")
+        }
         guard let h = TessBaseAPICreate() else { throw RecognitionError(call: "TessBaseAPICreate", "returned NULL") }
-        // Dictionaries only hurt on plates; they are words, not text.
-        let rc: Int32 = {
-            let owned: [UnsafeMutablePointer<CChar>?] = ["load_system_dawg", "load_freq_dawg", "0", "0"].map { s in s.withCString { strdup($0) } }
-            defer { owned.forEach { free($0) } }
-            var keys: [UnsafeMutablePointer<CChar>?] = [owned[0], owned[1]]
-            var values: [UnsafeMutablePointer<CChar>?] = [owned[2], owned[3]]
-            return keys.withUnsafeMutableBufferPointer { k in
-                values.withUnsafeMutableBufferPointer { v in
-                    TessBaseAPIInit4(h, dataPath, language, OEM_LSTM_ONLY, nil, 0, k.baseAddress, v.baseAddress, 2, 0)
-                }
+        let rc: Int32 = data.withUnsafeBytes { raw in
+            raw.withMemoryRebound(to: CChar.self) { bytes in
+                TessBaseAPIInit5(h, bytes.baseAddress, Int32(bytes.count), language, OEM_LSTM_ONLY, nil, 0, nil, nil, 0, 0)
             }
-        }()
+        }
         guard rc == 0 else {
             TessBaseAPIDelete(h)
-            throw RecognitionError(call: "TessBaseAPIInit4", "cannot load '\(language)' traineddata from \(dataPath ?? "the default tessdata path") (is tesseract-ocr-\(language) installed?)")
+            throw RecognitionError(call: "TessBaseAPIInit5", "Tesseract rejected '\(language)' traineddata from \(file) (is tesseract-ocr-\(language) installed?)")
         }
         handle = h
         TessBaseAPISetPageSegMode(h, PSM_SINGLE_LINE)
@@ -61,6 +64,9 @@ public final class TesseractEngine {
         _ = TessBaseAPISetVariable(h, "lstm_choice_mode", "2")
         _ = TessBaseAPISetVariable(h, "debug_file", "/dev/null")
     }
+
+    /// Where Debian's tesseract-ocr packages put traineddata (Tesseract's built-in default).
+    static let defaultDataPath = "/usr/share/tesseract-ocr/5/tessdata"
 
     deinit {
         TessBaseAPIEnd(handle)

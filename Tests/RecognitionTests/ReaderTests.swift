@@ -63,7 +63,7 @@ func testFrameStills() throws -> [(frame: Frame, box: PixelBox, plate: String)] 
             _ = try TesseractEngine(language: "nosuchlanguage")
             Issue.record("initialised a missing language")
         } catch {
-            #expect(error.call == "TessBaseAPIInit4")
+            #expect(error.call == "fopen")
             #expect(error.message.contains("nosuchlanguage"))
         }
     }
