@@ -16,66 +16,62 @@ struct Component {
 ///
 /// Runs are fed row by row (`beginRow`, `addRun`); each is joined with the runs of the row
 /// above that it touches (4-connectivity). The finder feeds runs straight from its threshold
-/// test, so no mask is built for it; `label(_:width:height:keepRuns:maxArea:)` does the same from
-/// a mask.
+/// test, so no mask is built for it; `label(_:width:height:keepRuns:)` does the same from a mask.
 struct ComponentLabeler {
-    private var runY: [Int32] = []
-    private var runX0: [Int32] = []
-    private var runX1: [Int32] = []
-    private var parent: [Int32] = []
+    /// A horizontal run `x0..<x1` of row `y`, and its union–find parent (a run index).
+    private struct Run {
+        var y: Int32, x0: Int32, x1: Int32, parent: Int32
+    }
+    private var runs: [Run] = []
     /// The previous row's runs are `prevStart..<prevEnd`; the current row's start at `rowStart`.
     private var prevStart = 0, prevEnd = 0, rowStart = 0
     /// First run of the previous row that may still touch a run of the current row.
     private var cursor = 0
 
     init(expectedRuns: Int = 0) {
-        runY.reserveCapacity(expectedRuns)
-        runX0.reserveCapacity(expectedRuns)
-        runX1.reserveCapacity(expectedRuns)
-        parent.reserveCapacity(expectedRuns)
+        runs.reserveCapacity(expectedRuns)
     }
 
     /// Starts row `y`; rows must come in order, one after another.
     mutating func beginRow(_ y: Int) {
-        if let last = runY.last, Int(last) == y - 1 {
+        if let last = runs.last, Int(last.y) == y - 1 {
             prevStart = rowStart
-            prevEnd = runY.count
+            prevEnd = runs.count
         } else {
-            prevStart = runY.count
-            prevEnd = runY.count
+            prevStart = runs.count
+            prevEnd = runs.count
         }
-        rowStart = runY.count
+        rowStart = runs.count
         cursor = prevStart
     }
 
     /// Adds the run `x0..<x1` of the current row; runs of a row must come left to right.
     mutating func addRun(y: Int, x0: Int, x1: Int) {
-        let idx = Int32(runY.count)
-        runY.append(Int32(y)); runX0.append(Int32(x0)); runX1.append(Int32(x1))
-        parent.append(idx)
-        // Runs of the row above that end at or before x0 touch no later run of this row either.
-        while cursor < prevEnd && Int(runX1[cursor]) <= x0 { cursor += 1 }
-        var j = cursor
-        while j < prevEnd && Int(runX0[j]) < x1 {
-            union(idx, Int32(j))
-            j += 1
-        }
-    }
-
-    private mutating func root(_ i: Int32) -> Int32 {
-        parent.withUnsafeMutableBufferPointer { p in
-            var i = Int(i)
-            while Int(p[i]) != i {
-                p[i] = p[Int(p[i])]
-                i = Int(p[i])
+        let idx = Int32(runs.count)
+        runs.append(Run(y: Int32(y), x0: Int32(x0), x1: Int32(x1), parent: idx))
+        let prevEnd = prevEnd
+        var cursor = cursor
+        runs.withUnsafeMutableBufferPointer { r in
+            // Runs of the row above that end at or before x0 touch no later run of this row either.
+            while cursor < prevEnd && Int(r[cursor].x1) <= x0 { cursor += 1 }
+            var j = cursor
+            while j < prevEnd && Int(r[j].x0) < x1 {
+                let a = Self.root(Int(idx), r), b = Self.root(j, r)
+                if a != b { r[max(a, b)].parent = Int32(min(a, b)) }
+                j += 1
             }
-            return Int32(i)
         }
+        self.cursor = cursor
     }
 
-    private mutating func union(_ a: Int32, _ b: Int32) {
-        let ra = root(a), rb = root(b)
-        if ra != rb { parent[Int(max(ra, rb))] = min(ra, rb) }
+    /// The root of run `i`'s set, halving the path on the way.
+    private static func root(_ i: Int, _ r: UnsafeMutableBufferPointer<Run>) -> Int {
+        var i = i
+        while Int(r[i].parent) != i {
+            r[i].parent = r[Int(r[i].parent)].parent
+            i = Int(r[i].parent)
+        }
+        return i
     }
 
     /// The components found so far that `include` accepts (it sees each with its box and area,
@@ -83,22 +79,24 @@ struct ComponentLabeler {
     /// boxes are needed). Boxes are gathered in compact arrays first and a `Component` made only
     /// for those accepted: a noisy 1080p threshold has a hundred thousand specks.
     mutating func components(keepRuns: Bool, where include: (Component) -> Bool = { _ in true }) -> [Component] {
-        var slot = [Int32](repeating: -1, count: runY.count)
-        var runSlot = [Int32](repeating: -1, count: keepRuns ? runY.count : 0)
+        var slot = [Int32](repeating: -1, count: runs.count)
+        var runSlot = [Int32](repeating: -1, count: keepRuns ? runs.count : 0)
         var minX: [Int32] = [], minY: [Int32] = [], maxX: [Int32] = [], maxY: [Int32] = [], area: [Int32] = []
-        for i in 0..<runY.count {
-            let root = Int(root(Int32(i)))
-            let y = runY[i], x0 = runX0[i], x1 = runX1[i]
-            if slot[root] < 0 {
-                slot[root] = Int32(minX.count)
-                minX.append(x0); minY.append(y); maxX.append(x1 - 1); maxY.append(y); area.append(0)
+        runs.withUnsafeMutableBufferPointer { r in
+            for i in 0..<r.count {
+                let root = Self.root(i, r)
+                let y = r[i].y, x0 = r[i].x0, x1 = r[i].x1
+                if slot[root] < 0 {
+                    slot[root] = Int32(minX.count)
+                    minX.append(x0); minY.append(y); maxX.append(x1 - 1); maxY.append(y); area.append(0)
+                }
+                let c = Int(slot[root])
+                if keepRuns { runSlot[i] = Int32(c) }
+                minX[c] = min(minX[c], x0)
+                maxX[c] = max(maxX[c], x1 - 1)
+                maxY[c] = max(maxY[c], y)
+                area[c] += x1 - x0
             }
-            let c = Int(slot[root])
-            if keepRuns { runSlot[i] = Int32(c) }
-            minX[c] = min(minX[c], x0)
-            maxX[c] = max(maxX[c], x1 - 1)
-            maxY[c] = max(maxY[c], y)
-            area[c] += x1 - x0
         }
         var index = [Int32](repeating: -1, count: keepRuns ? minX.count : 0)
         var comps: [Component] = []
@@ -109,9 +107,9 @@ struct ComponentLabeler {
             comps.append(comp)
         }
         if keepRuns {
-            for i in 0..<runY.count {
+            for (i, run) in runs.enumerated() {
                 let k = index[Int(runSlot[i])]
-                if k >= 0 { comps[Int(k)].runs.append((Int(runY[i]), Int(runX0[i]), Int(runX1[i]))) }
+                if k >= 0 { comps[Int(k)].runs.append((Int(run.y), Int(run.x0), Int(run.x1))) }
             }
         }
         return comps

@@ -34,12 +34,23 @@ enum ImageOps {
                             let rows = min(h, y + r + 1) - max(0, y - r)
                             var sum: UInt32 = 0
                             for x in 0..<min(w, r) { sum &+= col[x] }
-                            for x in 0..<w {
+                            let row = y * w
+                            // Near the edges the window is cut and its area varies; in between
+                            // (r < x < w - r) it is whole and the reciprocal is one.
+                            func edge(_ x: Int) {
                                 if x + r < w { sum &+= col[x + r] }
                                 if x - r - 1 >= 0 { sum &-= col[x - r - 1] }
                                 let cols = min(w, x + r + 1) - max(0, x - r)
-                                out[y * w + x] = UInt8(truncatingIfNeeded: (UInt64(sum) &* recip[rows * cols]) >> 40)
+                                out[row + x] = UInt8(truncatingIfNeeded: (UInt64(sum) &* recip[rows * cols]) >> 40)
                             }
+                            let leftEnd = min(w, r + 1), interiorEnd = max(leftEnd, w - r)
+                            for x in 0..<leftEnd { edge(x) }
+                            let whole = recip[rows * side]
+                            for x in leftEnd..<interiorEnd {
+                                sum = sum &+ col[x + r] &- col[x - r - 1]
+                                out[row + x] = UInt8(truncatingIfNeeded: (UInt64(sum) &* whole) >> 40)
+                            }
+                            for x in interiorEnd..<w { edge(x) }
                         }
                     }
                 }
