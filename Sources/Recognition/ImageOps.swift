@@ -148,6 +148,17 @@ enum ImageOps {
         let sx = Double(w) / Double(nw), sy = Double(h) / Double(nh)
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
+                if w == 2 * nw && h == 2 * nh {
+                    // Exact halving (every pyramid level of an even-sized frame): 2×2 blocks.
+                    for y in 0..<nh {
+                        let top = 2 * y * w, bottom = top + w
+                        for x in 0..<nw {
+                            let sum = Int(src[top + 2 * x]) + Int(src[top + 2 * x + 1]) + Int(src[bottom + 2 * x]) + Int(src[bottom + 2 * x + 1])
+                            dst[y * nw + x] = UInt8(sum / 4)
+                        }
+                    }
+                    return
+                }
                 if sx >= 2 || sy >= 2 {
                     // Shrinking a lot: average the source block so small text does not alias.
                     for y in 0..<nh {

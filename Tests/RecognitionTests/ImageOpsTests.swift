@@ -36,6 +36,25 @@ struct ImageOpsTests {
         #expect(wrong == 0)
     }
 
+    @Test(arguments: [(40, 30), (41, 30), (40, 31), (7, 5)])
+    func halvingAveragesEachBlock(width: Int, height: Int) {
+        let image = noise(width: width, height: height, seed: 3)
+        let half = ImageOps.resized(image, width: width / 2, height: height / 2)
+        let sx = Double(width) / Double(width / 2), sy = Double(height) / Double(height / 2)
+        var wrong = 0
+        for y in 0..<half.height {
+            for x in 0..<half.width {
+                // The source block the output pixel covers, as in the general shrinking code.
+                let y0 = Int(Double(y) * sy), y1 = max(y0 + 1, min(height, Int(Double(y + 1) * sy)))
+                let x0 = Int(Double(x) * sx), x1 = max(x0 + 1, min(width, Int(Double(x + 1) * sx)))
+                var sum = 0
+                for yy in y0..<y1 { for xx in x0..<x1 { sum += Int(image.pixels[yy * width + xx]) } }
+                if Int(half.pixels[y * half.width + x]) != sum / ((y1 - y0) * (x1 - x0)) { wrong += 1 }
+            }
+        }
+        #expect(wrong == 0)
+    }
+
     /// 4-connected components by flood fill: boxes and areas, sorted.
     private func floodFill(_ mask: [Bool], width w: Int, height h: Int) -> [[Int]] {
         var seen = [Bool](repeating: false, count: mask.count)
