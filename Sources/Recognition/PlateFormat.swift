@@ -11,21 +11,29 @@ public struct PlateFormat: Sendable, Equatable {
     /// Letters the region's standard serials never use (US states avoid I, O and Q, which read
     /// as 1 and 0); a reading with them is less likely than its look-alike with digits.
     public var excludedLetters: Set<Character>
+    /// Score (confidence points) a candidate gains by fitting one of `patterns`: how much a fit
+    /// says depends on how much of the region's plates the list covers.
+    public var patternBonus: Double
 
-    public init(name: String, minLength: Int, maxLength: Int, patterns: [String], excludedLetters: Set<Character> = []) {
+    public init(name: String, minLength: Int, maxLength: Int, patterns: [String], excludedLetters: Set<Character> = [],
+                patternBonus: Double = 8) {
         self.name = name
         self.minLength = minLength
         self.maxLength = maxLength
         self.patterns = patterns
         self.excludedLetters = excludedLetters
+        self.patternBonus = patternBonus
     }
 
     /// Generic United States rules: the common serial layouts of the states' standard plates.
+    /// Fifty states' current and older series, specialty and vanity plates are far more than this
+    /// list, so fitting it counts for half what it does in Europe: at 8 a fit overruled a
+    /// confidently read character (8FV480 read as 8FVL80 to fit `#@@@##`).
     public static let us = PlateFormat(name: "us", minLength: 4, maxLength: 8, patterns: [
         "@@@###", "@@@####", "#@@@###", "###@@@", "@@#####", "###@###", "@@@#@@", "#@@####",
         "##@@###", "@##@@@", "###@@@@", "@@@##@", "@@##@@", "####@@", "@@####", "#####@@", "##@####",
         "@#####", "###@@", "@@###@", "#@#####", "####@@@", "######", "#######", "##@###", "#@@@##",
-    ], excludedLetters: ["I", "O", "Q"])
+    ], excludedLetters: ["I", "O", "Q"], patternBonus: 4)
 
     /// Generic European rules: the standard layouts of the larger EU countries
     /// (FR/IT `AB123CD`, ES `1234BCD`, PL `AB12345`, NL, DE-style, CZ/SK, PT …).
@@ -80,7 +88,7 @@ struct CandidateBuilder {
     /// Confidence given to an alternative that only the look-alike table proposes.
     var lookAlikePenalty = 35.0
     /// Score bonus for a candidate that fits one of the region's patterns.
-    var formatBonus = 8.0
+    var formatBonus: Double { format.patternBonus }
     /// Score bonus for a candidate without the region's excluded letters.
     var serialBonus = 8.0
 

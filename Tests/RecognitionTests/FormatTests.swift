@@ -25,13 +25,24 @@ func symbols(_ spec: [(String, Double)]) -> [OCRSymbol] {
 }
 
 @Suite struct CandidateBuilderTests {
-    @Test func lookAlikeMakesTheReadingFitTheFormat() {
-        // "7ABC1Z3": Z where the CA-style layout #@@@### needs a digit.
-        let read = symbols([("7", 95), ("A", 94), ("B", 93), ("C", 95), ("1", 92), ("Z", 80), ("3", 95)])
+    @Test func anOfferedAlternativeMakesTheReadingFitTheFormat() {
+        // "7ABC1Z3": Z where the CA-style layout #@@@### needs a digit, and the reader offered 2
+        // as its second choice.
+        var read = symbols([("7", 95), ("A", 94), ("B", 93), ("C", 95), ("1", 92), ("Z", 80), ("3", 95)])
+        read[5].choices.append(("2", 72))
         let ranked = CandidateBuilder(format: .us, topN: 5).candidates(from: read)
         #expect(ranked.first?.text == "7ABC123")
         #expect(ranked.first?.matches == true)
         #expect(ranked.contains { $0.text == "7ABC1Z3" })
+    }
+
+    @Test func theLayoutListDoesNotOverruleAConfidentCharacter() {
+        // "8FV480" fits none of the US layouts; "8FVL80" (L only as 4's look-alike) fits #@@@##.
+        // The US list is far from all the states' layouts: the confident 4 stays.
+        let read = symbols([("8", 95), ("F", 94), ("V", 93), ("4", 90), ("8", 95), ("0", 94)])
+        let ranked = CandidateBuilder(format: .us, topN: 5).candidates(from: read)
+        #expect(ranked.first?.text == "8FV480")
+        #expect(ranked.contains { $0.text == "8FVL80" && $0.matches })
     }
 
     @Test func usSerialsPreferZeroOverO() {
