@@ -36,7 +36,7 @@ enum ImageOps {
                             for x in 0..<min(w, r) { sum &+= col[x] }
                             let row = y * w
                             // Near the edges the window is cut and its area varies; in between
-                            // (r < x < w - r) it is whole and the reciprocal is one.
+                            // (r < x < w - r) it is whole, and one reciprocal serves the row.
                             func edge(_ x: Int) {
                                 if x + r < w { sum &+= col[x + r] }
                                 if x - r - 1 >= 0 { sum &-= col[x - r - 1] }
