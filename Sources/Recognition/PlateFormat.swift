@@ -109,12 +109,16 @@ struct CandidateBuilder {
             }
             positions.append(options)
         }
-        // Variants that drop a weak first or last symbol (border or bolt remnants read as I/1).
+        // Variants that drop a weak first or last symbol, or both (border, frame or bolt
+        // remnants read as I/1).
         var spans: [Range<Int>] = [0..<positions.count]
-        if positions.count > format.minLength {
-            if positions[0][0].1 < 75 { spans.append(1..<positions.count) }
-            if positions[positions.count - 1][0].1 < 75 { spans.append(0..<(positions.count - 1)) }
+        let n = positions.count
+        let weakFirst = positions[0][0].1 < 75, weakLast = positions[n - 1][0].1 < 75
+        if n > format.minLength {
+            if weakFirst { spans.append(1..<n) }
+            if weakLast { spans.append(0..<(n - 1)) }
         }
+        if n > format.minLength + 1, weakFirst, weakLast { spans.append(1..<(n - 1)) }
         var scored: [String: (Double, Bool)] = [:]
         var bonus: [String: Double] = [:]
         for span in spans {

@@ -57,6 +57,13 @@ func symbols(_ spec: [(String, Double)]) -> [OCRSymbol] {
         #expect(ranked.first?.text == "ABC123")
     }
 
+    @Test func weakSymbolsAtBothEndsAreDroppedTogether() {
+        // Frame bars at both ends of "BTZ7148", read as weak 1s: no one-end variant fits.
+        let read = symbols([("1", 40), ("B", 95), ("T", 94), ("Z", 93), ("7", 95), ("1", 94), ("4", 95), ("8", 94), ("1", 45)])
+        let ranked = CandidateBuilder(format: .us, topN: 5).candidates(from: read)
+        #expect(ranked.first?.text == "BTZ7148")
+    }
+
     @Test func respectsTopN() {
         let read = symbols([("B", 90), ("8", 90), ("S", 90), ("5", 90), ("Z", 90)])
         #expect(CandidateBuilder(format: .us, topN: 3).candidates(from: read).count == 3)
