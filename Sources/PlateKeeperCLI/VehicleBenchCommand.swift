@@ -25,10 +25,12 @@ struct VehicleBenchCommand: ParsableCommand {
     @Flag(help: "One line per pass.") var verbose = false
     @OptionGroup var recognition: RecognitionOptions
 
+    /// One vehicle pass; its frames are made when the pass is read, so one pass's frames are in
+    /// memory at a time (540 simulated 720p frames would be half a gigabyte).
     struct Pass {
         var name: String
         var expected: String
-        var frames: [Frame]
+        var frames: () throws -> [Frame]
     }
 
     func run() throws {
@@ -39,10 +41,11 @@ struct VehicleBenchCommand: ParsableCommand {
         settings.windowSeconds = window
         var frames = 0, framesRight = 0, vehiclesRight = 0, extraEvents = 0, missed = 0
         for pass in passes {
+            let passFrames = try pass.frames()
             var grouper = ReadGrouper(settings: settings)
             var events: [ReadEvent] = []
             var right = 0
-            for frame in pass.frames {
+            for frame in passFrames {
                 let reads = reader.read(frame.image)
                 if reads.first?.text == pass.expected { right += 1 }
                 events += grouper.advance(camera: frame.camera, to: frame.captureTime)
@@ -51,7 +54,7 @@ struct VehicleBenchCommand: ParsableCommand {
                 }
             }
             events += grouper.closeAll()
-            frames += pass.frames.count
+            frames += passFrames.count
             framesRight += right
             let hit = events.contains { $0.plate == pass.expected }
             if hit { vehiclesRight += 1 }
@@ -59,7 +62,7 @@ struct VehicleBenchCommand: ParsableCommand {
             extraEvents += events.filter { $0.plate != pass.expected }.count
             if verbose {
                 let voted = events.max { $0.frameCount < $1.frameCount }
-                print("\(pass.name): \(pass.expected), frames right \(right)/\(pass.frames.count), events \(events.map { "\($0.plate)×\($0.frameCount)" }.joined(separator: " ")) → \(hit ? "right" : voted == nil ? "missed" : "WRONG")")
+                print("\(pass.name): \(pass.expected), frames right \(right)/\(passFrames.count), events \(events.map { "\($0.plate)×\($0.frameCount)" }.joined(separator: " ")) → \(hit ? "right" : voted == nil ? "missed" : "WRONG")")
             }
         }
         func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "-" : JSONLine.number(100 * Double(a) / Double(b), decimals: 1) + " %" }
@@ -80,8 +83,9 @@ struct VehicleBenchCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(RecordingManifest.fileName)),
                   let text = try? String(contentsOfFile: expectedPath, encoding: .utf8),
                   let plate = text.split(whereSeparator: { $0 == "\t" || $0.isNewline }).first else { continue }
-            let frames = byFolder[folder]!.compactMap { try? source.frame(for: $0) }
-            passes.append(Pass(name: (folder as NSString).lastPathComponent, expected: String(plate), frames: frames))
+            let items = byFolder[folder]!
+            passes.append(Pass(name: (folder as NSString).lastPathComponent, expected: String(plate),
+                               frames: { items.compactMap { try? source.frame(for: $0) } }))
         }
         return passes
     }
@@ -94,19 +98,24 @@ struct VehicleBenchCommand: ParsableCommand {
         for folder in paths {
             let truth = GroundTruth.load(folder: folder)
             for image in truth.images where image.plates.count == 1 {
-                guard let photo = try? source.frame(for: ReplayItem(path: image.imagePath, camera: "sim", sequence: 0, kind: .still, clockQuality: .unknown)) else { continue }
-                var rng = SeededRandom(seed: UInt64(passes.count) &* 7919 &+ 1)
-                var frames: [Frame] = []
-                for k in 0..<count {
-                    let scale = 0.7 + 0.3 * Double(k) / Double(count - 1)
-                    let dx = Int(rng.next() % 21) - 10, dy = Int(rng.next() % 21) - 10
-                    var img = Motion.transform(photo.image, scale: scale, dx: dx, dy: dy)
-                    if rng.next() % 3 == 0 { img = Motion.blur(img) }
-                    img = Motion.noise(img, amplitude: Int(rng.next() % 9), rng: &rng)
-                    frames.append(Frame(camera: "sim", sequence: UInt64(k), captureTime: CaptureTime(unixNanoseconds: Int64(k) * 100_000_000, quality: .unknown),
-                                        name: "\((image.imagePath as NSString).lastPathComponent)#\(k)", image: img))
-                }
-                passes.append(Pass(name: (image.imagePath as NSString).lastPathComponent, expected: GroundTruth.normalise(image.plates[0].text), frames: frames))
+                let seed = UInt64(passes.count) &* 7919 &+ 1
+                let name = (image.imagePath as NSString).lastPathComponent
+                passes.append(Pass(name: name, expected: GroundTruth.normalise(image.plates[0].text)) {
+                    guard let photo = try? source.frame(for: ReplayItem(path: image.imagePath, camera: "sim", sequence: 0, kind: .still,
+                                                                        clockQuality: .unknown)) else { return [] }
+                    var rng = SeededRandom(seed: seed)
+                    var frames: [Frame] = []
+                    for k in 0..<count {
+                        let scale = 0.7 + 0.3 * Double(k) / Double(count - 1)
+                        let dx = Int(rng.next() % 21) - 10, dy = Int(rng.next() % 21) - 10
+                        var img = Motion.transform(photo.image, scale: scale, dx: dx, dy: dy)
+                        if rng.next() % 3 == 0 { img = Motion.blur(img) }
+                        img = Motion.noise(img, amplitude: Int(rng.next() % 9), rng: &rng)
+                        frames.append(Frame(camera: "sim", sequence: UInt64(k), captureTime: CaptureTime(unixNanoseconds: Int64(k) * 100_000_000, quality: .unknown),
+                                            name: "\(name)#\(k)", image: img))
+                    }
+                    return frames
+                })
             }
         }
         return passes

@@ -145,6 +145,17 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         #expect(ms.count == 7 && ms.allSatisfy { $0 >= 0 } && ms[6] > ms[0])
     }
 
+    @Test func benchVehiclesOverRecordingsAndSimulatedPasses() throws {
+        let recorded = try runCommand(TestPaths.executable, ["bench", "vehicles", frames("pass-yuyv")])
+        #expect(recorded.status == 0, "stderr: \(recorded.stderr)")
+        #expect(recorded.stdout.contains("passes: 1, frames: 6"))
+        #expect(recorded.stdout.contains("per vehicle, an event with the plate: "))
+        // Each still made into two frames of a pass, made pass by pass.
+        let simulated = try runCommand(TestPaths.executable, ["bench", "vehicles", frames("stills"), "--simulate", "2"])
+        #expect(simulated.status == 0, "stderr: \(simulated.stderr)")
+        #expect(simulated.stdout.contains("passes: 10, frames: 20 (2 simulated per photo)"))
+    }
+
     /// Real photos: the first US plate crops of the development set, when it is present.
     @Test func benchAccuracyOverRealPlateCrops() throws {
         guard let datasets = TestPaths.openALPRBenchmarks else {
