@@ -85,13 +85,15 @@ private final class Validator {
         c.cameras = cameras(root)
         if let t = table(root, "recognition", "recognition") {
             let p = "recognition"
-            unknownKeys(t, path: p, allowed: ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model"])
+            unknownKeys(t, path: p, allowed: ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight"])
             c.recognition.workers = int(t, p, "workers", 1...16) ?? c.recognition.workers
             c.recognition.queueDepth = int(t, p, "queue_depth", 1...64) ?? c.recognition.queueDepth
             c.recognition.topN = int(t, p, "top_n", 1...50) ?? c.recognition.topN
             c.recognition.minConfidence = double(t, p, "min_confidence", 0...100) ?? c.recognition.minConfidence
             c.recognition.tessdata = string(t, p, "tessdata") ?? c.recognition.tessdata
             c.recognition.glyphModel = string(t, p, "glyph_model") ?? c.recognition.glyphModel
+            c.recognition.glyphGate = double(t, p, "glyph_gate", 0...100) ?? c.recognition.glyphGate
+            c.recognition.glyphWeight = double(t, p, "glyph_weight", 0...100) ?? c.recognition.glyphWeight
         }
         if let t = table(root, "grouping", "grouping") {
             let p = "grouping"

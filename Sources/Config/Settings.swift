@@ -70,10 +70,16 @@ public struct RecognitionSection: Sendable, Equatable {
     public var topN = 10
     /// Reads below this confidence (0...100) are not reported.
     public var minConfidence = 50.0
-    /// Folder with eng.traineddata; empty means Tesseract's default.
+    /// Folder with eng.traineddata; empty means `TESSDATA_PREFIX`, else Debian's folder.
     public var tessdata = ""
     /// The glyph classifier's model file; empty means the shipped one (share/platekeeper/glyphs.model).
     public var glyphModel = ""
+    /// Rows whose shapes the glyph classifier is on average less sure of (0...100) are not read
+    /// by Tesseract; 0 reads every row (`PlateReader.Settings.glyphGate`).
+    public var glyphGate = 70.0
+    /// Weight of the glyph classifier in the vote against each Tesseract rendering; 0 turns it
+    /// off (`PlateReader.Settings.glyphVoteWeight`).
+    public var glyphWeight = 8.0
     public init() {}
 }
 

@@ -128,6 +128,8 @@ final class WorkerState: @unchecked Sendable {
         settings.minConfidence = recognition.minConfidence
         settings.minCharHeight = Double(camera.minCharacterHeight)
         settings.glyphModelPath = recognition.glyphModel.isEmpty ? nil : recognition.glyphModel
+        settings.glyphGate = recognition.glyphGate
+        settings.glyphVoteWeight = recognition.glyphWeight
         let reader = try PlateReader(settings: settings, tessdataPath: recognition.tessdata.isEmpty ? nil : recognition.tessdata)
         readers[key] = reader
         return reader

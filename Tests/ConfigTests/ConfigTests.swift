@@ -50,6 +50,9 @@ struct ConfigTests {
             [[cameras]]
             id = "south"
             device = "/dev/v4l/by-id/usb-cam-video-index0"
+            [recognition]
+            glyph_gate = 0
+            glyph_weight = 2.5
             [grouping]
             window = "1500ms"
             first_sight = true
@@ -69,6 +72,8 @@ struct ConfigTests {
         #expect(config.cameras[0].pixelFormats == [.yuyv, .mjpeg])
         #expect(config.cameras[0].controls == ["gain": 3, "auto_exposure": 1])
         #expect(config.cameras[1].source == .device(path: "/dev/v4l/by-id/usb-cam-video-index0"))
+        #expect(config.recognition.glyphGate == 0)
+        #expect(config.recognition.glyphWeight == 2.5)
         #expect(config.grouping.windowSeconds == 1.5)
         #expect(config.grouping.firstSight)
         #expect(config.journal.quotaBytes == 2 << 20)
@@ -87,6 +92,7 @@ struct ConfigTests {
         ("unknown camera key", minimal + "\nexposure = 3\n", 4, "cameras[0].exposure", "unknown key"),
         ("wrong type", minimal + "\n[recognition]\nworkers = \"two\"\n", 5, "recognition.workers", "must be an integer"),
         ("out of range", minimal + "\n[recognition]\nworkers = 0\n", 5, "recognition.workers", "between 1 and 16"),
+        ("gate out of range", minimal + "\n[recognition]\nglyph_gate = 120\n", 5, "recognition.glyph_gate", "between 0"),
         ("quota too small", minimal + "\n[journal]\nquota = \"100KiB\"\n", 5, "journal.quota", "between 1048576"),
         ("bad size", minimal + "\n[journal]\nquota = \"lots\"\n", 5, "journal.quota", "must be a size"),
         ("bad duration", minimal + "\n[journal]\nretention = \"a while\"\n", 5, "journal.retention", "must be a duration"),
