@@ -75,10 +75,6 @@ public final class TesseractEngine {
 
     /// Reads one line of text from an 8-bit image.
     public func readLine(_ pix: LeptonicaPix) -> [OCRSymbol] {
-        recognize(pix)
-    }
-
-    private func recognize(_ pix: LeptonicaPix) -> [OCRSymbol] {
         pix.withUnsafePix { raw in
             TessBaseAPISetImage2(handle, UnsafeMutablePointer<Pix>(raw))
         }
