@@ -93,7 +93,7 @@ private final class Validator {
             c.recognition.tessdata = string(t, p, "tessdata") ?? c.recognition.tessdata
             c.recognition.glyphModel = string(t, p, "glyph_model") ?? c.recognition.glyphModel
             c.recognition.glyphGate = double(t, p, "glyph_gate", 0...100) ?? c.recognition.glyphGate
-            c.recognition.glyphWeight = double(t, p, "glyph_weight", 0...100) ?? c.recognition.glyphWeight
+            c.recognition.glyphWeight = double(t, p, "glyph_weight", 0...20) ?? c.recognition.glyphWeight
         }
         if let t = table(root, "grouping", "grouping") {
             let p = "grouping"

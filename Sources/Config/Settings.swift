@@ -77,8 +77,8 @@ public struct RecognitionSection: Sendable, Equatable {
     /// Rows whose shapes the glyph classifier is on average less sure of (0...100) are not read
     /// by Tesseract; 0 reads every row (`PlateReader.Settings.glyphGate`).
     public var glyphGate = 70.0
-    /// Weight of the glyph classifier in the vote against each Tesseract rendering; 0 turns it
-    /// off (`PlateReader.Settings.glyphVoteWeight`).
+    /// Weight of the glyph classifier in the vote against each Tesseract rendering (0...20, as
+    /// `--glyph-weight`); 0 turns it off (`PlateReader.Settings.glyphVoteWeight`).
     public var glyphWeight = 8.0
     public init() {}
 }

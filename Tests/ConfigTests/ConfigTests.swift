@@ -93,6 +93,7 @@ struct ConfigTests {
         ("wrong type", minimal + "\n[recognition]\nworkers = \"two\"\n", 5, "recognition.workers", "must be an integer"),
         ("out of range", minimal + "\n[recognition]\nworkers = 0\n", 5, "recognition.workers", "between 1 and 16"),
         ("gate out of range", minimal + "\n[recognition]\nglyph_gate = 120\n", 5, "recognition.glyph_gate", "between 0"),
+        ("weight out of range", minimal + "\n[recognition]\nglyph_weight = 50\n", 5, "recognition.glyph_weight", "between 0 and 20"),
         ("quota too small", minimal + "\n[journal]\nquota = \"100KiB\"\n", 5, "journal.quota", "between 1048576"),
         ("bad size", minimal + "\n[journal]\nquota = \"lots\"\n", 5, "journal.quota", "must be a size"),
         ("bad duration", minimal + "\n[journal]\nretention = \"a while\"\n", 5, "journal.retention", "must be a duration"),
