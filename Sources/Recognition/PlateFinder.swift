@@ -50,6 +50,12 @@ public struct PlateFinder: Sendable {
         /// Fewest characters a row must have.
         public var minCharacters = 3
         public var maxCharacters = 12
+        /// A row that runs on, along its own line and at its own character height, into more
+        /// shapes than this in all (gaps of up to `lineGap` character heights) is a line of
+        /// text, not a plate: a caption, a sign, the camera's own date and time overlay. No
+        /// region's serial is longer than 9 characters.
+        public var maxLineCharacters = 10
+        public var lineGap = 3.0
         /// Most rows returned, best first.
         public var maxCandidates = 10
         /// Images wider than this are searched from half resolution down.
@@ -157,11 +163,15 @@ public struct PlateFinder: Sendable {
                 if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
             }
         }
-        var groups: [Int: [Int]] = [:]
-        for i in 0..<comps.count { groups[find(i), default: []].append(i) }
+        var groupOf: [Int: [Int]] = [:]
+        for i in 0..<comps.count { groupOf[find(i), default: []].append(i) }
+        // Members are in left-to-right order, and so are the groups by their first member.
+        let groups = groupOf.values.sorted { $0[0] < $1[0] }
+        let lineLengths = lineLengths(of: groups, comps: comps)
 
         var rows: [TextRowCandidate] = []
-        for members in groups.values where members.count >= settings.minCharacters && members.count <= settings.maxCharacters {
+        for (g, members) in groups.enumerated()
+        where members.count >= settings.minCharacters && members.count <= settings.maxCharacters && lineLengths[g] <= settings.maxLineCharacters {
             let cs = members.map { comps[$0] }
             let heights = cs.map { Double($0.height) }.sorted()
             let medianH = heights[heights.count / 2]
@@ -186,6 +196,45 @@ public struct PlateFinder: Sendable {
                                          lightText: lightText, count: members.count, score: score))
         }
         return rows
+    }
+
+    /// For each group of shapes (sorted by left edge), how many shapes the line of text it
+    /// belongs to holds: groups of like character height whose centres are level and whose
+    /// gap is at most `lineGap` heights are on one line.
+    private func lineLengths(of groups: [[Int]], comps: [Component]) -> [Int] {
+        struct Extent { var minX: Int, maxX: Int, centerY: Double, height: Double, count: Int }
+        let extents = groups.map { members -> Extent in
+            let heights = members.map { Double(comps[$0].height) }.sorted()
+            return Extent(minX: members.map { comps[$0].minX }.min()!, maxX: members.map { comps[$0].maxX }.max()!,
+                          centerY: members.map { comps[$0].centerY }.reduce(0, +) / Double(members.count),
+                          height: heights[heights.count / 2], count: members.count)
+        }
+        var parent = Array(extents.indices)
+        func find(_ i: Int) -> Int {
+            var i = i
+            while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
+            return i
+        }
+        // Groups are sorted by left edge, so the scan to the right stops at the first one too
+        // far right of this one's right edge.
+        let reach = settings.lineGap * Double(settings.maxCharHeight)
+        for a in extents.indices {
+            let ea = extents[a]
+            var b = a + 1
+            while b < extents.count, Double(extents[b].minX - ea.maxX) <= reach {
+                let eb = extents[b]
+                b += 1
+                let hmax = max(ea.height, eb.height), hmin = min(ea.height, eb.height)
+                guard hmax <= 1.3 * hmin, abs(ea.centerY - eb.centerY) <= 0.4 * hmax else { continue }
+                let gap = max(eb.minX - ea.maxX, ea.minX - eb.maxX, 0)
+                guard Double(gap) <= settings.lineGap * hmax else { continue }
+                let ra = find(a), rb = find(b - 1)
+                if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+            }
+        }
+        var total: [Int: Int] = [:]
+        for i in extents.indices { total[find(i), default: 0] += extents[i].count }
+        return extents.indices.map { total[find($0)]! }
     }
 }
 

@@ -68,6 +68,43 @@ func testFrameStills() throws -> [(frame: Frame, box: PixelBox, plate: String)] 
         }
     }
 
+    /// `image` with `patch` copied in at (`x`, `y`).
+    private func pasting(_ patch: LumaImage, into image: LumaImage, x: Int, y: Int) -> LumaImage {
+        var out = image
+        for py in 0..<patch.height where y + py < image.height {
+            for px in 0..<patch.width where x + px < image.width {
+                out.pixels[(y + py) * image.width + x + px] = patch[px, py]
+            }
+        }
+        return out
+    }
+
+    @Test func aRowThatRunsOnIntoALineOfTextIsNoPlate() throws {
+        let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
+        let finder = PlateFinder()
+        let row = try #require(finder.findRows(in: still.frame.image).first { still.box.intersection($0.box).area > 0 })
+        let h = Int(row.charHeight)
+        // The plate's characters with a little of the plate around them, on a canvas of the
+        // plate's own paper.
+        let patch = still.frame.image.cropped(to: row.box.expanded(dx: h / 3, dy: h / 3))
+        let paper = patch.pixels.sorted()[patch.pixels.count * 3 / 4]
+        let canvas = LumaImage(width: patch.width * 5 + 8 * h, height: patch.height * 4, fill: paper)
+        let y = patch.height * 3 / 2
+        func rowsOnLine(_ image: LumaImage) -> [TextRowCandidate] {
+            finder.findRows(in: image).filter { abs($0.centerY - Double(y + patch.height / 2)) < Double(h) }
+        }
+        // Alone, the plate is a row.
+        let alone = pasting(patch, into: canvas, x: h, y: y)
+        #expect(!rowsOnLine(alone).isEmpty)
+        // Followed a character's width later by the same characters again, it is one line of
+        // more shapes than any plate has: a caption or an overlay, not a plate.
+        let line = pasting(patch, into: alone, x: h + patch.width + h / 2, y: y)
+        #expect(rowsOnLine(line).isEmpty, "rows: \(rowsOnLine(line).map(\.box))")
+        // Far enough apart, they are two plates.
+        let apart = pasting(patch, into: alone, x: h + patch.width + 5 * h, y: y)
+        #expect(rowsOnLine(apart).count >= 2)
+    }
+
     @Test func regionOfInterestLimitsTheSearch() throws {
         let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
         let reader = try PlateReader()
