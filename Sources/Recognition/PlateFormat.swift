@@ -14,34 +14,42 @@ public struct PlateFormat: Sendable, Equatable {
     /// Score (confidence points) a candidate gains by fitting one of `patterns`: how much a fit
     /// says depends on how much of the region's plates the list covers.
     public var patternBonus: Double
+    /// How far the plate reaches beyond the box of its characters, in character heights: to
+    /// each side, and above and below.
+    public var sideMargin: Double
+    public var verticalMargin: Double
 
     public init(name: String, minLength: Int, maxLength: Int, patterns: [String], excludedLetters: Set<Character> = [],
-                patternBonus: Double = 8) {
+                patternBonus: Double = 8, sideMargin: Double = 0.4, verticalMargin: Double = 0.5) {
         self.name = name
         self.minLength = minLength
         self.maxLength = maxLength
         self.patterns = patterns
         self.excludedLetters = excludedLetters
         self.patternBonus = patternBonus
+        self.sideMargin = sideMargin
+        self.verticalMargin = verticalMargin
     }
 
     /// Generic United States rules: the common serial layouts of the states' standard plates.
     /// Fifty states' current and older series, specialty and vanity plates are far more than this
     /// list, so fitting it counts for half what it does in Europe: at 8 a fit overruled a
-    /// confidently read character (8FV480 read as 8FVL80 to fit `#@@@##`).
+    /// confidently read character (8FV480 read as 8FVL80 to fit `#@@@##`). The plate is
+    /// 12 × 6 in with 2.75–3 in characters: 0.6 heights above and below them.
     public static let us = PlateFormat(name: "us", minLength: 4, maxLength: 8, patterns: [
         "@@@###", "@@@####", "#@@@###", "###@@@", "@@#####", "###@###", "@@@#@@", "#@@####",
         "##@@###", "@##@@@", "###@@@@", "@@@##@", "@@##@@", "####@@", "@@####", "#####@@", "##@####",
         "@#####", "###@@", "@@###@", "#@#####", "####@@@", "######", "#######", "##@###", "#@@@##",
-    ], excludedLetters: ["I", "O", "Q"], patternBonus: 4)
+    ], excludedLetters: ["I", "O", "Q"], patternBonus: 4, sideMargin: 0.4, verticalMargin: 0.6)
 
     /// Generic European rules: the standard layouts of the larger EU countries
-    /// (FR/IT `AB123CD`, ES `1234BCD`, PL `AB12345`, NL, DE-style, CZ/SK, PT …).
+    /// (FR/IT `AB123CD`, ES `1234BCD`, PL `AB12345`, NL, DE-style, CZ/SK, PT …). The plate is
+    /// 520 × 110 mm with 75 mm characters: a quarter height above and below them.
     public static let eu = PlateFormat(name: "eu", minLength: 4, maxLength: 9, patterns: [
         "@@###@@", "####@@@", "@@#####", "@@####@", "@@@####", "@@@###", "@@##@@@", "##@@@#", "#@@@##",
         "@@###@", "@@@#@@", "@@@##@@", "@@####", "@#####", "@##@@", "@@##@@", "@@@@###", "@@@@##",
         "#@@####", "#@#####", "@@@####@", "###@@@@", "@@@#####", "@#@####",
-    ])
+    ], sideMargin: 0.4, verticalMargin: 0.25)
 
     public static func named(_ name: String) -> PlateFormat? {
         switch name.lowercased() {

@@ -37,6 +37,12 @@ public final class PlateReader {
         /// When every Tesseract rendering reads the same text with at least this confidence, the
         /// glyph classifier is not consulted.
         public var unanimousConfidence = 90.0
+        /// Rows whose plate (the characters and the region's margins) runs off the frame are
+        /// not read, unless the plate is about as large as the frame (a crop or a close-up):
+        /// such a plate is partly out of view, and a passing vehicle is read whole in other
+        /// frames; text that hugs the frame's edge is more often the camera's own date and time
+        /// overlay than a plate (us-dev: false reads 0.11 → 0.06 per photo, no read lost).
+        public var skipsPlatesCutByFrame = true
         /// When set, each candidate row's OCR image is written here as PGM, with what was read
         /// (for tuning; never set in production).
         public var debugDirectory: String?
@@ -96,7 +102,7 @@ public final class PlateReader {
             candidateRows(in: image, regionOfInterest: regionOfInterest)
         }
         var reads: [PlateRead] = []
-        for row in rows {
+        for row in rows where !isCutByFrame(row, in: image) {
             guard let read = readRow(row, in: image) else { continue }
             if let i = reads.firstIndex(where: { $0.box.iou(read.box) > 0.2 || $0.text == read.text }) {
                 if reads[i].confidence < read.confidence { reads[i] = read }
@@ -105,6 +111,21 @@ public final class PlateReader {
             }
         }
         return reads.sorted { $0.confidence > $1.confidence }
+    }
+
+    /// The plate around a row of characters, by the region's plate margins; not clipped.
+    private func plateBox(around row: TextRowCandidate) -> PixelBox {
+        let h = row.charHeight
+        return row.box.expanded(dx: Int(settings.format.sideMargin * h), dy: Int(settings.format.verticalMargin * h))
+    }
+
+    /// Whether the plate around `row` runs off a frame much larger than it (`skipsPlatesCutByFrame`).
+    private func isCutByFrame(_ row: TextRowCandidate, in image: LumaImage) -> Bool {
+        guard settings.skipsPlatesCutByFrame else { return false }
+        let plate = plateBox(around: row)
+        // A plate about as large as the frame is a crop or a close-up: there the frame is the plate.
+        guard plate.width * 2 < image.width, plate.height * 3 < image.height else { return false }
+        return plate.x < 0 || plate.y < 0 || plate.maxX > image.width || plate.maxY > image.height
     }
 
     /// The finder's rows with characters tall enough to read.
@@ -188,10 +209,7 @@ public final class PlateReader {
         guard best.key.count >= settings.format.minLength, best.key.count <= settings.format.maxLength,
               confidence >= needed
         else { return nil }
-        let h = row.charHeight
-        // The plate extends beyond its characters: about half a character height above and
-        // below (US and EU layouts alike) and a little to each side.
-        let plateBox = row.box.expanded(dx: Int(0.4 * h), dy: Int(0.5 * h)).clipped(toWidth: image.width, height: image.height)
+        let plateBox = plateBox(around: row).clipped(toWidth: image.width, height: image.height)
         return PlateRead(
             text: best.key, confidence: (confidence * 10).rounded() / 10,
             candidates: ranked.map {

@@ -105,6 +105,24 @@ func testFrameStills() throws -> [(frame: Frame, box: PixelBox, plate: String)] 
         #expect(rowsOnLine(apart).count >= 2)
     }
 
+    @Test func aPlateCutByTheFrameIsNotReadUnlessItFillsTheFrame() throws {
+        let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
+        let image = still.frame.image
+        let row = try #require(PlateFinder().findRows(in: image).first { still.box.intersection($0.box).area > 0 })
+        // The frame moved up until a fifth of a character height of plate is left above the
+        // characters: the plate's top runs off the frame, its characters are whole.
+        let top = max(0, row.box.y - Int(row.charHeight / 5))
+        let cut = LumaImage(width: image.width, height: image.height,
+                            pixels: Array(image.pixels[(top * image.width)...]) + [UInt8](repeating: 0, count: top * image.width))
+        #expect(!(try PlateReader().read(cut)).map(\.text).contains(still.plate))
+        var settings = PlateReader.Settings()
+        settings.skipsPlatesCutByFrame = false
+        #expect(try PlateReader(settings: settings).read(cut).map(\.text).contains(still.plate))
+        // A crop of the plate alone is the plate: read.
+        let crop = image.cropped(to: still.box)
+        #expect(try PlateReader().read(crop).map(\.text).contains(still.plate))
+    }
+
     @Test func regionOfInterestLimitsTheSearch() throws {
         let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
         let reader = try PlateReader()
