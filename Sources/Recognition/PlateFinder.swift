@@ -141,12 +141,7 @@ public struct PlateFinder: Sendable {
         guard comps.count >= settings.minCharacters else { return [] }
 
         // Union neighbours that could be consecutive characters of one row.
-        var parent = Array(0..<comps.count)
-        func find(_ i: Int) -> Int {
-            var i = i
-            while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
-            return i
-        }
+        var sets = DisjointSets(count: comps.count)
         for i in 0..<comps.count {
             let a = comps[i]
             let ha = Double(a.height)
@@ -159,12 +154,11 @@ public struct PlateFinder: Sendable {
                 guard hmax / hmin <= 1.4 else { continue }
                 guard abs(a.centerY - b.centerY) <= 0.35 * hmax else { continue }
                 guard Double(b.minX - a.maxX) >= -0.3 * hmin, b.centerX > a.centerX + 0.25 * hmin else { continue }
-                let ra = find(i), rb = find(j - 1)
-                if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+                sets.union(i, j - 1)
             }
         }
         var groupOf: [Int: [Int]] = [:]
-        for i in 0..<comps.count { groupOf[find(i), default: []].append(i) }
+        for i in 0..<comps.count { groupOf[sets.find(i), default: []].append(i) }
         // Members are in left-to-right order, and so are the groups by their first member.
         let groups = groupOf.values.sorted { $0[0] < $1[0] }
         let lineLengths = lineLengths(of: groups, comps: comps)
@@ -209,12 +203,7 @@ public struct PlateFinder: Sendable {
                           centerY: members.map { comps[$0].centerY }.reduce(0, +) / Double(members.count),
                           height: heights[heights.count / 2], count: members.count)
         }
-        var parent = Array(extents.indices)
-        func find(_ i: Int) -> Int {
-            var i = i
-            while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
-            return i
-        }
+        var sets = DisjointSets(count: extents.count)
         // Groups are sorted by left edge, so the scan to the right stops at the first one too
         // far right of this one's right edge.
         let reach = settings.lineGap * Double(settings.maxCharHeight)
@@ -228,13 +217,31 @@ public struct PlateFinder: Sendable {
                 guard hmax <= 1.3 * hmin, abs(ea.centerY - eb.centerY) <= 0.4 * hmax else { continue }
                 let gap = max(eb.minX - ea.maxX, ea.minX - eb.maxX, 0)
                 guard Double(gap) <= settings.lineGap * hmax else { continue }
-                let ra = find(a), rb = find(b - 1)
-                if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+                sets.union(a, b - 1)
             }
         }
         var total: [Int: Int] = [:]
-        for i in extents.indices { total[find(i), default: 0] += extents[i].count }
-        return extents.indices.map { total[find($0)]! }
+        for i in extents.indices { total[sets.find(i), default: 0] += extents[i].count }
+        return extents.indices.map { total[sets.find($0)]! }
+    }
+}
+
+/// Which of `count` items belong together (union–find with path halving); a set's
+/// representative is its lowest index, so results never depend on the order of unions.
+private struct DisjointSets {
+    private var parent: [Int]
+
+    init(count: Int) { parent = Array(0..<count) }
+
+    mutating func find(_ i: Int) -> Int {
+        var i = i
+        while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
+        return i
+    }
+
+    mutating func union(_ a: Int, _ b: Int) {
+        let ra = find(a), rb = find(b)
+        if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
     }
 }
 
