@@ -171,7 +171,7 @@ private final class Validator {
                 continue
             }
             unknownKeys(t, path: p, allowed: [
-                "id", "device", "replay", "loop", "speed", "region", "roi", "min_char_height", "formats", "width", "height",
+                "id", "device", "replay", "loop", "speed", "region", "roi", "min_char_height", "skip_cut_plates", "formats", "width", "height",
                 "fps", "buffers", "controls", "stall_timeout",
             ])
             guard let id = string(t, p, "id", required: true) else { continue }
@@ -215,6 +215,7 @@ private final class Validator {
                 }
             }
             cam.minCharacterHeight = int(t, p, "min_char_height", 6...200) ?? cam.minCharacterHeight
+            cam.skipCutPlates = bool(t, p, "skip_cut_plates") ?? cam.skipCutPlates
             if let formats = t["formats"] {
                 let names = formats.array?.compactMap(\.string) ?? []
                 let parsed = names.compactMap { PixelFormat(rawValue: $0.uppercased() == "MJPEG" ? "MJPG" : $0.uppercased()) }

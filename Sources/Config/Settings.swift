@@ -44,6 +44,10 @@ public struct CameraSection: Sendable, Equatable {
     public var regionOfInterest: PixelBox?
     /// Smallest character height, in pixels, that is searched for (plates further away are ignored).
     public var minCharacterHeight = 10
+    /// Plates that run off the frame's edge are not read (`PlateReader.Settings.skipsPlatesCutByFrame`):
+    /// they are partly out of view and read whole in other frames, and text that hugs the edge
+    /// is mostly the camera's own date and time overlay. Off for a camera whose plates are cut.
+    public var skipCutPlates = true
     /// V4L2 negotiation (capture stage): pixel formats in order of preference, size, rate.
     public var pixelFormats: [PixelFormat] = [.grey, .yuyv, .mjpeg]
     public var width = 1280

@@ -108,6 +108,7 @@ final class WorkerState: @unchecked Sendable {
     private struct Key: Hashable {
         var region: String
         var minCharHeight: Int
+        var skipCutPlates: Bool
     }
 
     private var readers: [Key: PlateReader] = [:]
@@ -120,13 +121,14 @@ final class WorkerState: @unchecked Sendable {
     }
 
     func reader(for camera: CameraSection) throws(RecognitionError) -> PlateReader {
-        let key = Key(region: camera.region, minCharHeight: camera.minCharacterHeight)
+        let key = Key(region: camera.region, minCharHeight: camera.minCharacterHeight, skipCutPlates: camera.skipCutPlates)
         if let reader = readers[key] { return reader }
         var settings = PlateReader.Settings()
         settings.format = PlateFormat.named(camera.region) ?? .us
         settings.topN = recognition.topN
         settings.minConfidence = recognition.minConfidence
         settings.minCharHeight = Double(camera.minCharacterHeight)
+        settings.skipsPlatesCutByFrame = camera.skipCutPlates
         settings.glyphModelPath = recognition.glyphModel.isEmpty ? nil : recognition.glyphModel
         settings.glyphGate = recognition.glyphGate
         settings.glyphVoteWeight = recognition.glyphWeight

@@ -43,6 +43,7 @@ struct ConfigTests {
             speed = 0
             region = "eu"
             roi = [10, 20, 300, 200]
+            skip_cut_plates = false
             formats = ["yuyv", "MJPEG"]
             [cameras.controls]
             gain = 3
@@ -69,6 +70,8 @@ struct ConfigTests {
         #expect(config.cameras[0].source == .replay(path: "/srv/rec/north", loop: true, speed: 0))
         #expect(config.cameras[0].region == "eu")
         #expect(config.cameras[0].regionOfInterest == PixelBox(x: 10, y: 20, width: 300, height: 200))
+        #expect(!config.cameras[0].skipCutPlates)
+        #expect(config.cameras[1].skipCutPlates)
         #expect(config.cameras[0].pixelFormats == [.yuyv, .mjpeg])
         #expect(config.cameras[0].controls == ["gain": 3, "auto_exposure": 1])
         #expect(config.cameras[1].source == .device(path: "/dev/v4l/by-id/usb-cam-video-index0"))
@@ -90,6 +93,7 @@ struct ConfigTests {
         ("unknown top-level key", "colour = \"red\"\n" + minimal, 1, "colour", "unknown key"),
         ("unknown key with a hint", minimal + "\n[journal]\nqouta = \"2MiB\"\n", 5, "journal.qouta", "did you mean \"quota\""),
         ("unknown camera key", minimal + "\nexposure = 3\n", 4, "cameras[0].exposure", "unknown key"),
+        ("cut plates not a boolean", minimal + "\nskip_cut_plates = 1\n", 4, "cameras[0].skip_cut_plates", "true or false"),
         ("wrong type", minimal + "\n[recognition]\nworkers = \"two\"\n", 5, "recognition.workers", "must be an integer"),
         ("out of range", minimal + "\n[recognition]\nworkers = 0\n", 5, "recognition.workers", "between 1 and 16"),
         ("gate out of range", minimal + "\n[recognition]\nglyph_gate = 120\n", 5, "recognition.glyph_gate", "between 0"),
