@@ -204,7 +204,8 @@ private final class Validator {
             }
             var cam = CameraSection(id: CameraID(id), source: source)
             if let region = string(t, p, "region") {
-                if ["us", "eu"].contains(region) { cam.region = region } else { issue("\(p).region", "must be \"us\" or \"eu\", got \"\(region)\"") }
+                // The names of Recognition's `PlateFormat.all` (Config does not depend on Recognition).
+                if ["us", "eu", "br"].contains(region) { cam.region = region } else { issue("\(p).region", "must be \"us\", \"eu\" or \"br\", got \"\(region)\"") }
             }
             if let roi = t["roi"] {
                 let numbers = roi.array?.compactMap(\.int) ?? []

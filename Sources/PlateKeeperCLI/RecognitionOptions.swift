@@ -4,7 +4,7 @@ import Foundation
 
 /// Options shared by every command that runs recognition.
 struct RecognitionOptions: ParsableArguments {
-    @Option(help: "Plate-format rules: us or eu.")
+    @Option(help: "Plate-format rules: us, eu or br.")
     var region: String = "us"
 
     @Option(name: .customLong("top-n"), help: "Alternative readings kept per plate.")
@@ -26,7 +26,7 @@ struct RecognitionOptions: ParsableArguments {
     var glyphGate: Double = PlateReader.Settings().glyphGate
 
     func validate() throws {
-        guard PlateFormat.named(region) != nil else { throw ValidationError("--region must be us or eu, not '\(region)'") }
+        guard PlateFormat.named(region) != nil else { throw ValidationError("--region must be \(PlateFormat.namesForMessages), not '\(region)'") }
         guard (1...50).contains(topN) else { throw ValidationError("--top-n must be between 1 and 50") }
         guard (0...20).contains(glyphWeight) else { throw ValidationError("--glyph-weight must be between 0 and 20") }
         guard (0...100).contains(glyphGate) else { throw ValidationError("--glyph-gate must be between 0 and 100") }

@@ -51,12 +51,24 @@ public struct PlateFormat: Sendable, Equatable {
         "#@@####", "#@#####", "@@@####@", "###@@@@", "@@@#####", "@#@####",
     ], sideMargin: 0.4, verticalMargin: 0.25)
 
+    /// Brazilian rules: the grey plates' `ABC1234` (`ABC-1234`; the hyphen is no character) and
+    /// Mercosur's `ABC1D23`. These two layouts cover the country's serials, so a fit counts as
+    /// much as in Europe. The plate is 400 × 130 mm with 63–65 mm characters: about half a
+    /// character height above and below them and to each side.
+    public static let br = PlateFormat(name: "br", minLength: 7, maxLength: 7, patterns: ["@@@####", "@@@#@##"],
+                                       sideMargin: 0.5, verticalMargin: 0.5)
+
+    /// Every region's rules, by name.
+    public static let all: [PlateFormat] = [.us, .eu, .br]
+
+    /// The region's names, for messages: "us, eu or br".
+    public static var namesForMessages: String {
+        let names = all.map(\.name)
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+
     public static func named(_ name: String) -> PlateFormat? {
-        switch name.lowercased() {
-        case "us": .us
-        case "eu": .eu
-        default: nil
-        }
+        all.first { $0.name == name.lowercased() }
     }
 
     /// Whether `text` has the right length and none of the excluded letters.

@@ -108,7 +108,7 @@ struct ConfigTests {
         ("camera with two sources", "[[cameras]]\nid = \"a\"\ndevice = \"/dev/video0\"\nreplay = \"/srv/r\"\n", 4, "cameras[0].replay", "not both"),
         ("device outside /dev", "[[cameras]]\nid = \"a\"\ndevice = \"video0\"\n", 3, "cameras[0].device", "under /dev"),
         ("duplicate camera id", minimal + "\n[[cameras]]\nid = \"lane-1\"\ndevice = \"/dev/video1\"\n", 5, "cameras[1].id", "duplicate"),
-        ("bad region", minimal + "\nregion = \"mars\"\n", 4, "cameras[0].region", "\"us\" or \"eu\""),
+        ("bad region", minimal + "\nregion = \"mars\"\n", 4, "cameras[0].region", "\"us\", \"eu\" or \"br\""),
         ("bad roi", minimal + "\nroi = [1, 2, 3]\n", 4, "cameras[0].roi", "[x, y, width, height]"),
         ("roi outside the frame", minimal + "\nroi = [1000, 0, 800, 100]\n", 4, "cameras[0].roi", "outside"),
         ("bad pixel format", minimal + "\nformats = [\"RGB3\"]\n", 4, "cameras[0].formats", "GREY"),

@@ -105,7 +105,7 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
     }
 
     @Test(arguments: [
-        (["replay", "--region", "mars", "x.jpg"], "--region must be us or eu"),
+        (["replay", "--region", "mars", "x.jpg"], "--region must be us, eu or br"),
         (["replay", "--top-n", "0", "x.jpg"], "--top-n must be between 1 and 50"),
         (["replay"], "Missing expected argument"),
         (["bench", "accuracy", "/nonexistent"], "no labelled images found"),

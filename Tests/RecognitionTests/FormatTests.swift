@@ -17,10 +17,27 @@ func symbols(_ spec: [(String, Double)]) -> [OCRSymbol] {
         #expect(PlateFormat.eu.matches(text) == fits)
     }
 
+    @Test(arguments: [("ABC1234", true), ("ABC1D23", true), ("QOI1234", true), ("AB12345", false), ("ABC123", false),
+                      ("ABC12345", false)])
+    func brazilianRules(text: String, fits: Bool) {
+        #expect(PlateFormat.br.matches(text) == fits)
+    }
+
+    /// A Brazilian grey plate (ABC-1234; the hyphen is no shape): the layouts turn an O read in
+    /// the sixth place, a digit in both, into 0 and keep the O of the letter group, which US
+    /// rules (no O in serials) would not. (An O in the fifth place is right: Mercosur ABC1D23.)
+    @Test func brazilianLayoutSettlesLookAlikes() {
+        let read = symbols([("Q", 90), ("O", 88), ("I", 91), ("1", 93), ("0", 92), ("O", 87), ("4", 94)])
+        #expect(CandidateBuilder(format: .br, topN: 5).candidates(from: read).first?.text == "QOI1004")
+        #expect(CandidateBuilder(format: .us, topN: 5).candidates(from: read).first?.text != "QOI1004")
+    }
+
     @Test func namedRuleSets() {
         #expect(PlateFormat.named("US") == .us)
         #expect(PlateFormat.named("eu") == .eu)
+        #expect(PlateFormat.named("BR") == .br)
         #expect(PlateFormat.named("mars") == nil)
+        #expect(PlateFormat.namesForMessages == "us, eu or br")
     }
 }
 
