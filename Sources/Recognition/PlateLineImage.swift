@@ -155,6 +155,19 @@ struct PlateLineImage {
         self.binary = binary
     }
 
+    /// Both renderings made white outside `columns` (with the two pixels of grey context each
+    /// shape's box carries): what lies beyond is not to be read.
+    mutating func blank(outside columns: Range<Int>) {
+        let from = columns.lowerBound - 3, to = columns.upperBound + 3
+        let w = gray.width
+        for y in 0..<gray.height {
+            for x in 0..<w where x < from || x >= to {
+                gray.pixels[y * w + x] = 255
+                binary.pixels[y * w + x] = 255
+            }
+        }
+    }
+
     /// `image` widened by `factor`: plate fonts are condensed, and Tesseract's models were
     /// trained on book fonts, so a modest horizontal stretch reads better.
     static func stretched(_ image: LumaImage, by factor: Double) -> LumaImage {

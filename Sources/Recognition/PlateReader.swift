@@ -37,6 +37,13 @@ public final class PlateReader {
         /// When every Tesseract rendering reads the same text with at least this confidence, the
         /// glyph classifier is not consulted.
         public var unanimousConfidence = 90.0
+        /// Before Tesseract reads a row, shapes at its ends that are not part of the plate
+        /// (frame bolts, emblems, stickers, a neighbouring plate) are blanked: the plate is taken
+        /// as the run of consecutive shapes whose glyph-classifier confidences less this value
+        /// add up to the most (`plateRun`). 0 blanks only shapes the classifier calls no
+        /// character (us-dev top-1 46.3 %, eu 63.0 %); 30: 49.1 % and 63.0 %; without: 46.3 %
+        /// and 62.0 %. Chosen on the even half of us-dev, checked on the odd half and eu.
+        public var plateRunConfidence = 30.0
         /// Rows whose plate (the characters and the region's margins) runs off the frame are
         /// not read, unless the plate is about as large as the frame (a crop or a close-up):
         /// such a plate is partly out of view, and a passing vehicle is read whole in other
@@ -154,13 +161,17 @@ public final class PlateReader {
     /// readings that proposed it. The classifier decides first whether the row is worth reading
     /// at all (`glyphGate`), the first rendering whether it is worth the others.
     func readRow(_ row: TextRowCandidate, in image: LumaImage) -> PlateRead? {
-        guard let line = timed(\.lines, { PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) }) else { return nil }
+        guard var line = timed(\.lines, { PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) }) else { return nil }
         // The classifier reads the shapes first: it is cheap, and a row whose shapes it does not
         // take for characters (texture, grilles, text of other sizes) is not worth Tesseract.
         let glyphSymbols = classifier.map { c in timed(\.classifier) { classify(line.glyphs, in: line, with: c) } }
         if let glyphSymbols {
             let mean = glyphSymbols.map(\.confidence).reduce(0, +) / Double(max(1, glyphSymbols.count))
             guard glyphSymbols.count >= settings.format.minLength - 1, mean >= settings.glyphGate else { return nil }
+            if let run = Self.plateRun(glyphSymbols.map(\.confidence), minCount: settings.format.minLength - 1,
+                                       worth: settings.plateRunConfidence) {
+                timed(\.lines) { line.blank(outside: glyphSymbols[run.lowerBound].left..<glyphSymbols[run.upperBound].right) }
+            }
         }
         let builder = CandidateBuilder(format: settings.format, topN: settings.topN)
         var votes: [String: (score: Double, matches: Bool)] = [:]
@@ -217,6 +228,23 @@ public final class PlateReader {
                                matchesFormat: $0.value.matches)
             },
             box: plateBox, region: settings.format.name)
+    }
+
+    /// The run of consecutive shapes, at least `minCount` long, whose `confidences` less `worth`
+    /// add up to the most: the plate's characters, without what the row caught beyond its ends.
+    /// Nil when there are fewer than `minCount` shapes.
+    static func plateRun(_ confidences: [Double], minCount: Int, worth: Double) -> ClosedRange<Int>? {
+        let need = max(1, minCount)
+        guard confidences.count >= need else { return nil }
+        var best: (sum: Double, run: ClosedRange<Int>)?
+        for lo in confidences.indices {
+            var sum = 0.0
+            for hi in lo..<confidences.count {
+                sum += confidences[hi] - worth
+                if hi - lo + 1 >= need, best == nil || sum > best!.sum { best = (sum, lo...hi) }
+            }
+        }
+        return best?.run
     }
 
     /// The classifier's reading of the characters in `columns` of `line`; shapes it takes for no

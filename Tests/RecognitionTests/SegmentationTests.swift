@@ -70,4 +70,32 @@ import Testing
         #expect(open.read(still.frame.image).map(\.text).contains(still.plate))
         #expect(open.stageTimes.ocr > .zero)
     }
+
+    @Test func thePlateRunLeavesOutUnsureShapesAtTheEnds() {
+        // A bolt (20) and a frame corner (15) around six sure characters.
+        #expect(PlateReader.plateRun([20, 90, 85, 88, 92, 80, 95, 15], minCount: 3, worth: 30) == 1...6)
+        // An unsure shape between sure ones is part of the plate.
+        #expect(PlateReader.plateRun([95, 25, 92, 90], minCount: 3, worth: 30) == 0...3)
+        // At least `minCount` shapes, even when a shorter run is surer.
+        #expect(PlateReader.plateRun([10, 99, 10, 10, 10], minCount: 3, worth: 30)?.count == 3)
+        #expect(PlateReader.plateRun([95, 90], minCount: 3, worth: 30) == nil)
+    }
+
+    @Test func blankingALineKeepsOnlyTheChosenColumns() throws {
+        let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
+        let row = try #require(PlateFinder().findRows(in: still.frame.image).first { still.box.intersection($0.box).area > 0 })
+        var line = try #require(PlateLineImage(from: still.frame.image, row: row, charHeight: 40))
+        try #require(line.glyphs.count >= 4)
+        let inner = line.glyphs[1].lowerBound..<line.glyphs[line.glyphs.count - 2].upperBound
+        func inkColumns(_ image: LumaImage) -> Set<Int> {
+            Set((0..<image.height).flatMap { y in (0..<image.width).filter { image[$0, y] < 128 } })
+        }
+        #expect(inkColumns(line.binary).contains { !inner.contains($0) })
+        line.blank(outside: inner)
+        for image in [line.gray, line.binary] {
+            let ink = inkColumns(image)
+            #expect(!ink.isEmpty)
+            #expect(ink.allSatisfy { $0 >= inner.lowerBound - 3 && $0 < inner.upperBound + 3 })
+        }
+    }
 }
