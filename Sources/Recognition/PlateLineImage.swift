@@ -155,8 +155,8 @@ struct PlateLineImage {
         self.binary = binary
     }
 
-    /// Both renderings made white outside `columns` (with the two pixels of grey context each
-    /// shape's box carries): what lies beyond is not to be read.
+    /// Both renderings made white outside `columns` widened by 3 pixels (the grey rendering
+    /// draws two pixels of context around each shape's box): what lies beyond is not to be read.
     mutating func blank(outside columns: Range<Int>) {
         let from = columns.lowerBound - 3, to = columns.upperBound + 3
         let w = gray.width

@@ -132,7 +132,7 @@ public final class PlateReader {
         let plate = plateBox(around: row)
         // A plate about as large as the frame is a crop or a close-up: there the frame is the plate.
         guard plate.width * 2 < image.width, plate.height * 3 < image.height else { return false }
-        return plate.x < 0 || plate.y < 0 || plate.maxX > image.width || plate.maxY > image.height
+        return plate.clipped(toWidth: image.width, height: image.height) != plate
     }
 
     /// The finder's rows with characters tall enough to read.
