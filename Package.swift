@@ -29,14 +29,15 @@ let package = Package(
         .systemLibrary(name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev"])]),
         .systemLibrary(name: "CLeptonica", pkgConfig: "lept", providers: [.apt(["libleptonica-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         // glibc calls missing from Swift's Glibc module (adjtimex for the clock state).
         .systemLibrary(name: "CLinux"),
 
         // Plain domain types, no C.
         .target(name: "PlateKeeperCore", swiftSettings: strict),
-        // Image buffers and codecs: JPEG (libjpeg-turbo), PNG and PIX (Leptonica), raw V4L2 layouts.
-        .target(name: "Imaging", dependencies: ["PlateKeeperCore", "CTurboJPEG", "CLeptonica"], swiftSettings: strict),
+        // Image buffers and codecs: JPEG (libjpeg-turbo), PNG (libpng), PGM, PIX (Leptonica), raw V4L2 layouts.
+        .target(name: "Imaging", dependencies: ["PlateKeeperCore", "CTurboJPEG", "CPNG", "CLeptonica"], swiftSettings: strict),
         // Frame sources: recorded frames and recordings (replay); V4L2 devices.
         .target(name: "Capture", dependencies: ["PlateKeeperCore", "Imaging", "CV4L2", "CLinux"], swiftSettings: strict),
         // Plate localisation, OCR (Tesseract) and plate-format rules.

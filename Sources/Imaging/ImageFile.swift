@@ -1,7 +1,11 @@
 public import PlateKeeperCore
 
-/// Reads still images from bytes by their magic numbers: JPEG through libjpeg-turbo, PNG
-/// (and the other formats Leptonica knows) through Leptonica.
+/// Reads still images from bytes by their magic numbers: JPEG (libjpeg-turbo), PNG (libpng) and
+/// binary PGM. Every format is held to `DecodeLimits` before any pixel buffer is allocated, and no
+/// decoder prints to stderr.
+///
+/// BMP and TIFF are not read: no camera or recording produces them, and each would add a large C
+/// decoder (with its own stderr messages) to what an untrusted file can reach.
 ///
 /// Owns a JPEG decoder; not thread-safe.
 public final class ImageFileDecoder {
@@ -11,15 +15,15 @@ public final class ImageFileDecoder {
         jpeg = try JPEGDecoder()
     }
 
+    /// The formats `decode` reads, for help texts and errors.
+    public static let formats = "JPEG, PNG or binary PGM"
+
     public func decode(_ data: [UInt8]) throws(ImagingError) -> LumaImage {
+        try DecodeLimits.check(bytes: data.count, what: "image file")
         if data.starts(with: [0xFF, 0xD8]) { return try jpeg.decode(data) }
-        if data.starts(with: [0x89, 0x50, 0x4E, 0x47]) || data.starts(with: [0x42, 0x4D]) // PNG, BMP
-            || data.starts(with: [0x49, 0x49, 0x2A, 0]) || data.starts(with: [0x4D, 0x4D, 0, 0x2A]) // TIFF
-            || data.starts(with: [0x50, 0x35]) // PGM
-        {
-            return try LeptonicaPix.decodeImage(data)
-        }
-        throw ImagingError(.unsupportedFormat, "not a JPEG, PNG, PGM, BMP or TIFF image")
+        if data.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return try PNGDecoder.decode(data) }
+        if data.starts(with: [0x50, 0x35]) { return try PGMDecoder.decode(data) }
+        throw ImagingError(.unsupportedFormat, "not a \(Self.formats) image")
     }
 
     /// Decodes one raw or compressed camera frame in a V4L2 pixel format.
@@ -41,6 +45,7 @@ public final class ImageFileDecoder {
 public enum RawFrame {
     public static func luma(_ data: [UInt8], format: PixelFormat, width: Int, height: Int) throws(ImagingError) -> LumaImage {
         guard width > 0, height > 0 else { throw ImagingError(.wrongSize, "frame size \(width)x\(height)") }
+        try DecodeLimits.check(width: width, height: height, what: "\(format.rawValue) frame")
         guard let expected = format.frameBytes(width: width, height: height) else {
             throw ImagingError(.unsupportedFormat, "\(format.rawValue) is not a raw format")
         }

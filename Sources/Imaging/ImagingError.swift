@@ -7,6 +7,8 @@ public struct ImagingError: Error, Sendable, Equatable, CustomStringConvertible 
         case corrupt
         /// A raw frame whose byte count does not match its declared size and format.
         case wrongSize = "wrong-size"
+        /// The image claims more pixels or bytes than `DecodeLimits` allow; refused before decoding.
+        case tooLarge = "too-large"
         /// A library call failed for a reason other than the data (out of memory, bad handle).
         case libraryFailure = "library-failure"
     }

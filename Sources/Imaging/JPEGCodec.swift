@@ -5,26 +5,49 @@ public import PlateKeeperCore
 ///
 /// Owns one TurboJPEG decompressor handle, freed in `deinit`. Not thread-safe: keep one per
 /// thread of work. Decoding to gray reads only the Y component and skips colour conversion.
+///
+/// libjpeg-turbo leaves a handle in a broken state after some failures (a header without SOS, a
+/// width over 65500): every later image then fails with "Unsupported marker type". So a handle
+/// that reported any error is destroyed and a fresh one made before the next image: one torn
+/// MJPEG frame cannot poison the frames after it.
 public final class JPEGDecoder {
-    private let handle: tjhandle
+    private var handle: tjhandle?
 
     public init() throws(ImagingError) {
+        handle = try Self.makeHandle()
+    }
+
+    deinit { if let handle { tjDestroy(handle) } }
+
+    private static func makeHandle() throws(ImagingError) -> tjhandle {
         guard let h = tjInitDecompress() else {
             throw ImagingError(.libraryFailure, call: "tjInitDecompress", String(cString: tjGetErrorStr2(nil)))
         }
-        handle = h
+        return h
     }
-
-    deinit { tjDestroy(handle) }
 
     /// Decodes a whole JPEG image.
     ///
     /// A torn or truncated image is an error (`.corrupt`), not a grey-filled picture: libjpeg-turbo
-    /// reports premature end of data only as a warning, which we treat as fatal.
+    /// reports premature end of data only as a warning, which we treat as fatal. Sizes beyond
+    /// `DecodeLimits` are refused from the header (`.tooLarge`).
     public func decode(_ data: [UInt8]) throws(ImagingError) -> LumaImage {
         guard data.count >= 4, data[0] == 0xFF, data[1] == 0xD8 else {
             throw ImagingError(.unsupportedFormat, "not a JPEG (no SOI marker)")
         }
+        try DecodeLimits.check(bytes: data.count, what: "JPEG")
+        if handle == nil { handle = try Self.makeHandle() }
+        do {
+            return try decode(data, with: handle!)
+        } catch {
+            // Whatever failed, the handle may be left broken: start the next image on a new one.
+            tjDestroy(handle)
+            handle = try? Self.makeHandle()
+            throw error
+        }
+    }
+
+    private func decode(_ data: [UInt8], with handle: tjhandle) throws(ImagingError) -> LumaImage {
         var width: Int32 = 0, height: Int32 = 0, subsamp: Int32 = 0, colorspace: Int32 = 0
         let headerOK = data.withUnsafeBufferPointer { buf in
             tjDecompressHeader3(handle, buf.baseAddress, UInt(buf.count), &width, &height, &subsamp, &colorspace)
@@ -33,9 +56,7 @@ public final class JPEGDecoder {
             throw ImagingError(.corrupt, call: "tjDecompressHeader3", String(cString: tjGetErrorStr2(handle)))
         }
         // libjpeg-turbo accepts some garbage headers with a 0x0 size.
-        guard width > 0, height > 0, Int(width) * Int(height) <= 64_000_000 else {
-            throw ImagingError(.corrupt, call: "tjDecompressHeader3", "implausible size \(width)x\(height)")
-        }
+        try DecodeLimits.check(width: Int(width), height: Int(height), what: "JPEG header")
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height))
         let rc = data.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
@@ -55,7 +76,6 @@ public final class JPEGDecoder {
         return LumaImage(width: Int(width), height: Int(height), pixels: pixels)
     }
 }
-
 /// Encodes luma images as grayscale JPEG (plate crops for the journal, synthetic frames).
 ///
 /// Owns one TurboJPEG compressor handle, freed in `deinit`. Not thread-safe.

@@ -9,6 +9,7 @@ public final class LeptonicaPix {
     private var raw: UnsafeMutablePointer<Pix>?
 
     private init(owning raw: UnsafeMutablePointer<Pix>) {
+        LeptonicaQuiet.once
         self.raw = raw
     }
 
@@ -31,16 +32,6 @@ public final class LeptonicaPix {
                 for x in 0..<image.width { dst[x ^ 3] = src[s + x] }
             }
         }
-    }
-
-    /// Decodes a PNG (or any other format Leptonica reads from memory except JPEG) to luma.
-    public static func decodeImage(_ data: [UInt8]) throws(ImagingError) -> LumaImage {
-        LeptonicaQuiet.once
-        guard let pix = data.withUnsafeBufferPointer({ pixReadMem($0.baseAddress, $0.count) }) else {
-            throw ImagingError(.corrupt, call: "pixReadMem", "cannot decode image data")
-        }
-        let owned = LeptonicaPix(owning: pix)
-        return try owned.luma()
     }
 
     /// The image as 8-bit luma (colour is converted to luminance, colormaps are applied).
@@ -89,7 +80,11 @@ public final class LeptonicaPix {
     }
 }
 
-/// Leptonica prints every error to stderr; we report errors ourselves.
+/// Leptonica prints every error to stderr, some of them (its memory-stream messages) past its
+/// severity setting; we report errors ourselves, so both paths are closed.
 private enum LeptonicaQuiet {
-    static let once: Void = { _ = setMsgSeverity(Int32(L_SEVERITY_NONE)) }()
+    static let once: Void = {
+        _ = setMsgSeverity(Int32(L_SEVERITY_NONE))
+        leptSetStderrHandler { _ in }
+    }()
 }
