@@ -83,8 +83,11 @@ public struct RecordingManifest: Sendable, Codable, Equatable {
             guard seen.insert(f.file).inserted else {
                 throw CaptureError(.badManifest, path: path, "\(at): file listed twice")
             }
-            guard ISO8601.parse(f.captureTime) != nil else {
-                throw CaptureError(.badManifest, path: path, "\(at): captureTime '\(f.captureTime)' is not ISO 8601 (2026-11-27T13:05:01.250Z)")
+            guard let time = ISO8601.parse(f.captureTime) else {
+                throw CaptureError(.badManifest, path: path, "\(at): captureTime '\(f.captureTime)' is not an ISO 8601 time of a real date (2026-11-27T13:05:01.250Z)")
+            }
+            guard captureTimeRange.contains(time) else {
+                throw CaptureError(.badManifest, path: path, "\(at): captureTime '\(f.captureTime)' is outside 1970-01-01 to 2199-12-31")
             }
             if let pf = f.pixelFormat {
                 guard let format = PixelFormat(rawValue: pf) else {
@@ -97,6 +100,10 @@ public struct RecordingManifest: Sendable, Codable, Equatable {
         }
         return manifest
     }
+
+    /// Capture times a recording may hold: from the Unix epoch to the end of 2199. Frames outside
+    /// it are a damaged or forged manifest, not evidence.
+    static let captureTimeRange: ClosedRange<Int64> = 0...ISO8601.parse("2199-12-31T23:59:59.999Z")!
 
     private static func describe(_ path: [any CodingKey]) -> String {
         path.isEmpty ? "top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()

@@ -36,7 +36,7 @@ public struct ReplayItem: Sendable, Equatable {
 /// A bad frame (unreadable, torn, wrong size) is reported as an error for that frame and the
 /// replay goes on; a bad manifest fails only its own recording.
 public final class ReplaySource {
-    public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "pgm", "bmp", "tif", "tiff"]
+    public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "pgm"]
 
     private let decoder: ImageFileDecoder
 
@@ -51,17 +51,22 @@ public final class ReplaySource {
     /// Lists the frames under `paths`. A folder with a `manifest.json` is a recording; any other
     /// folder contributes its images and, in name order, its subfolders. Errors for whole inputs
     /// (missing path, bad manifest) are returned beside the items so that the other inputs still play.
+    ///
+    /// Each real file and folder is visited once, whatever symbolic links lead to it again (a link
+    /// to its own folder, or two links to one recording), so planning is linear in the files there.
     public static func plan(_ paths: [String], defaultCamera: CameraID = "replay") -> (items: [ReplayItem], errors: [CaptureError]) {
         var items: [ReplayItem] = []
         var errors: [CaptureError] = []
+        var visited = Set<String>()
         for path in paths {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                 errors.append(CaptureError(.notFound, path: path, "no such file or folder"))
                 continue
             }
+            guard visited.insert(realPath(path)).inserted else { continue }
             if isDir.boolValue {
-                planFolder(path, depth: 0, defaultCamera: defaultCamera, items: &items, errors: &errors)
+                planFolder(path, depth: 0, defaultCamera: defaultCamera, items: &items, errors: &errors, visited: &visited)
             } else {
                 items.append(ReplayItem(path: path, camera: defaultCamera, sequence: UInt64(items.count), kind: .still, clockQuality: .fileTime))
             }
@@ -69,7 +74,10 @@ public final class ReplaySource {
         return (items, errors)
     }
 
-    private static func planFolder(_ path: String, depth: Int, defaultCamera: CameraID, items: inout [ReplayItem], errors: inout [CaptureError]) {
+    private static func planFolder(
+        _ path: String, depth: Int, defaultCamera: CameraID, items: inout [ReplayItem], errors: inout [CaptureError],
+        visited: inout Set<String>
+    ) {
         let fm = FileManager.default
         let manifestPath = (path as NSString).appendingPathComponent(RecordingManifest.fileName)
         if fm.fileExists(atPath: manifestPath) {
@@ -88,24 +96,38 @@ public final class ReplaySource {
         for name in names.sorted() where !name.hasPrefix(".") {
             let child = (path as NSString).appendingPathComponent(name)
             var isDir: ObjCBool = false
-            if fm.fileExists(atPath: child, isDirectory: &isDir), isDir.boolValue {
+            guard fm.fileExists(atPath: child, isDirectory: &isDir), visited.insert(realPath(child)).inserted else { continue }
+            if isDir.boolValue {
                 subfolders.append(child)
             } else if imageExtensions.contains((name as NSString).pathExtension.lowercased()) {
                 items.append(ReplayItem(path: child, camera: defaultCamera, sequence: UInt64(items.count), kind: .still, clockQuality: .fileTime))
             }
         }
-        // Bounded, so that a symlink loop cannot recurse for ever.
+        // Bounded as well, so that a very deep tree cannot exhaust the stack.
         guard depth < 8 else { return }
         for folder in subfolders {
-            planFolder(folder, depth: depth + 1, defaultCamera: defaultCamera, items: &items, errors: &errors)
+            planFolder(folder, depth: depth + 1, defaultCamera: defaultCamera, items: &items, errors: &errors, visited: &visited)
         }
     }
 
+    /// The canonical path of `path` (symbolic links resolved), or `path` itself if it cannot be resolved.
+    private static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// The largest manifest read: 32 MiB is some 200,000 frame entries.
+    static let maxManifestBytes = 32 << 20
+
     private static func recordingItems(folder: String, manifestPath: String, defaultCamera: CameraID) throws(CaptureError) -> [ReplayItem] {
-        guard let data = FileManager.default.contents(atPath: manifestPath) else {
-            throw CaptureError(.unreadable, path: manifestPath, "cannot read manifest")
+        let bytes: [UInt8]
+        do {
+            bytes = try BoundedFile.read(manifestPath, limit: maxManifestBytes)
+        } catch {
+            throw CaptureError(error.isMissing ? .notFound : .unreadable, path: manifestPath, "cannot read manifest: \(error)")
         }
-        let manifest = try RecordingManifest.parse(data, path: manifestPath)
+        let manifest = try RecordingManifest.parse(Data(bytes), path: manifestPath)
         let quality = manifest.clockQuality.flatMap(ClockQuality.init(rawValue:)) ?? .recorded
         return manifest.frames.enumerated().map { i, f in
             ReplayItem(
@@ -120,19 +142,25 @@ public final class ReplaySource {
 
     /// Reads and decodes one item into a frame.
     public func frame(for item: ReplayItem) throws(CaptureError) -> Frame {
-        guard let data = FileManager.default.contents(atPath: item.path) else {
-            let exists = FileManager.default.fileExists(atPath: item.path)
-            throw CaptureError(exists ? .unreadable : .notFound, path: item.path, exists ? "cannot read file" : "no such file")
+        let bytes: [UInt8]
+        do {
+            bytes = try BoundedFile.read(item.path, limit: DecodeLimits.maxFileBytes)
+        } catch {
+            switch error.reason {
+            case .tooLarge: throw CaptureError(.badFrame, path: item.path, "larger than the \(DecodeLimits.maxFileBytes >> 20) MiB limit for a frame")
+            case .notRegularFile: throw CaptureError(.badFrame, path: item.path, "not a regular file")
+            case .system: throw CaptureError(error.isMissing ? .notFound : .unreadable, path: item.path, error.description)
+            }
         }
-        let bytes = [UInt8](data)
         let image: LumaImage
         let time: CaptureTime
         do {
             switch item.kind {
             case .still:
                 image = try decoder.decode(bytes)
-                let mtime = (try? FileManager.default.attributesOfItem(atPath: item.path)[.modificationDate] as? Date) ?? Date()
-                time = CaptureTime(date: mtime, quality: .fileTime)
+                var st = stat()
+                let mtime = stat(item.path, &st) == 0 ? ISO8601.nanoseconds(seconds: Int64(st.st_mtim.tv_sec), plus: Int64(st.st_mtim.tv_nsec)) : nil
+                time = mtime.map { CaptureTime(unixNanoseconds: $0, quality: .fileTime) } ?? CaptureTime(date: Date(), quality: .fileTime)
             case let .recorded(format, width, height, nanos):
                 if let format, let width, let height {
                     image = try decoder.decodeFrame(bytes, format: format, width: width, height: height)

@@ -63,8 +63,33 @@ public enum ISO8601 {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(milli, 3))Z"
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`. Returns nil for anything else, and for
-    /// times that nanoseconds since 1970 in 64 bits cannot hold (before 1678 or after 2261).
+    /// `seconds` × 10⁹ + `nanos`, or nil where 64 bits of nanoseconds cannot hold it (before 1678
+    /// or after 2261): a file time or a count from outside never traps.
+    public static func nanoseconds(seconds: Int64, plus nanos: Int64 = 0) -> Int64? {
+        let (scaled, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, o2) = scaled.addingReportingOverflow(nanos)
+        return o1 || o2 ? nil : sum
+    }
+
+    /// Nanoseconds for a number of seconds given as a double (an age, an offset), or nil where it
+    /// is not finite or out of the range of 64-bit nanoseconds.
+    public static func nanoseconds(seconds: Double) -> Int64? {
+        let ns = (seconds * 1e9).rounded()
+        guard ns.isFinite, abs(ns) < 9.2e18 else { return nil }
+        return Int64(ns)
+    }
+
+    /// Whether `day` exists in `month` of `year` (proleptic Gregorian calendar).
+    public static func isValidDate(year: Int, month: Int, day: Int) -> Bool {
+        guard (1...12).contains(month), day >= 1 else { return false }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return day <= lengths[month - 1]
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`. Returns nil for anything else, for dates that
+    /// do not exist (2026-02-31), and for times that nanoseconds since 1970 in 64 bits cannot hold
+    /// (before 1678 or after 2261).
     public static func parse(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         func num(_ from: Int, _ len: Int) -> Int? {
@@ -80,7 +105,7 @@ public enum ISO8601 {
         guard b.count >= 20, let year = num(0, 4), b[4] == 45, let month = num(5, 2), b[7] == 45,
               let day = num(8, 2), b[10] == 84 || b[10] == 116 || b[10] == 32, let hour = num(11, 2), b[13] == 58,
               let minute = num(14, 2), b[16] == 58, let second = num(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61,
+              isValidDate(year: year, month: month, day: day), hour < 24, minute < 60, second < 61,
               (1678...2261).contains(year)
         else { return nil }
         var i = 19
@@ -99,7 +124,7 @@ public enum ISO8601 {
         guard i < b.count else { return nil }
         if b[i] == 90 || b[i] == 122 {
             i += 1
-        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2) {
+        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), oh < 24, i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2), om < 60 {
             offset = (oh * 60 + om) * 60 * (b[i] == 45 ? -1 : 1)
             i += 6
         } else {
@@ -115,6 +140,6 @@ public enum ISO8601 {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146_097 + doe - 719_468
         let secs = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset)
-        return secs * 1_000_000_000 + nanos
+        return nanoseconds(seconds: secs, plus: nanos)
     }
 }
