@@ -22,7 +22,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries: one thin system-library target each (module map, pkg-config, apt provider).
@@ -52,12 +51,9 @@ let package = Package(
             dependencies: ["PlateKeeperCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
-        // platekeeper.toml: typed, validated settings, errors with line and key.
-        .target(
-            name: "Config",
-            dependencies: ["PlateKeeperCore", .product(name: "TOMLKit", package: "TOMLKit")],
-            swiftSettings: strict
-        ),
+        // platekeeper.toml: its own TOML parser (TOML.swift says why), typed, validated settings,
+        // errors with line and key.
+        .target(name: "Config", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // `platekeeper run`: wires capture → recognition → grouping → journal as services,
         // serves status, talks to systemd.
         .target(

@@ -1,6 +1,5 @@
 import Foundation
 import PlateKeeperCore
-import TOMLKit
 
 /// One problem in a config file, located by line and key.
 public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
@@ -24,21 +23,28 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 
 /// Reads platekeeper.toml into `PlateKeeperConfig`.
 ///
-/// TOMLKit (toml++) parses; this type checks types, ranges and unknown keys, and finds the line of
-/// each key in the text itself because the parsed tree does not keep positions.
+/// `TOMLParser` parses (it returns errors for any input, never aborts, and keeps each key's
+/// line); this type checks types, ranges and unknown keys. Every number that later reaches
+/// arithmetic or an allocation (sizes, durations, rates, the region of interest) is bounded here.
 public enum ConfigLoader {
+    /// Config files larger than this are refused unread: a real one is a few KiB.
+    public static let maxFileBytes = 1 << 20
+
     public static func load(path: String) throws(ConfigError) -> PlateKeeperConfig {
-        let text: String
+        let bytes: [UInt8]
         do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let decoded = String(data: data, encoding: .utf8) else {
-                throw ConfigError(issues: [ConfigIssue(file: path, line: nil, key: "", message: "not UTF-8 text")])
-            }
-            text = decoded
-        } catch let error as ConfigError {
-            throw error
+            bytes = try BoundedFile.read(path, limit: maxFileBytes)
         } catch {
-            throw ConfigError(issues: [ConfigIssue(file: path, line: nil, key: "", message: "cannot read: \(error.localizedDescription)")])
+            let message: String
+            switch error.reason {
+            case .tooLarge: message = "larger than \(maxFileBytes >> 10) KiB; not a config file"
+            case .notRegularFile: message = "not a regular file"
+            case let .system(_, code): message = "cannot read: \(String(cString: strerror(code))) (errno \(code))"
+            }
+            throw ConfigError(issues: [ConfigIssue(file: path, line: nil, key: "", message: message)])
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(issues: [ConfigIssue(file: path, line: nil, key: "", message: "not UTF-8 text")])
         }
         return try parse(text, file: path)
     }
@@ -46,13 +52,11 @@ public enum ConfigLoader {
     public static func parse(_ text: String, file: String = "<config>") throws(ConfigError) -> PlateKeeperConfig {
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError(issues: [ConfigIssue(file: file, line: error.source.begin.line, key: "", message: "TOML syntax: \(error.description)")])
+            root = try TOMLParser.parse(text)
         } catch {
-            throw ConfigError(issues: [ConfigIssue(file: file, line: nil, key: "", message: "TOML syntax: \(error)")])
+            throw ConfigError(issues: [ConfigIssue(file: file, line: error.line, key: "", message: "TOML syntax: \(error.message)")])
         }
-        let v = Validator(file: file, map: SourceMap(text))
+        let v = Validator(file: file, map: SourceMap(root))
         let config = v.config(root)
         if !v.issues.isEmpty { throw ConfigError(issues: v.issues) }
         return config
@@ -69,6 +73,9 @@ private final class Validator {
         self.file = file
         self.map = map
     }
+
+    /// The largest frame side a region of interest may name (the decoders' limit is 24 MP).
+    static let maxFrameSide = 32_768
 
     func issue(_ key: String, _ message: String) {
         issues.append(ConfigIssue(file: file, line: map.line(of: key), key: key, message: message))
@@ -146,6 +153,14 @@ private final class Validator {
             unknownKeys(t, path: "status", allowed: ["socket"])
             c.status.socket = absolutePath(t, "status", "socket") ?? c.status.socket
         }
+        // A Unix socket path holds at most 107 bytes; and the socket must never take the place of
+        // the journal's files.
+        if c.status.socket.utf8.count > StatusSection.maxSocketPathBytes {
+            issue("status.socket", "is \(c.status.socket.utf8.count) bytes long; a Unix socket path can have at most \(StatusSection.maxSocketPathBytes)")
+        }
+        if [c.journal.path, c.journal.path + "-wal", c.journal.path + "-shm", c.journal.path + ".lock"].contains(c.status.socket) {
+            issue("status.socket", "is one of the journal's files (\(c.journal.path)); give the socket a path of its own")
+        }
         if let t = table(root, "logging", "logging") {
             unknownKeys(t, path: "logging", allowed: ["level"])
             c.logging.level = choice(t, "logging", "level", LoggingSection.Level.self) ?? c.logging.level
@@ -194,7 +209,12 @@ private final class Validator {
                     issue("\(p).replay", "must be an absolute path to a recording folder, got \"\(r)\"")
                     continue
                 }
-                source = .replay(path: r, loop: bool(t, p, "loop") ?? false, speed: double(t, p, "speed", 0...1000) ?? 1)
+                var speed = double(t, p, "speed", 0...1000) ?? 1
+                if speed > 0, speed < 0.01 {
+                    issue("\(p).speed", "must be 0 (as fast as recognition goes) or between 0.01 and 1000, got \(speed)")
+                    speed = 1
+                }
+                source = .replay(path: r, loop: bool(t, p, "loop") ?? false, speed: speed)
             case (nil, nil):
                 if t["device"] == nil, t["replay"] == nil { issue(p, "needs a source: device = \"/dev/video0\" or replay = \"/path/to/recording\"") }
                 continue
@@ -208,11 +228,14 @@ private final class Validator {
                 if ["us", "eu", "br"].contains(region) { cam.region = region } else { issue("\(p).region", "must be \"us\", \"eu\" or \"br\", got \"\(region)\"") }
             }
             if let roi = t["roi"] {
+                // Bounded by the largest frame we decode, so no sum of them can overflow.
                 let numbers = roi.array?.compactMap(\.int) ?? []
-                if numbers.count == 4, numbers[0] >= 0, numbers[1] >= 0, numbers[2] > 0, numbers[3] > 0 {
+                let side = 0...Self.maxFrameSide
+                if numbers.count == 4, side.contains(numbers[0]), side.contains(numbers[1]), (1...Self.maxFrameSide).contains(numbers[2]),
+                   (1...Self.maxFrameSide).contains(numbers[3]) {
                     cam.regionOfInterest = PixelBox(x: numbers[0], y: numbers[1], width: numbers[2], height: numbers[3])
                 } else {
-                    issue("\(p).roi", "must be [x, y, width, height] in pixels with width and height above 0")
+                    issue("\(p).roi", "must be [x, y, width, height] in pixels, each 0 to \(Self.maxFrameSide), with width and height above 0")
                 }
             }
             cam.minCharacterHeight = int(t, p, "min_char_height", 6...200) ?? cam.minCharacterHeight

@@ -131,6 +131,8 @@ public struct PositionSection: Sendable, Equatable {
 }
 
 public struct StatusSection: Sendable, Equatable {
+    /// `sun_path` holds 108 bytes with the terminating NUL.
+    public static let maxSocketPathBytes = 107
     public var socket = "/run/platekeeper/status.sock"
     public init() {}
 }
