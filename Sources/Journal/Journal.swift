@@ -60,8 +60,8 @@ public final class Journal: Sendable {
         var moved: (String, String)?
         if mode == .inspect {
             guard FileManager.default.fileExists(atPath: path) else { throw .cannotOpen(path: path, reason: "no journal file") }
-            if let problem = Self.problem(withFileAt: path) { throw .cannotOpen(path: path, reason: problem) }
-        } else if let problem = Self.problem(withFileAt: path) {
+            if let problem = try Self.problem(withFileAt: path, writable: false) { throw .cannotOpen(path: path, reason: problem) }
+        } else if let problem = try Self.problem(withFileAt: path, writable: true) {
             moved = (try Self.quarantine(path, reason: problem), problem)
         }
         quarantined = moved
@@ -339,15 +339,33 @@ public final class Journal: Sendable {
 
     // MARK: Opening safely
 
-    /// Why the file at `path` cannot be used as our journal, or nil if it can (or does not exist).
-    static func problem(withFileAt path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            return FileManager.default.fileExists(atPath: path) ? "the file cannot be read" : nil
+    /// Why the content of the file at `path` makes it unusable as our journal, or nil if it is
+    /// usable (or does not exist).
+    ///
+    /// Throws instead when the file cannot be examined at all (permission denied, an I/O error,
+    /// SQLite unable to open it): that says nothing about its content, so it must never lead to the
+    /// file being moved aside. With `writable`, the files the daemon writes (the journal, its WAL
+    /// and shared-memory files, the folder for them) must be writable too.
+    static func problem(withFileAt path: String, writable: Bool) throws(JournalError) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { return nil }
+            throw accessError(path, call: "open", errno: code)
         }
-        let header = (try? handle.read(upToCount: 100)) ?? Data()
-        try? handle.close()
-        if header.isEmpty { return nil }  // created but never written: nothing to lose
-        guard header.count >= 16, header.prefix(16) == Data("SQLite format 3\0".utf8) else {
+        var header = [UInt8](repeating: 0, count: 100)
+        let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
+        let readErrno = errno
+        close(fd)
+        guard n >= 0 else { throw accessError(path, call: "read", errno: readErrno) }
+        if writable {
+            let folder = (path as NSString).deletingLastPathComponent
+            for p in [path, path + "-wal", path + "-shm", folder.isEmpty ? "." : folder] where access(p, F_OK) == 0 {
+                if access(p, R_OK | W_OK) != 0 { throw accessError(p, call: "access", errno: errno) }
+            }
+        }
+        if n == 0 { return nil }  // created but never written: nothing to lose
+        guard n >= 16, header.prefix(16).elementsEqual("SQLite format 3\0".utf8) else {
             return "not an SQLite database (bad header)"
         }
         // Open it through SQLite, which replays a WAL left by a crash, then check what it is.
@@ -371,9 +389,24 @@ public final class Journal: Sendable {
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
                 return check == ["ok"] ? nil : "corrupt: " + check.prefix(3).joined(separator: "; ")
             }
+        } catch let error as DatabaseError where [ResultCode.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
+            return "corrupt: \(error.message ?? "\(error)")"
         } catch {
-            return "corrupt or unreadable: \(error)"
+            // Busy, locked, read-only, out of memory, I/O: the file may be fine; leave it alone.
+            throw .cannotOpen(path: path, reason: "SQLite cannot examine it (the file was left untouched): \(error)")
         }
+    }
+
+    /// A journal file the process may not read or write: never corruption, never moved aside.
+    private static func accessError(_ path: String, call: String, errno code: Int32) -> JournalError {
+        var reason = "\(call)(\(path)) failed: \(String(cString: strerror(code))) (errno \(code))"
+        if code == EACCES || code == EPERM {
+            var st = stat()
+            let owner = stat(path, &st) == 0 ? "owned by uid \(st.st_uid) with mode \(String(st.st_mode & 0o7777, radix: 8))" : "not accessible"
+            reason += "; it is \(owner) and this process runs as uid \(getuid()). "
+                + "The file was left untouched: fix its ownership or permissions (chown, chmod), or the service's User="
+        }
+        return .cannotOpen(path: path, reason: reason)
     }
 
     /// Moves the journal and its WAL aside; returns the new name of the main file.
