@@ -94,7 +94,14 @@ public struct Daemon: Sendable {
             switch outcome {
             case let .reload(next):
                 if next.journal != config.journal {
-                    journal = try openJournal(next.journal)
+                    do {
+                        journal = try openJournal(next.journal)
+                    } catch {
+                        // The running journal is still open: carry on with the running configuration.
+                        logger.error("new configuration's journal cannot be opened; keeping the running configuration",
+                                     metadata: ["error": "\(error)"])
+                        continue
+                    }
                 }
                 config = next
                 logger.notice("configuration reloaded")

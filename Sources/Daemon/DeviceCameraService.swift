@@ -9,7 +9,8 @@ import ServiceLifecycle
 /// its own. Every fault (device missing, busy, unplugged mid-stream, a format it refuses, no frames
 /// arriving) is reported in status and retried with backoff (1 s doubling to 30 s), without
 /// touching the other cameras or the journal. Driver-side drops show as sequence gaps and are
-/// counted with the queue's drops.
+/// counted with the queue's drops. Frames that cannot be decoded are counted, logged at most once a
+/// second, and do not count as frames: a camera that sends only torn frames shows as stalled.
 struct DeviceCameraService: Service, CustomStringConvertible {
     let camera: CameraSection
     let path: String
@@ -30,6 +31,7 @@ struct DeviceCameraService: Service, CustomStringConvertible {
             buffers: camera.buffers, controls: camera.controls)
         var backoff = 1.0
         var sequence: UInt64 = 0
+        var badFrameLog = LogThrottle()
         while !stop.isSet {
             let device: V4L2Camera
             do {
@@ -50,13 +52,19 @@ struct DeviceCameraService: Service, CustomStringConvertible {
             var lastSequence: UInt32?
             var stalled = false
             var lastFrameAt = SystemClock.monotonic()
+            var lastBadFrame: String?
             while !stop.isSet {
-                let frame: CapturedFrame?
+                var frame: CapturedFrame?
                 do {
                     frame = try device.nextFrame(timeout: min(camera.stallSeconds, 0.5))
                 } catch let error where error.code == .badFrame {
-                    logger.warning("bad frame skipped", metadata: ["error": "\(error)"])
-                    continue
+                    // Not a frame for the stall clock: a camera that sends only torn frames is
+                    // stalled, and gets reopened like one.
+                    board.badFrame(error.description)
+                    lastBadFrame = error.description
+                    let (log, held) = badFrameLog.allow()
+                    if log { logger.warning("bad frame skipped", metadata: ["error": "\(error)", "held.back": "\(held)"]) }
+                    frame = nil
                 } catch {
                     board.set(state: "retrying", error: error.description)
                     logger.error("camera failed while streaming; reopening", metadata: ["error": "\(error)"])
@@ -64,17 +72,19 @@ struct DeviceCameraService: Service, CustomStringConvertible {
                 }
                 guard let frame else {
                     let silent = SystemClock.monotonic() - lastFrameAt
+                    let reason = "no good frame for \(Int(silent)) s" + (lastBadFrame.map { "; last bad frame: \($0)" } ?? "")
                     if silent > camera.stallSeconds, !stalled {
                         stalled = true
-                        board.set(state: "stalled", error: "no frame for \(Int(silent)) s")
+                        board.set(state: "stalled", error: reason)
                         logger.warning("no frames from the camera", metadata: ["seconds": "\(Int(silent))"])
                     }
                     if silent > camera.stallSeconds * 3 {
-                        board.set(state: "retrying", error: "no frame for \(Int(silent)) s")
+                        board.set(state: "retrying", error: reason)
                         break  // reopen: some drivers only recover from a fresh open
                     }
                     continue
                 }
+                lastBadFrame = nil
                 lastFrameAt = SystemClock.monotonic()
                 if stalled {
                     stalled = false

@@ -35,6 +35,7 @@ struct JournalService: Service, CustomStringConvertible {
         var lastFrame: [CameraID: Double] = [:]
         var seen: [CameraID: Int] = [:]
         var unwritten: [ReadEvent] = []
+        var failureLog = LogThrottle(interval: 60)
         var lastStats = 0.0, lastRetention = 0.0
         await refreshStats()
         await retention()
@@ -65,9 +66,17 @@ struct JournalService: Service, CustomStringConvertible {
                     await retention()
                 }
             }
-            unwritten = await store(unwritten + ready)
+            // Events that failed to commit are retried once a second, on the tick, not with every
+            // frame; new events queue behind them so the journal keeps their order.
+            if unwritten.isEmpty {
+                unwritten = await store(ready, failureLog: &failureLog)
+            } else if case .tick = item {
+                unwritten = await store(unwritten + ready, failureLog: &failureLog)
+            } else {
+                unwritten += ready
+            }
         }
-        unwritten = await store(unwritten + grouper.closeAll())
+        unwritten = await store(unwritten + grouper.closeAll(), failureLog: &failureLog)
         if !unwritten.isEmpty {
             logger.critical("read events could not be journaled before exit", metadata: ["count": "\(unwritten.count)"])
         }
@@ -75,8 +84,9 @@ struct JournalService: Service, CustomStringConvertible {
         logger.info("journal drained")
     }
 
-    /// Commits events in order; returns those that could not be written.
-    private func store(_ events: [ReadEvent]) async -> [ReadEvent] {
+    /// Commits events in order; returns those that could not be written. A failure is logged at
+    /// once, and again at most once a minute while it lasts, with the count of reads waiting.
+    private func store(_ events: [ReadEvent], failureLog: inout LogThrottle) async -> [ReadEvent] {
         var failed: [ReadEvent] = []
         for var event in events {
             guard failed.isEmpty else {
@@ -104,7 +114,12 @@ struct JournalService: Service, CustomStringConvertible {
                     logger.error("journal full and policy is stop-accepting: read dropped", metadata: meta)
                 }
             } catch {
-                logger.error("journal write failed; will retry", metadata: meta.merging(["error": "\(error)"]) { $1 })
+                let (log, held) = failureLog.allow()
+                if log {
+                    logger.error("journal write failed; will retry every second", metadata: meta.merging([
+                        "error": "\(error)", "reads.waiting": "\(events.count)", "held.back": "\(held)",
+                    ]) { $1 })
+                }
                 status.journal(nil, error: error.description)
                 failed.append(event)
             }

@@ -10,7 +10,10 @@ import ServiceLifecycle
 /// the wall clock at the start of the pass plus their recorded spacing, optionally looping. For testing units in place and for the end-to-end tests.
 ///
 /// Runs on a thread of its own (file reads and JPEG decoding block). A recording that is missing
-/// or unreadable is retried with backoff; a bad frame is logged and skipped.
+/// or unreadable is retried with backoff; a bad frame is logged (at most once a second) and
+/// skipped. A pass in which no frame at all could be read is treated like a missing recording:
+/// status says `retrying` with the reason, and the next pass waits with the same backoff, so a
+/// folder of empty or torn files cannot spin the camera at full speed.
 struct ReplayCameraService: Service, CustomStringConvertible {
     let id: CameraID
     let path: String
@@ -21,6 +24,10 @@ struct ReplayCameraService: Service, CustomStringConvertible {
     let logger: Logger
 
     var description: String { "camera \(id) (replay \(path))" }
+
+    /// The largest recorded offset of a frame from the first of its pass that is honoured (about
+    /// three years); larger gaps in a manifest are clamped, so no arithmetic on them can overflow.
+    static let maxOffsetSeconds = 1e8
 
     func run() async {
         await runOnThreadUntilShutdown(name: "camera-\(id)") { self.play($0) }
@@ -33,49 +40,56 @@ struct ReplayCameraService: Service, CustomStringConvertible {
         var backoff = 1.0
         var sequence: UInt64 = 0
         var lastStamp: Int64 = 0
+        var badFrameLog = LogThrottle()
+        func retry(_ reason: String, _ message: Logger.Message) -> Bool {
+            board.set(state: "retrying", error: reason)
+            logger.error(message, metadata: ["error": "\(reason)", "retry.seconds": "\(backoff)"])
+            guard stop.sleep(backoff) else { return false }
+            backoff = min(backoff * 2, 60)
+            return true
+        }
         while !stop.isSet {
             let plan = ReplaySource.plan([path], defaultCamera: id)
             let source: ReplaySource
             do {
                 source = try ReplaySource()
             } catch {
-                board.set(state: "retrying", error: error.description)
-                logger.error("cannot start replay", metadata: ["error": "\(error)"])
-                if !stop.sleep(backoff) { return }
-                backoff = min(backoff * 2, 60)
+                if !retry(error.description, "cannot start replay") { return }
                 continue
             }
             guard !plan.items.isEmpty else {
-                let reason = plan.errors.first?.description ?? "no frames in \(path)"
-                board.set(state: "retrying", error: reason)
-                logger.error("replay source unusable, retrying", metadata: ["error": "\(reason)", "retry.seconds": "\(backoff)"])
-                if !stop.sleep(backoff) { return }
-                backoff = min(backoff * 2, 60)
+                if !retry(plan.errors.first?.description ?? "no frames in \(path)", "replay source unusable, retrying") { return }
                 continue
             }
-            backoff = 1
-            board.set(state: "streaming")
+            if board.currentState != "streaming" { board.set(state: "streaming") }
             let start = SystemClock.monotonic()
             let startStamp = max(SystemClock.now().unixNanoseconds, lastStamp + 1_000_000)
             var firstRecorded: Int64?
+            var delivered = 0
+            var lastError: CaptureError?
             for (index, item) in plan.items.enumerated() {
                 if stop.isSet { return }
                 var frame: Frame
                 do {
                     frame = try source.frame(for: item)
                 } catch {
-                    logger.warning("bad frame skipped", metadata: ["error": "\(error)"])
+                    lastError = error
+                    board.badFrame(error.description)
+                    let (log, held) = badFrameLog.allow()
+                    if log { logger.warning("bad frame skipped", metadata: ["error": "\(error)", "held.back": "\(held)"]) }
                     continue
                 }
+                delivered += 1
                 let offset: Double
                 if case let .recorded(_, _, _, nanos) = item.kind {
                     let first = firstRecorded ?? nanos
                     firstRecorded = first
-                    offset = Double(nanos - first) / 1e9
+                    // In doubles: two valid 64-bit times can be further apart than 64 bits hold.
+                    offset = (Double(nanos) - Double(first)) / 1e9
                 } else {
                     offset = Double(index) * 0.2
                 }
-                let scaled = offset / (speed > 0 ? speed : 1)
+                let scaled = min(max(offset, 0) / (speed > 0 ? speed : 1), Self.maxOffsetSeconds)
                 if speed > 0 {
                     let wait = start + scaled - SystemClock.monotonic()
                     if wait > 0, !stop.sleep(wait) { return }
@@ -94,6 +108,12 @@ struct ReplayCameraService: Service, CustomStringConvertible {
                     board.received(dropped: false)
                 }
             }
+            guard delivered > 0 else {
+                let reason = "none of the \(plan.items.count) frames could be read; last: \(lastError?.description ?? "?")"
+                if !retry(reason, "no frame of the recording could be read; retrying") { return }
+                continue
+            }
+            backoff = 1
             if !loop {
                 board.set(state: "finished")
                 logger.info("replay finished", metadata: ["frames": "\(sequence)"])

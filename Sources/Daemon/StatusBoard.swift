@@ -18,6 +18,9 @@ public struct StatusDocument: Sendable, Codable {
         public var framesReceived: Int
         public var framesProcessed: Int
         public var framesDropped: Int
+        /// Frames that could not be decoded or read (torn, empty, too large) and were skipped.
+        public var framesBad: Int
+        public var lastBadFrame: String?
         public var receivedPerSecond: Double
         public var processedPerSecond: Double
         public var lastFrameAgeSeconds: Double?
@@ -81,6 +84,8 @@ final class CameraBoard: Sendable {
         var received = 0
         var processed = 0
         var dropped = 0
+        var bad = 0
+        var lastBad: String?
         var readEvents = 0
         var lastFrame: Double?
         var receivedTimes: [Double] = []
@@ -117,6 +122,14 @@ final class CameraBoard: Sendable {
             if dropped { $0.dropped += 1 }
             $0.lastFrame = now
             Self.note(now, in: &$0.receivedTimes)
+        }
+    }
+
+    /// A frame that could not be read or decoded and was skipped.
+    func badFrame(_ error: String) {
+        state.withLock {
+            $0.bad += 1
+            $0.lastBad = error
         }
     }
 
@@ -159,7 +172,7 @@ final class CameraBoard: Sendable {
             return .init(
                 id: id.rawValue, source: source, state: current, error: s.error, faults: s.faults, lastFault: s.lastFault,
                 framesReceived: s.received,
-                framesProcessed: s.processed, framesDropped: s.dropped,
+                framesProcessed: s.processed, framesDropped: s.dropped, framesBad: s.bad, lastBadFrame: s.lastBad,
                 receivedPerSecond: Self.rate(s.receivedTimes, now: now), processedPerSecond: Self.rate(s.processedTimes, now: now),
                 lastFrameAgeSeconds: age, lastRead: s.lastRead, readEvents: s.readEvents, healthy: healthy)
         }
@@ -187,6 +200,7 @@ public final class StatusBoard: Sendable {
         var journal: JournalStats?
         var journalError: String?
         var rejected = 0
+        var lastRejected: Double?
         var quarantined: String?
         var heartbeats: [String: Double] = [:]
         var workers = 0
@@ -226,7 +240,16 @@ public final class StatusBoard: Sendable {
         }
     }
 
-    func rejected() { shared.withLock { $0.rejected += 1 } }
+    func rejected() {
+        let now = SystemClock.monotonic()
+        shared.withLock {
+            $0.rejected += 1
+            $0.lastRejected = now
+        }
+    }
+
+    /// How long after the last refused read status still reports the journal as refusing reads.
+    static let rejectionMemorySeconds = 60.0
     func quarantined(_ path: String) { shared.withLock { $0.quarantined = path } }
 
     func beat(_ name: String) {
@@ -253,11 +276,14 @@ public final class StatusBoard: Sendable {
         let stats = s.journal
         if let error = s.journalError { problems.append("journal: \(error)") }
         if stats == nil, s.journalError == nil { problems.append("journal: no figures yet") }
-        if let stats, stats.quotaUsed > 0.98, stats.pending == stats.rows, stats.rows > 0 {
+        if let last = s.lastRejected, now - last < Self.rejectionMemorySeconds {
+            problems.append("journal is full and refuses new reads (when_full = stop-accepting): \(s.rejected) refused since start")
+        } else if let stats, stats.quotaUsed > 0.98, stats.pending == stats.rows, stats.rows > 0 {
             problems.append("journal is full of reads waiting for upload")
         }
         let journal = StatusDocument.JournalPart(
-            path: stats?.path ?? "", healthy: s.journalError == nil && stats != nil, error: s.journalError,
+            path: stats?.path ?? "", healthy: s.journalError == nil && stats != nil && s.lastRejected.map { now - $0 >= Self.rejectionMemorySeconds } != false,
+            error: s.journalError,
             rows: stats?.rows ?? 0, pending: stats?.pending ?? 0, bytes: stats?.bytesOnDisk ?? 0,
             quotaBytes: stats?.quotaBytes ?? 0, quotaUsed: ((stats?.quotaUsed ?? 0) * 1000).rounded() / 1000,
             oldestPending: stats?.oldestPending.map { ISO8601.format(unixNanoseconds: $0) },

@@ -19,7 +19,8 @@ struct StatusService: Service, CustomStringConvertible {
         let fd = try StatusSocket.listen(at: path)
         await runOnThreadUntilShutdown(name: "status") { self.serve(fd, $0) }
         close(fd)
-        unlink(path)
+        var st = stat()
+        if lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFSOCK { unlink(path) }
     }
 
     private func serve(_ fd: Int32, _ stop: StopFlag) {
@@ -55,8 +56,8 @@ public enum StatusSocket {
         public var description: String
     }
 
-    /// Binds and listens at `path` (creating its folder, mode 0750). A stale socket file is
-    /// replaced; a socket another daemon still answers on is an error.
+    /// Binds and listens at `path` (creating its folder, mode 0750). A stale socket is replaced; a
+    /// socket another daemon still answers on is an error, and so is any other kind of file there.
     static func listen(at path: String) throws -> Int32 {
         let folder = (path as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: folder) {
@@ -66,7 +67,13 @@ public enum StatusSocket {
                 throw Failure(description: "status socket \(path): cannot create folder \(folder): \(error.localizedDescription)")
             }
         }
-        if FileManager.default.fileExists(atPath: path) {
+        // Only a stale socket is ever removed: any other kind of file at that path (a journal, a
+        // config, a folder) is someone's data, and the daemon refuses to start rather than touch it.
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFSOCK else {
+                throw Failure(description: "status socket \(path): a file that is not a socket is already there; it was left untouched (choose another [status] socket path)")
+            }
             if (try? fetch(from: path, timeout: 1)) != nil {
                 throw Failure(description: "another daemon answers on \(path)")
             }

@@ -105,13 +105,15 @@ public final class DaemonProcess: @unchecked Sendable {
     let process = Process()
     public let logPath: String
 
-    /// Starts `platekeeper run --config CONFIG`, with extra environment (NOTIFY_SOCKET…).
-    public init(config: String, logPath: String, environment: [String: String] = [:]) throws {
+    /// Starts `platekeeper run --config CONFIG`, with extra environment (NOTIFY_SOCKET…), through
+    /// `launcher` if given (a command and its arguments that runs the rest: `setpriv …`, `prlimit …`).
+    public init(config: String, logPath: String, environment: [String: String] = [:], launcher: [String] = []) throws {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.executableURL = URL(fileURLWithPath: TestPaths.executable)
-        process.arguments = ["run", "--config", config]
+        let command = launcher + [TestPaths.executable, "run", "--config", config]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = log
