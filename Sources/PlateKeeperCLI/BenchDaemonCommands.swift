@@ -26,6 +26,11 @@ struct JournalBenchCommand: ParsableCommand {
     @Option(help: "Crop size per read, bytes.")
     var cropBytes = 6000
 
+    func validate() throws {
+        try require(commits, in: 1...1_000_000, "--commits")
+        try require(cropBytes, in: 0...(1 << 20), "--crop-bytes")
+    }
+
     func run() throws {
         let base = dir ?? NSTemporaryDirectory()
         let folder = (base as NSString).appendingPathComponent("platekeeper-bench-\(getpid())")
@@ -86,6 +91,11 @@ struct DaemonBenchCommand: ParsableCommand {
 
     @Option(help: "Recognition workers in the daemon.")
     var workers = 1
+
+    func validate() throws {
+        try require(seconds, in: 1...86_400, "--seconds")
+        try require(workers, in: 1...16, "--workers")
+    }
 
     func run() throws {
         let path = URL(fileURLWithPath: recording).standardizedFileURL.path

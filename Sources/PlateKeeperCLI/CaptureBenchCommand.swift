@@ -17,6 +17,8 @@ struct CaptureBenchCommand: ParsableCommand {
     @Option(help: "The device.") var camera = "/dev/video0"
     @Option(help: "Frames per measurement.") var frames = 150
 
+    func validate() throws { try require(frames, in: 1...100_000, "--frames") }
+
     func run() throws {
         let cases: [(PixelFormat, Int, Int, Double)] = [(.grey, 640, 480, 25), (.yuyv, 640, 480, 25), (.grey, 1280, 720, 12.5), (.yuyv, 1280, 720, 12.5)]
         print("capture CPU time per frame, \(frames) frames each, \(camera)")

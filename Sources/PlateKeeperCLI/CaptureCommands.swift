@@ -84,8 +84,11 @@ struct RecordCommand: ParsableCommand {
 
     func validate() throws {
         guard (frames != nil) != (seconds != nil) else { throw ValidationError("give exactly one of --frames N or --seconds S") }
-        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
-        if let seconds, seconds <= 0 { throw ValidationError("--seconds must be above 0") }
+        if let frames { try require(frames, in: 1...10_000_000, "--frames") }
+        if let seconds { try require(seconds, in: 0.001...(7 * 86_400), "--seconds") }
+        try require(width, in: 16...8192, "--width")
+        try require(height, in: 16...8192, "--height")
+        try require(fps, in: 0.1...240, "--fps")
         for f in format where V4L2Negotiation.pixelFormat(f.uppercased() == "MJPEG" ? "MJPG" : f.uppercased()) == nil {
             throw ValidationError("--format \(f): use GREY, YUYV or MJPG")
         }

@@ -32,6 +32,11 @@ struct GlyphSamplesCommand: ParsableCommand {
     @Option(name: .customLong("glyph-width")) var glyphWidth = 16
     @Option(name: .customLong("glyph-height")) var glyphHeight = 24
 
+    func validate() throws {
+        try require(glyphWidth, in: 4...128, "--glyph-width")
+        try require(glyphHeight, in: 4...128, "--glyph-height")
+    }
+
     func run() throws {
         let truth = GroundTruth.load(folder: dir, list: try list.map(imageNames(inListFile:)))
         for e in truth.errors { Terminal.error(e.description) }

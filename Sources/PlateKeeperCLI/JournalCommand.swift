@@ -84,16 +84,15 @@ struct JournalCommand: ParsableCommand {
         func validate() throws {
             guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
             if let since, Self.sinceNanoseconds(since) == nil {
-                throw ValidationError("--since must be an ISO 8601 time such as 2026-11-27T08:00:00Z or an age such as 30m, 12h, 7d")
+                throw ValidationError("--since must be an ISO 8601 time such as 2026-11-27T08:00:00Z or an age up to 200 years such as 30m, 12h, 7d")
             }
         }
 
         static func sinceNanoseconds(_ text: String) -> Int64? {
             if let ns = ISO8601.parse(text) { return ns }
-            if let seconds = Units.seconds(text) {
-                return Int64((Date().timeIntervalSince1970 - seconds) * 1e9)
-            }
-            return nil
+            // An age, bounded to 200 years so that no arithmetic on it can overflow.
+            guard let seconds = Units.seconds(text), seconds <= 200 * 365.25 * 86_400 else { return nil }
+            return ISO8601.nanoseconds(seconds: Date().timeIntervalSince1970 - seconds)
         }
 
         func run() throws {

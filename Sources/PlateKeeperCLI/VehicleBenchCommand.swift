@@ -34,6 +34,11 @@ struct VehicleBenchCommand: ParsableCommand {
         var frames: () -> [Frame]
     }
 
+    func validate() throws {
+        if let simulate { try require(simulate, in: 1...10_000, "--simulate") }
+        try require(window, in: 0.05...3600, "--window")
+    }
+
     func run() throws {
         let passes = try simulate.map { try simulated(count: $0) } ?? recorded()
         guard !passes.isEmpty else { throw ValidationError("no vehicle passes found in \(paths.joined(separator: ", "))") }
