@@ -157,7 +157,7 @@ public final class Journal: Sendable {
             let newest = try Int64.fetchOne(db, sql: "SELECT max(last_seen_ns) FROM read_event")
             var counters: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, value FROM counter") {
-                counters[row["name"]] = row["value"]
+                counters[try row.decode(forColumn: "name")] = try row.decode(forColumn: "value")
             }
             return JournalStats(
                 path: path, rows: rows, pending: pending, bytesOnDisk: Self.bytesOnDisk(path), quotaBytes: quota,

@@ -37,29 +37,33 @@ public struct StoredEvent: Sendable, Equatable {
     /// Size of the stored crop, bytes (the crop itself only when asked for).
     public var cropBytes: Int
 
+    /// Decodes a row with GRDB's throwing accessors: a journal file on disk is input from outside,
+    /// and a NULL or a wrong type in any column (a damaged or forged file) must be an error, not the
+    /// fatal error that the subscript accessors raise.
     init(row: Row, includeCrop: Bool) throws {
-        sequence = row["seq"]
-        let idText: String = row["id"]
+        func column<T: DatabaseValueConvertible>(_ name: String) throws -> T { try row.decode(forColumn: name) }
+        sequence = try column("seq")
+        let idText: String = try column("id")
         guard let id = UUID(uuidString: idText) else { throw DatabaseError(message: "bad id \(idText)") }
-        let candidatesJSON: String = row["candidates"]
+        let candidatesJSON: String = try column("candidates")
         let candidates = try JSONDecoder().decode([PlateCandidate].self, from: Data(candidatesJSON.utf8))
-        let positionJSON: String? = row["position"]
+        let positionJSON: String? = try column("position")
         let position = try positionJSON.map { try JSONDecoder().decode(GeoPosition.self, from: Data($0.utf8)) }
-        let quality = ClockQuality(rawValue: row["clock_quality"]) ?? .unknown
-        let kindText: String = row["kind"]
-        let crop: Data? = row["crop"]
+        let quality = ClockQuality(rawValue: try column("clock_quality")) ?? .unknown
+        let kindText: String = try column("kind")
+        let crop: Data? = try column("crop")
         cropBytes = crop?.count ?? 0
         event = ReadEvent(
-            id: id, kind: ReadEvent.Kind(rawValue: kindText) ?? .vehicle, camera: CameraID(row["camera"] as String),
-            plate: row["plate"], confidence: row["confidence"], candidates: candidates, region: row["region"],
-            box: PixelBox(x: row["box_x"], y: row["box_y"], width: row["box_w"], height: row["box_h"]),
-            firstSeen: CaptureTime(unixNanoseconds: row["first_seen_ns"], quality: quality),
-            lastSeen: CaptureTime(unixNanoseconds: row["last_seen_ns"], quality: quality),
-            frameCount: row["frame_count"], bestFrame: row["best_frame"], position: position,
+            id: id, kind: ReadEvent.Kind(rawValue: kindText) ?? .vehicle, camera: CameraID(try column("camera") as String),
+            plate: try column("plate"), confidence: try column("confidence"), candidates: candidates, region: try column("region"),
+            box: PixelBox(x: try column("box_x"), y: try column("box_y"), width: try column("box_w"), height: try column("box_h")),
+            firstSeen: CaptureTime(unixNanoseconds: try column("first_seen_ns"), quality: quality),
+            lastSeen: CaptureTime(unixNanoseconds: try column("last_seen_ns"), quality: quality),
+            frameCount: try column("frame_count"), bestFrame: try column("best_frame"), position: position,
             crop: includeCrop ? crop.map { [UInt8]($0) } : nil
         )
-        journaledAt = row["journaled_ns"]
-        uploadState = row["upload_state"]
-        uploadedAt = row["uploaded_ns"]
+        journaledAt = try column("journaled_ns")
+        uploadState = try column("upload_state")
+        uploadedAt = try column("uploaded_ns")
     }
 }

@@ -199,6 +199,23 @@ struct JournalTests {
         #expect(throws: JournalError.self) { try Self.open(dir, quota: 1000) }
     }
 
+    @Test("a journal whose rows hold NULLs or wrong types (damaged or forged) gives errors, not a crash")
+    func forgedRows() throws {
+        let dir = try TemporaryDirectory()
+        let bytes = try Self.sqliteFile(sql: """
+            CREATE TABLE read_event (seq INTEGER PRIMARY KEY, id, plate, camera, upload_state, journaled_ns, first_seen_ns, last_seen_ns);
+            CREATE TABLE counter (name, value);
+            INSERT INTO read_event VALUES (1, '6f1c2d3e-0000-4000-8000-000000000001', NULL, 7, 'pending', 'x', NULL, 99);
+            INSERT INTO counter VALUES (NULL, 'many');
+            PRAGMA application_id = \(Journal.applicationID); PRAGMA user_version = \(Journal.schemaVersion);
+            """)
+        let path = try dir.write("forged.sqlite", bytes)
+        let journal = try Journal(settings: JournalSettings(path: path), mode: .inspect)
+        #expect(throws: JournalError.self) { try journal.stats() }
+        #expect(throws: JournalError.self) { try journal.events() }
+        #expect(throws: JournalError.self) { try journal.pending(limit: 5) }
+    }
+
     /// A real SQLite file (rollback journal, so everything is in the one file) made with `sql`.
     static func sqliteFile(sql: String) throws -> [UInt8] {
         let dir = try TemporaryDirectory()
