@@ -16,6 +16,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "platekeeper", targets: ["platekeeper"]),
+        // For the fuzzing package in Fuzz/, which builds these entry points with libFuzzer.
+        .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -76,6 +78,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "platekeeper", dependencies: ["PlateKeeperCLI"], swiftSettings: strict),
+        // The entry points libFuzzer drives (Fuzz/), one per input from outside; also run by tests.
+        .target(name: "FuzzTargets", dependencies: ["PlateKeeperCore", "Imaging", "Capture", "Config", "Journal"], swiftSettings: strict),
         // Test helpers: temporary folders, repository paths, running the executable.
         .target(name: "PlateKeeperTesting", swiftSettings: strict),
 
@@ -98,6 +102,7 @@ let package = Package(
             dependencies: ["platekeeper", "Capture", "Imaging", "Daemon", "PlateKeeperCore", "PlateKeeperTesting"],
             swiftSettings: strict
         ),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
