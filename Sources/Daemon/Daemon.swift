@@ -6,6 +6,7 @@ import Journal
 public import Logging
 import PlateKeeperCore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `platekeeper run`: loads the config, opens the journal and runs the pipeline
@@ -30,88 +31,146 @@ public struct Daemon: Sendable {
     public func run(config first: PlateKeeperConfig) async throws {
         var config = first
         var journal = try openJournal(config.journal)
-        // One trap for the whole life of the process, relayed through a stream that each
-        // configuration's run reads in turn, so no signal falls between two runs.
+        // One trap for the whole life of the process, relayed to a fresh stream for each
+        // configuration's run, so no signal falls between two runs.
         let trapped = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
-        let (signals, relay) = AsyncStream<UnixSignal>.makeStream()
+        let relay = SignalRelay()
         let relayTask = Task {
-            for await signal in trapped { relay.yield(signal) }
+            for await signal in trapped { relay.deliver(signal) }
         }
         defer { relayTask.cancel() }
+        // The configuration (and its journal) that ran before the last reload: if the reloaded
+        // one's pipeline fails, the daemon goes back to it instead of exiting.
+        var previous: (config: PlateKeeperConfig, journal: Journal)?
         while true {
-            let running = config, currentJournal = journal, notifier = self.notifier, logger = self.logger, configPath = self.configPath
-            let pipeline = try Pipeline(config: config, journal: journal, notifier: notifier, logger: logger)
-            let group = ServiceGroup(configuration: .init(services: pipeline.services, logger: logger))
-            let outcome: Outcome = try await withThrowingTaskGroup(of: Outcome.self) { tasks in
-                tasks.addTask {
-                    try await group.run()
-                    return .groupEnded
-                }
-                tasks.addTask {
-                    await pipeline.waitUntilStarted()
-                    notifier.notify("READY=1\nSTATUS=running \(running.cameras.count) cameras")
-                    logger.notice("ready", metadata: ["cameras": "\(running.cameras.count)", "journal": "\(currentJournal.settings.path)"])
-                    return .started
-                }
-                tasks.addTask {
-                    for await signal in signals {
-                        guard signal == .sighup else {
-                            notifier.notify("STOPPING=1")
-                            logger.notice("stopping: draining reads in flight into the journal")
-                            return .stop
-                        }
-                        logger.notice("SIGHUP: reloading configuration", metadata: ["config": "\(configPath)"])
-                        do {
-                            let next = try ConfigLoader.load(path: configPath)
-                            notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(Self.monotonicMicroseconds())")
-                            return .reload(next)
-                        } catch {
-                            logger.error("new configuration rejected, keeping the running one", metadata: ["errors": "\(error)"])
-                        }
-                    }
-                    return .stop
-                }
-                // The first of: a signal (stop or reload: shut the pipeline down gracefully), or
-                // the pipeline ending by itself (an error propagates from here).
-                while let event = try await tasks.next() {
-                    switch event {
-                    case .started:
-                        continue
-                    case .groupEnded:
-                        tasks.cancelAll()
-                        return .groupEnded
-                    case .stop, .reload:
-                        await group.triggerGracefulShutdown()
-                        while let finished = try await tasks.next() {
-                            if case .groupEnded = finished { break }
-                        }
-                        tasks.cancelAll()
-                        return event
-                    }
-                }
-                return .groupEnded
+            let running = config, currentJournal = journal, configPath = self.configPath
+            let outcome: Outcome
+            do {
+                outcome = try await runPipeline(running, currentJournal, signals: relay.stream(), configPath: configPath)
+            } catch {
+                guard let fallback = previous else { throw error }
+                logger.error("the reloaded configuration failed; going back to the one that ran before",
+                             metadata: ["error": "\(error)"])
+                (config, journal) = fallback
+                previous = nil
+                continue
             }
             switch outcome {
             case let .reload(next):
+                let nextJournal: Journal
                 if next.journal != config.journal {
                     do {
-                        journal = try openJournal(next.journal)
+                        nextJournal = try openJournal(next.journal)
                     } catch {
                         // The running journal is still open: carry on with the running configuration.
                         logger.error("new configuration's journal cannot be opened; keeping the running configuration",
                                      metadata: ["error": "\(error)"])
                         continue
                     }
+                } else {
+                    nextJournal = journal
                 }
-                config = next
+                previous = (config, journal)
+                (config, journal) = (next, nextJournal)
                 logger.notice("configuration reloaded")
             case .stop, .started:
                 logger.notice("stopped")
                 return
             case .groupEnded:
-                logger.critical("the pipeline ended by itself")
-                throw PipelineEnded()
+                guard let fallback = previous else {
+                    logger.critical("the pipeline ended by itself")
+                    throw PipelineEnded()
+                }
+                logger.error("the reloaded configuration's pipeline ended by itself; going back to the one that ran before")
+                (config, journal) = fallback
+                previous = nil
             }
+        }
+    }
+
+    /// Runs one configuration's pipeline until a stop or reload signal, or until it ends by itself
+    /// (an error propagates from here).
+    private func runPipeline(
+        _ running: PlateKeeperConfig, _ currentJournal: Journal, signals: AsyncStream<UnixSignal>, configPath: String
+    ) async throws -> Outcome {
+        let notifier = self.notifier, logger = self.logger
+        let pipeline = try Pipeline(config: running, journal: currentJournal, notifier: notifier, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: pipeline.services, logger: logger))
+        return try await withThrowingTaskGroup(of: Outcome.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return .groupEnded
+            }
+            tasks.addTask {
+                await pipeline.waitUntilStarted()
+                notifier.notify("READY=1\nSTATUS=running \(running.cameras.count) cameras")
+                logger.notice("ready", metadata: ["cameras": "\(running.cameras.count)", "journal": "\(currentJournal.settings.path)"])
+                return .started
+            }
+            tasks.addTask {
+                for await signal in signals {
+                    guard signal == .sighup else {
+                        notifier.notify("STOPPING=1")
+                        logger.notice("stopping: draining reads in flight into the journal")
+                        return .stop
+                    }
+                    logger.notice("SIGHUP: reloading configuration", metadata: ["config": "\(configPath)"])
+                    do {
+                        let next = try ConfigLoader.load(path: configPath)
+                        notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(Self.monotonicMicroseconds())")
+                        return .reload(next)
+                    } catch {
+                        logger.error("new configuration rejected, keeping the running one", metadata: ["errors": "\(error)"])
+                    }
+                }
+                return .stop
+            }
+            // The first of: a signal (stop or reload: shut the pipeline down gracefully), or
+            // the pipeline ending by itself (an error propagates from here).
+            while let event = try await tasks.next() {
+                switch event {
+                case .started:
+                    continue
+                case .groupEnded:
+                    tasks.cancelAll()
+                    return .groupEnded
+                case .stop, .reload:
+                    await group.triggerGracefulShutdown()
+                    while let finished = try await tasks.next() {
+                        if case .groupEnded = finished { break }
+                    }
+                    tasks.cancelAll()
+                    return event
+                }
+            }
+            return .groupEnded
+        }
+    }
+
+    /// Hands trapped signals to the current run's stream. Each run gets a stream of its own,
+    /// because cancelling a task that iterates an AsyncStream finishes that stream for good (a
+    /// pipeline that fails cancels its signal task); a signal that arrives while no stream is
+    /// open, or after one finished, waits for the next.
+    private final class SignalRelay: Sendable {
+        private let state = Mutex<(continuation: AsyncStream<UnixSignal>.Continuation?, pending: [UnixSignal])>((nil, []))
+
+        func deliver(_ signal: UnixSignal) {
+            state.withLock { s in
+                if let continuation = s.continuation, case .enqueued = continuation.yield(signal) { return }
+                s.continuation = nil
+                s.pending.append(signal)
+            }
+        }
+
+        func stream() -> AsyncStream<UnixSignal> {
+            let (stream, continuation) = AsyncStream<UnixSignal>.makeStream()
+            state.withLock { s in
+                s.continuation?.finish()
+                for signal in s.pending { continuation.yield(signal) }
+                s.pending = []
+                s.continuation = continuation
+            }
+            return stream
         }
     }
 

@@ -87,7 +87,7 @@ struct HostileDaemonTests {
         #expect(daemon.wait() == 0)
     }
 
-    @Test("SIGHUP with a file the old TOML library aborted on, or a journal that cannot be opened, keeps the running configuration")
+    @Test("SIGHUP with a file the old TOML library aborted on, a journal that cannot be opened, or a pipeline that cannot start keeps the daemon running")
     func reloads() throws {
         let unit = try Self.unit(DaemonTests.replayCamera("one", "stills", loop: true, speed: 1))
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
@@ -105,6 +105,18 @@ struct HostileDaemonTests {
         #expect(waitUntil(timeout: 30) { daemon.log.contains("keeping the running configuration") }, "\(daemon.log)")
         #expect(waitUntil(timeout: 30) { Self.status(unit)?.cameras.map(\.id) == ["one"] }, "running the old configuration again")
         #expect(Self.status(unit)?.journal.path == unit.journalPath)
+        // A configuration that loads but whose pipeline cannot start (no OCR model there): the
+        // daemon goes back to the configuration that ran before.
+        let empty = unit.dir.file("no-model")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        try (original + DaemonTests.replayCamera("three", "pass-day", loop: true, speed: 1) + "\n[recognition]\ntessdata = \"\(empty)\"\n")
+            .write(toFile: unit.config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(timeout: 30) { daemon.log.contains("going back to the one that ran before") }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 30) { Self.status(unit)?.cameras.map(\.id) == ["one"] }, "running the old configuration again")
+        try original.write(toFile: unit.config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(timeout: 30) { daemon.log.components(separatedBy: "configuration reloaded").count == 3 }, "reloads still work")
         #expect(daemon.wait(timeout: 0.5) == nil, "still running")
         daemon.signal(SIGTERM)
         #expect(daemon.wait() == 0)
