@@ -435,7 +435,7 @@ struct TOMLParser {
             case UInt8(ascii: "\n"), UInt8(ascii: "\r"):
                 throw fail("a \"string\" cannot span lines (use \"\"\" for that)")
             default:
-                guard c >= 0x20 || c == 0x09, c != 0x7F else { throw fail("control character \(describe(c)) in a string") }
+                try checkAllowed(c, in: "string")
                 out.append(c)
             }
         }
@@ -447,14 +447,7 @@ struct TOMLParser {
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw fail("a \"\"\"string\"\"\" is not closed") }
-            if startsWith("\"\"\"") {
-                // Up to two quotes may stand right before the closing delimiter.
-                var quotes = 3
-                while quotes < 5, i + quotes < b.count, b[i + quotes] == UInt8(ascii: "\"") { quotes += 1 }
-                out += Array(repeating: UInt8(ascii: "\""), count: quotes - 3)
-                i += quotes
-                return try utf8(out)
-            }
+            if closesMultiline(UInt8(ascii: "\""), into: &out) { return try utf8(out) }
             i += 1
             if c == UInt8(ascii: "\\") {
                 // A backslash at the end of a line trims the newline and the whitespace after it.
@@ -476,7 +469,7 @@ struct TOMLParser {
             } else if c == UInt8(ascii: "\r") {
                 guard peek() == UInt8(ascii: "\n") else { throw fail("a bare carriage return") }
             } else {
-                guard c >= 0x20 || c == 0x09, c != 0x7F else { throw fail("control character \(describe(c)) in a string") }
+                try checkAllowed(c, in: "string")
                 out.append(c)
             }
         }
@@ -491,7 +484,7 @@ struct TOMLParser {
                 defer { i += 1 }
                 return try utf8(Array(b[start..<i]))
             }
-            guard c >= 0x20 || c == 0x09, c != 0x7F else { throw fail("control character \(describe(c)) in a string") }
+            try checkAllowed(c, in: "string")
             i += 1
         }
     }
@@ -502,13 +495,7 @@ struct TOMLParser {
         var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw fail("a '''string''' is not closed") }
-            if startsWith("'''") {
-                var quotes = 3
-                while quotes < 5, i + quotes < b.count, b[i + quotes] == UInt8(ascii: "'") { quotes += 1 }
-                out += Array(repeating: UInt8(ascii: "'"), count: quotes - 3)
-                i += quotes
-                return try utf8(out)
-            }
+            if closesMultiline(UInt8(ascii: "'"), into: &out) { return try utf8(out) }
             i += 1
             if c == UInt8(ascii: "\n") {
                 line += 1
@@ -516,10 +503,26 @@ struct TOMLParser {
                 guard peek() == UInt8(ascii: "\n") else { throw fail("a bare carriage return") }
                 continue
             } else {
-                guard c >= 0x20 || c == 0x09, c != 0x7F else { throw fail("control character \(describe(c)) in a string") }
+                try checkAllowed(c, in: "string")
             }
             out.append(c)
         }
+    }
+
+    /// At three `quote`s, consumes the closing delimiter (up to two more quotes before it belong
+    /// to the string) and returns true.
+    private mutating func closesMultiline(_ quote: UInt8, into out: inout [UInt8]) -> Bool {
+        guard i + 3 <= b.count, b[i] == quote, b[i + 1] == quote, b[i + 2] == quote else { return false }
+        var quotes = 3
+        while quotes < 5, i + quotes < b.count, b[i + quotes] == quote { quotes += 1 }
+        out += Array(repeating: quote, count: quotes - 3)
+        i += quotes
+        return true
+    }
+
+    /// Tab and printable characters only; other control characters are not allowed in strings and comments.
+    private func checkAllowed(_ c: UInt8, in what: String) throws(Failure) {
+        guard c >= 0x20 || c == 0x09, c != 0x7F else { throw fail("control character \(describe(c)) in a \(what)") }
     }
 
     private mutating func skipFirstNewline() throws(Failure) {
@@ -579,7 +582,7 @@ struct TOMLParser {
     private mutating func comment() throws(Failure) {
         guard peek() == UInt8(ascii: "#") else { return }
         while let c = peek(), c != UInt8(ascii: "\n"), c != UInt8(ascii: "\r") {
-            guard c >= 0x20 || c == 0x09, c != 0x7F else { throw fail("control character \(describe(c)) in a comment") }
+            try checkAllowed(c, in: "comment")
             i += 1
         }
     }
