@@ -95,7 +95,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
-        .testTarget(name: "DaemonTests", dependencies: ["platekeeper", "Daemon", "Journal", "Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "platekeeper", "Daemon", "Journal", "Config", "Grouping", "PlateKeeperCore", "PlateKeeperTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // Real V4L2 ioctls against the kernel's vivid driver in a throwaway VM (../shared/v4l2vm).
         .testTarget(
             name: "V4L2VMTests",

@@ -82,6 +82,11 @@ struct JournalService: Service, CustomStringConvertible {
         }
         await refreshStats()
         logger.info("journal drained")
+        // Return only when asked to. The stream ends when recognition finishes it, a moment before
+        // the service group sees recognition itself return; a journal that returned in between
+        // looked to the group like a service ending unexpectedly, and the daemon exited 1 with
+        // "ServiceGroupError: Service failed(journal …)" on a plain SIGTERM.
+        try? await gracefulShutdown()
     }
 
     /// Commits events in order; returns those that could not be written. A failure is logged at
