@@ -84,7 +84,7 @@ public struct RecordingManifest: Sendable, Codable, Equatable {
                 throw CaptureError(.badManifest, path: path, "\(at): file listed twice")
             }
             guard let time = ISO8601.parse(f.captureTime) else {
-                throw CaptureError(.badManifest, path: path, "\(at): captureTime '\(f.captureTime)' is not an ISO 8601 time of a real date (2026-11-27T13:05:01.250Z)")
+                throw CaptureError(.badManifest, path: path, "\(at): captureTime '\(f.captureTime)' is not ISO 8601 (2026-11-27T13:05:01.250Z), or not a real date")
             }
             guard captureTimeRange.contains(time) else {
                 throw CaptureError(.badManifest, path: path, "\(at): captureTime '\(f.captureTime)' is outside 1970-01-01 to 2199-12-31")
