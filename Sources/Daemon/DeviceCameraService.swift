@@ -9,8 +9,8 @@ import ServiceLifecycle
 /// its own. Every fault (device missing, busy, unplugged mid-stream, a format it refuses, no frames
 /// arriving) is reported in status and retried with backoff (1 s doubling to 30 s), without
 /// touching the other cameras or the journal. Driver-side drops show as sequence gaps and are
-/// counted with the queue's drops. Frames that cannot be decoded are counted, logged at most once a
-/// second, and do not count as frames: a camera that sends only torn frames shows as stalled.
+/// counted with the queue's drops. Frames that cannot be decoded are counted, logged (ten at once,
+/// then at most one a second), and do not count as frames: a camera that sends only torn frames shows as stalled.
 struct DeviceCameraService: Service, CustomStringConvertible {
     let camera: CameraSection
     let path: String

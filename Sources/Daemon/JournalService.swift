@@ -35,7 +35,7 @@ struct JournalService: Service, CustomStringConvertible {
         var lastFrame: [CameraID: Double] = [:]
         var seen: [CameraID: Int] = [:]
         var unwritten: [ReadEvent] = []
-        var failureLog = LogThrottle(interval: 60)
+        var failureLog = LogThrottle(interval: 60, burst: 1)
         var lastStats = 0.0, lastRetention = 0.0
         await refreshStats()
         await retention()

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// the wall clock at the start of the pass plus their recorded spacing, optionally looping. For testing units in place and for the end-to-end tests.
 ///
 /// Runs on a thread of its own (file reads and JPEG decoding block). A recording that is missing
-/// or unreadable is retried with backoff; a bad frame is logged (at most once a second) and
+/// or unreadable is retried with backoff; a bad frame is logged (ten at once, then at most one a second) and
 /// skipped. A pass in which no frame at all could be read is treated like a missing recording:
 /// status says `retrying` with the reason, and the next pass waits with the same backoff, so a
 /// folder of empty or torn files cannot spin the camera at full speed.

@@ -60,6 +60,7 @@ struct StatusCommand: ParsableCommand {
             out.append(line)
             if let r = c.lastRead { out.append("    last read: \(r.plate) (\(Int(r.confidence))) at \(r.at); \(c.readEvents) reads this run") }
             if let e = c.error { out.append("    error: \(e)") }
+            if c.framesBad > 0 { out.append("    \(c.framesBad) bad frame(s) skipped, last: \(c.lastBadFrame ?? "?")") }
             if c.faults > 0, let last = c.lastFault { out.append("    \(c.faults) fault(s) since start, last: \(last)") }
             out.append("    source: \(c.source)")
         }
@@ -67,7 +68,9 @@ struct StatusCommand: ParsableCommand {
         out.append("journal: \(j.path)")
         out.append("  \(j.rows) reads, \(j.pending) waiting for upload, \(bytes(j.bytes)) of \(bytes(j.quotaBytes)) (\(Int((j.quotaUsed * 100).rounded())) %)")
         if let o = j.oldestPending { out.append("  oldest waiting for upload: \(o)") }
-        if j.droppedFull + j.rejectedSinceStart > 0 { out.append("  dropped because full: \(j.droppedFull)") }
+        if j.droppedFull + j.rejectedSinceStart > 0 {
+            out.append("  dropped because full: \(j.droppedFull)" + (j.rejectedSinceStart > 0 ? ", \(j.rejectedSinceStart) refused since start" : ""))
+        }
         if j.expired > 0 { out.append("  expired by retention: \(j.expired)") }
         if let q = j.quarantined { out.append("  an unusable journal was moved to \(q)") }
         if let e = j.error { out.append("  error: \(e)") }

@@ -210,3 +210,18 @@ struct RefusingJournalStatusTests {
         #expect(document.problems.contains { $0.contains("refuses new reads") })
     }
 }
+
+@Suite("Log throttle")
+struct LogThrottleTests {
+    @Test("a burst goes through, then one line per interval, with the count held back")
+    func rate() {
+        var throttle = LogThrottle(interval: 1, burst: 3)
+        let first = (0..<10).map { _ in throttle.allow(now: 100).log }
+        #expect(first == [true, true, true, false, false, false, false, false, false, false])
+        #expect(throttle.allow(now: 100.5).log == false)
+        let later = throttle.allow(now: 101.01)
+        #expect(later.log && later.held == 8)
+        #expect(throttle.allow(now: 101.02).log == false)
+        #expect(throttle.allow(now: 110).log, "refilled after a quiet spell")
+    }
+}
