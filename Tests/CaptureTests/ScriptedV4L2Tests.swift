@@ -140,6 +140,7 @@ final class ScriptedDevice: V4L2System, @unchecked Sendable {
         case CV4L2_VIDIOC_REQBUFS:
             let r = arg.assumingMemoryBound(to: v4l2_requestbuffers.self)
             r.pointee.count = min(r.pointee.count, 4)
+            for m in memory { m.deallocate() }  // a second REQBUFS (count 0 on close) frees the first set, as the kernel does
             memory = (0..<Int(r.pointee.count)).map { _ in UnsafeMutableRawPointer.allocate(byteCount: max(current.size, 1 << 20), alignment: 64) }
             return 0
         case CV4L2_VIDIOC_QUERYBUF:
