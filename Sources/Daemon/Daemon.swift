@@ -6,7 +6,6 @@ import Journal
 public import Logging
 import PlateKeeperCore
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// `platekeeper run`: loads the config, opens the journal and runs the pipeline
@@ -152,7 +151,7 @@ public struct Daemon: Sendable {
     /// pipeline that fails cancels its signal task); a signal that arrives while no stream is
     /// open, or after one finished, waits for the next.
     private final class SignalRelay: Sendable {
-        private let state = Mutex<(continuation: AsyncStream<UnixSignal>.Continuation?, pending: [UnixSignal])>((nil, []))
+        private let state = Locked<(continuation: AsyncStream<UnixSignal>.Continuation?, pending: [UnixSignal])>((nil, []))
 
         func deliver(_ signal: UnixSignal) {
             state.withLock { s in

@@ -2,7 +2,6 @@ import Capture
 import Foundation
 import Journal
 import PlateKeeperCore
-import Synchronization
 
 /// What `platekeeper status` shows: the JSON document served on the status socket.
 public struct StatusDocument: Sendable, Codable {
@@ -96,7 +95,7 @@ final class CameraBoard: Sendable {
     let id: CameraID
     let source: String
     let stallSeconds: Double
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(id: CameraID, source: String, stallSeconds: Double) {
         self.id = id
@@ -211,7 +210,7 @@ public final class StatusBoard: Sendable {
     let version: String
     let position: StatusDocument.Position
     let diskPath: String
-    private let shared = Mutex(Shared())
+    private let shared = Locked(Shared())
     /// Frames waiting in the queue right now.
     let queuedFrames: @Sendable () -> Int
 
