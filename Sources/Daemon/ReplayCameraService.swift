@@ -61,7 +61,6 @@ struct ReplayCameraService: Service, CustomStringConvertible {
                 if !retry(plan.errors.first?.description ?? "no frames in \(path)", "replay source unusable, retrying") { return }
                 continue
             }
-            if board.currentState != "streaming" { board.set(state: "streaming") }
             let start = SystemClock.monotonic()
             let startStamp = max(SystemClock.now().unixNanoseconds, lastStamp + 1_000_000)
             var firstRecorded: Int64?
@@ -80,6 +79,9 @@ struct ReplayCameraService: Service, CustomStringConvertible {
                     continue
                 }
                 delivered += 1
+                // Streaming from the first frame that could be read: a pass whose frames all fail
+                // stays `retrying` throughout, however long it takes.
+                if delivered == 1, board.currentState != "streaming" { board.set(state: "streaming") }
                 let offset: Double
                 if case let .recorded(_, _, _, nanos) = item.kind {
                     let first = firstRecorded ?? nanos
