@@ -18,6 +18,8 @@ let package = Package(
         .executable(name: "platekeeper", targets: ["platekeeper"]),
         // For the fuzzing package in Fuzz/, which builds these entry points with libFuzzer.
         .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
+        // For the central store in store/, which speaks the same upload contract.
+        .library(name: "WireFormat", targets: ["WireFormat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // glibc calls missing from Swift's Glibc module (adjtimex for the clock state).
         .systemLibrary(name: "CLinux"),
 
@@ -43,6 +47,9 @@ let package = Package(
         .target(name: "Capture", dependencies: ["PlateKeeperCore", "Imaging", "CV4L2", "CLinux"], swiftSettings: strict),
         // Plate localisation, OCR (Tesseract) and plate-format rules.
         .target(name: "Recognition", dependencies: ["PlateKeeperCore", "Imaging", "CTesseract", "CLeptonica"], swiftSettings: strict),
+        // The upload contract's one JSON spelling of read events, batches and replies (gzip bodies),
+        // shared by `journal export`, the uploader and the store.
+        .target(name: "WireFormat", dependencies: ["PlateKeeperCore", "CZlib"], swiftSettings: strict),
         // Ground truth and accuracy scoring for `platekeeper bench accuracy`.
         .target(name: "Evaluation", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // Turning the many reads of one vehicle into one read event (per-character voting).
@@ -88,6 +95,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "CV4L2", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "Capture", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "WireFormatTests", dependencies: ["WireFormat", "PlateKeeperCore"], resources: [.copy("Golden")], swiftSettings: strict),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(
             name: "JournalTests",

@@ -1,0 +1,149 @@
+public import Foundation
+public import PlateKeeperCore
+
+/// A read event as it travels: the one JSON spelling of a read shared by `journal export`, the
+/// uploader and the central store (`store/`), version 1 of the upload contract
+/// (docs/upload-api.md, docs/upload-api.yaml).
+///
+/// Keys are snake_case and fixed by `CodingKeys`; golden files in `Tests/WireFormatTests/Golden`
+/// fail when a change alters them. Decoders ignore keys they do not know, so a newer store reads an
+/// older unit's events and fields may be added without a version change; renaming or removing a
+/// field, or changing its meaning, needs a new contract version.
+public struct WireReadEvent: Sendable, Codable, Equatable {
+    public var id: UUID
+    public var kind: String
+    public var camera: String
+    public var plate: String
+    public var confidence: Double
+    public var region: String
+    public var candidates: [Candidate]
+    public var box: Box
+    /// ISO 8601 UTC with milliseconds.
+    public var firstSeen: String
+    public var lastSeen: String
+    public var clockQuality: String
+    public var frames: Int
+    public var bestFrame: String
+    public var position: Position?
+    /// The plate crop, JPEG; base64 in JSON. Absent when crops are not kept or not asked for.
+    public var cropJPEG: Data?
+
+    public struct Candidate: Sendable, Codable, Equatable {
+        public var plate: String
+        public var confidence: Double
+        public var matchesFormat: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case plate, confidence
+            case matchesFormat = "matches_format"
+        }
+    }
+
+    public struct Box: Sendable, Codable, Equatable {
+        public var x: Int, y: Int, width: Int, height: Int
+    }
+
+    public struct Position: Sendable, Codable, Equatable {
+        public var lat: Double
+        public var lon: Double
+        public var altitudeM: Double?
+        public var errorM: Double?
+        public var speedMPS: Double?
+        public var courseDeg: Double?
+        public var fix: String
+        public var source: String
+        public var fixTime: String?
+        public var fixTimeQuality: String?
+
+        enum CodingKeys: String, CodingKey {
+            case lat, lon, fix, source
+            case altitudeM = "altitude_m", errorM = "error_m", speedMPS = "speed_mps", courseDeg = "course_deg"
+            case fixTime = "fix_time", fixTimeQuality = "fix_time_quality"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, camera, plate, confidence, region, candidates, box, frames, position
+        case firstSeen = "first_seen", lastSeen = "last_seen", clockQuality = "clock_quality", bestFrame = "best_frame"
+        case cropJPEG = "crop_jpeg"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id.wire, forKey: .id)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(camera, forKey: .camera)
+        try c.encode(plate, forKey: .plate)
+        try c.encode(confidence, forKey: .confidence)
+        try c.encode(region, forKey: .region)
+        try c.encode(candidates, forKey: .candidates)
+        try c.encode(box, forKey: .box)
+        try c.encode(firstSeen, forKey: .firstSeen)
+        try c.encode(lastSeen, forKey: .lastSeen)
+        try c.encode(clockQuality, forKey: .clockQuality)
+        try c.encode(frames, forKey: .frames)
+        try c.encode(bestFrame, forKey: .bestFrame)
+        try c.encodeIfPresent(position, forKey: .position)
+        try c.encodeIfPresent(cropJPEG, forKey: .cropJPEG)
+    }
+
+    /// The wire form of `event`; its crop travels only when `includeCrop`.
+    public init(_ event: ReadEvent, includeCrop: Bool = true) {
+        id = event.id
+        kind = event.kind.rawValue
+        camera = event.camera.rawValue
+        plate = event.plate
+        confidence = event.confidence
+        region = event.region
+        candidates = event.candidates.map { Candidate(plate: $0.text, confidence: $0.confidence, matchesFormat: $0.matchesFormat) }
+        box = Box(x: event.box.x, y: event.box.y, width: event.box.width, height: event.box.height)
+        firstSeen = event.firstSeen.iso8601
+        lastSeen = event.lastSeen.iso8601
+        clockQuality = event.firstSeen.quality.rawValue
+        frames = event.frameCount
+        bestFrame = event.bestFrame
+        position = event.position.map(Position.init)
+        cropJPEG = includeCrop ? event.crop.map { Data($0) } : nil
+    }
+
+    /// The domain event this describes. Throws `WireError.invalid` for anything `validate()` refuses.
+    public func readEvent() throws(WireError) -> ReadEvent {
+        try validate()
+        let quality = ClockQuality(rawValue: clockQuality) ?? .unknown
+        // validate() checked that the times parse.
+        let first = ISO8601.parse(firstSeen) ?? 0, last = ISO8601.parse(lastSeen) ?? 0
+        return ReadEvent(
+            id: id, kind: ReadEvent.Kind(rawValue: kind) ?? .vehicle, camera: CameraID(camera), plate: plate,
+            confidence: confidence,
+            candidates: candidates.map { PlateCandidate(text: $0.plate, confidence: $0.confidence, matchesFormat: $0.matchesFormat) },
+            region: region, box: PixelBox(x: box.x, y: box.y, width: box.width, height: box.height),
+            firstSeen: CaptureTime(unixNanoseconds: first, quality: quality),
+            lastSeen: CaptureTime(unixNanoseconds: last, quality: quality),
+            frameCount: frames, bestFrame: bestFrame, position: position?.geoPosition, crop: cropJPEG.map { [UInt8]($0) })
+    }
+}
+
+extension WireReadEvent.Position {
+    init(_ p: GeoPosition) {
+        lat = p.latitude
+        lon = p.longitude
+        altitudeM = p.altitudeMeters
+        errorM = p.horizontalErrorMeters
+        speedMPS = p.speedMetersPerSecond
+        courseDeg = p.courseDegrees
+        fix = p.fix.rawValue
+        source = p.source.rawValue
+        fixTime = p.fixTime?.iso8601
+        fixTimeQuality = p.fixTime?.quality.rawValue
+    }
+
+    var geoPosition: GeoPosition {
+        GeoPosition(
+            latitude: lat, longitude: lon, altitudeMeters: altitudeM, horizontalErrorMeters: errorM, speedMetersPerSecond: speedMPS,
+            courseDegrees: courseDeg, fix: GeoPosition.FixMode(rawValue: fix) ?? .none,
+            source: GeoPosition.Source(rawValue: source) ?? .fixed,
+            fixTime: fixTime.flatMap(ISO8601.parse).map {
+                CaptureTime(unixNanoseconds: $0, quality: fixTimeQuality.flatMap(ClockQuality.init(rawValue:)) ?? .unknown)
+            })
+    }
+}
