@@ -57,7 +57,7 @@ let package = Package(
         // The durable on-disk journal of read events (SQLite through GRDB): quota, retention, export.
         .target(
             name: "Journal",
-            dependencies: ["PlateKeeperCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PlateKeeperCore", "WireFormat", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // platekeeper.toml: its own TOML parser (TOML.swift says why), typed, validated settings,
@@ -100,6 +100,8 @@ let package = Package(
         .testTarget(
             name: "JournalTests",
             dependencies: ["Journal", "PlateKeeperCore", "PlateKeeperTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            // A journal file of every earlier schema version, as units in the field hold them.
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),

@@ -1,6 +1,7 @@
 public import Foundation
 public import PlateKeeperCore
 import GRDB
+import WireFormat
 
 #if canImport(Glibc)
 import Glibc
@@ -14,8 +15,8 @@ import Glibc
 /// its shared-memory index stay under `quotaBytes`; rows already uploaded are evicted first, oldest
 /// first, and then `whenFull` decides. Privacy: `secure_delete` zeroes deleted rows, retention
 /// deletes old rows whether uploaded or not, and a checkpoint empties the WAL afterwards, so expired
-/// plate text does not linger on disk. A file that is not a journal of a known schema is moved
-/// aside, never overwritten.
+/// plate text does not linger on disk. A file that is not a journal is moved aside, never
+/// overwritten; a journal of an older schema is migrated in place, one of a newer schema refused.
 ///
 /// GRDB rather than the C API: it owns the connection pool (one writer, concurrent WAL readers for
 /// status and export), transactions and typed rows, which is the part of SQLite's C API that is
@@ -23,8 +24,9 @@ import Glibc
 public final class Journal: Sendable {
     /// `PRAGMA application_id`: "PKJN".
     public static let applicationID: Int32 = 0x504B_4A4E
-    /// `PRAGMA user_version` of the schema this build writes.
-    public static let schemaVersion = 1
+    /// `PRAGMA user_version` of the schema this build writes. Older journals are migrated in place
+    /// when the daemon opens them (`JournalSchema`); a newer one is refused and left untouched.
+    public static let schemaVersion = JournalSchema.version
 
     public let settings: JournalSettings
     /// Where an unusable file found at `settings.path` was moved, with the reason, if that happened on open.
@@ -32,9 +34,6 @@ public final class Journal: Sendable {
     private let pool: DatabasePool
     private let pageSize: Int64
 
-    /// Opens the journal at `settings.path`, creating it (mode 0600) if needed. A file that is not a
-    /// PlateKeeper journal, has an unknown schema version or fails SQLite's quick check is renamed to
-    /// `NAME.quarantined-TIMESTAMP` (with its WAL) and a new journal is started.
     /// How a journal is opened.
     public enum OpenMode: Sendable {
         /// The daemon: create the file if missing, move an unusable one aside and start anew.
@@ -43,6 +42,9 @@ public final class Journal: Sendable {
         case inspect
     }
 
+    /// Opens the journal at `settings.path`, creating it (mode 0600) if needed and migrating an older
+    /// schema in place. A file that is not a PlateKeeper journal or fails SQLite's quick check is
+    /// renamed to `NAME.quarantined-TIMESTAMP` (with its WAL) and a new journal is started.
     public init(settings: JournalSettings, mode: OpenMode = .owner) throws(JournalError) {
         guard settings.quotaBytes >= JournalSettings.minimumQuotaBytes else {
             throw .invalidSettings("quota \(settings.quotaBytes) bytes is below the minimum of \(JournalSettings.minimumQuotaBytes)")
@@ -73,8 +75,8 @@ public final class Journal: Sendable {
                 let level = settings.synchronous.rawValue
                 try pool.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA synchronous = \(level)")
-                    try Self.createSchemaIfNeeded(db)
                 }
+                try JournalSchema.migrator.migrate(pool)
             }
             pageSize = try pool.read { db in try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
         } catch {
@@ -216,52 +218,13 @@ public final class Journal: Sendable {
         return config
     }
 
-    private static func createSchemaIfNeeded(_ db: Database) throws {
-        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-        guard version == 0 else { return }
-        try db.inTransaction {
-            try db.execute(sql: """
-                CREATE TABLE read_event (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    id TEXT NOT NULL UNIQUE,
-                    kind TEXT NOT NULL,
-                    camera TEXT NOT NULL,
-                    plate TEXT NOT NULL,
-                    confidence REAL NOT NULL,
-                    region TEXT NOT NULL,
-                    candidates TEXT NOT NULL,
-                    box_x INTEGER NOT NULL, box_y INTEGER NOT NULL, box_w INTEGER NOT NULL, box_h INTEGER NOT NULL,
-                    first_seen_ns INTEGER NOT NULL,
-                    last_seen_ns INTEGER NOT NULL,
-                    clock_quality TEXT NOT NULL,
-                    frame_count INTEGER NOT NULL,
-                    best_frame TEXT NOT NULL,
-                    latitude REAL, longitude REAL,
-                    position TEXT,
-                    crop BLOB,
-                    journaled_ns INTEGER NOT NULL,
-                    upload_state TEXT NOT NULL DEFAULT 'pending',
-                    uploaded_ns INTEGER,
-                    upload_attempts INTEGER NOT NULL DEFAULT 0,
-                    hotlist TEXT,
-                    extra TEXT
-                );
-                CREATE INDEX read_event_upload ON read_event(upload_state, seq);
-                CREATE INDEX read_event_journaled ON read_event(journaled_ns);
-                CREATE TABLE counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-                PRAGMA application_id = \(applicationID);
-                PRAGMA user_version = \(schemaVersion);
-                """)
-            return .commit
-        }
-    }
-
     private static func append(
         _ event: ReadEvent, journaledAt: Date, settings: JournalSettings, pageSize: Int64, db: Database
     ) throws -> AppendOutcome {
         let crop = settings.keepCrops ? event.crop : nil
-        let candidates = String(decoding: try JSONEncoder().encode(event.candidates), as: UTF8.self)
-        let position = try event.position.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let wire = WireReadEvent(event, includeCrop: false)
+        let candidates = String(decoding: try WireCoding.encode(wire.candidates), as: UTF8.self)
+        let position = try wire.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
         // Pages this row may need: its bytes spread over pages, plus index and counter pages.
         let rowBytes = Int64((crop?.count ?? 0) + candidates.utf8.count + (position?.utf8.count ?? 0) + 400)
         let need = (rowBytes + pageSize - 101) / (pageSize - 100) + 3
@@ -383,12 +346,20 @@ public final class Journal: Sendable {
                     return appID == 0 ? "an SQLite database that is not a PlateKeeper journal"
                         : "an SQLite database of another application (application_id \(appID))"
                 }
-                if version != schemaVersion {
-                    return "journal schema version \(version), this build knows version \(schemaVersion)"
+                if version > schemaVersion {
+                    throw JournalError.cannotOpen(path: path, reason: "journal schema version \(version) is newer than this build's (\(schemaVersion)); "
+                        + "the file was left untouched: run the build that wrote it, or a newer one")
+                }
+                if version < 1 { return "journal schema version \(version) is not one this build can migrate" }
+                if version < schemaVersion, !writable {
+                    throw JournalError.cannotOpen(path: path, reason: "journal schema version \(version): the daemon of this build migrates it "
+                        + "to version \(schemaVersion) when it starts; read-only tools do not change it")
                 }
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
                 return check == ["ok"] ? nil : "corrupt: " + check.prefix(3).joined(separator: "; ")
             }
+        } catch let error as JournalError {
+            throw error
         } catch let error as DatabaseError where [ResultCode.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode) {
             return "corrupt: \(error.message ?? "\(error)")"
         } catch {

@@ -1,6 +1,7 @@
 import Foundation
 public import PlateKeeperCore
 import GRDB
+import WireFormat
 
 /// Counts and sizes of a journal, for `journal stats` and the status document.
 public struct JournalStats: Sendable, Codable, Equatable {
@@ -34,6 +35,8 @@ public struct StoredEvent: Sendable, Equatable {
     public var journaledAt: Int64
     public var uploadState: String
     public var uploadedAt: Int64?
+    /// Why the last upload of this read failed, or, for a dead letter, why the store refused it.
+    public var uploadError: String?
     /// Size of the stored crop, bytes (the crop itself only when asked for).
     public var cropBytes: Int
 
@@ -46,9 +49,11 @@ public struct StoredEvent: Sendable, Equatable {
         let idText: String = try column("id")
         guard let id = UUID(uuidString: idText) else { throw DatabaseError(message: "bad id \(idText)") }
         let candidatesJSON: String = try column("candidates")
-        let candidates = try JSONDecoder().decode([PlateCandidate].self, from: Data(candidatesJSON.utf8))
+        let candidates = try WireCoding.decode([WireReadEvent.Candidate].self, from: Data(candidatesJSON.utf8)).map {
+            PlateCandidate(text: $0.plate, confidence: $0.confidence, matchesFormat: $0.matchesFormat)
+        }
         let positionJSON: String? = try column("position")
-        let position = try positionJSON.map { try JSONDecoder().decode(GeoPosition.self, from: Data($0.utf8)) }
+        let position = try positionJSON.map { try WireCoding.decode(WireReadEvent.Position.self, from: Data($0.utf8)).geoPosition }
         let quality = ClockQuality(rawValue: try column("clock_quality")) ?? .unknown
         let kindText: String = try column("kind")
         let crop: Data? = try column("crop")
@@ -65,5 +70,6 @@ public struct StoredEvent: Sendable, Equatable {
         journaledAt = try column("journaled_ns")
         uploadState = try column("upload_state")
         uploadedAt = try column("uploaded_ns")
+        uploadError = try column("upload_error")
     }
 }

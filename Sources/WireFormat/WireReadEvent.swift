@@ -33,6 +33,12 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         public var confidence: Double
         public var matchesFormat: Bool
 
+        public init(plate: String, confidence: Double, matchesFormat: Bool) {
+            self.plate = plate
+            self.confidence = confidence
+            self.matchesFormat = matchesFormat
+        }
+
         enum CodingKeys: String, CodingKey {
             case plate, confidence
             case matchesFormat = "matches_format"
@@ -124,7 +130,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
 }
 
 extension WireReadEvent.Position {
-    init(_ p: GeoPosition) {
+    public init(_ p: GeoPosition) {
         lat = p.latitude
         lon = p.longitude
         altitudeM = p.altitudeMeters
@@ -137,7 +143,7 @@ extension WireReadEvent.Position {
         fixTimeQuality = p.fixTime?.quality.rawValue
     }
 
-    var geoPosition: GeoPosition {
+    public var geoPosition: GeoPosition {
         GeoPosition(
             latitude: lat, longitude: lon, altitudeMeters: altitudeM, horizontalErrorMeters: errorM, speedMetersPerSecond: speedMPS,
             courseDegrees: courseDeg, fix: GeoPosition.FixMode(rawValue: fix) ?? .none,

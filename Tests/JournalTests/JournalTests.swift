@@ -145,9 +145,6 @@ struct JournalTests {
         ("truncated header", { Array("SQLite format".utf8) }, "not an SQLite database"),
         ("another application's database", { try sqliteFile(sql: "CREATE TABLE t(x); PRAGMA application_id = 7;") }, "another application"),
         ("a plain SQLite database", { try sqliteFile(sql: "CREATE TABLE t(x);") }, "not a PlateKeeper journal"),
-        ("a future schema version", {
-            try sqliteFile(sql: "CREATE TABLE read_event(x); PRAGMA application_id = \(Journal.applicationID); PRAGMA user_version = 99;")
-        }, "schema version 99"),
     ]
 
     @Test("an unusable journal is moved aside with its WAL and a new one started", arguments: unusable.indices)

@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+import Journal
+import PlateKeeperCore
+import PlateKeeperTesting
+import Testing
+
+/// Journals written by every earlier release, kept as fixtures, open in this build with every read
+/// intact: a unit in the field must never strand reads it has not uploaded because of an upgrade.
+@Suite("Journal migrations")
+struct JournalMigrationTests {
+    /// A copy of a fixture in a fresh folder (the fixture itself is never opened).
+    static func copyOfFixture(_ name: String, into dir: TemporaryDirectory) throws -> String {
+        let source = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: "sqlite"))
+        let path = dir.file("state/journal.sqlite")
+        try FileManager.default.createDirectory(atPath: dir.file("state"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: source.path, toPath: path)
+        return path
+    }
+
+    static func rawRows(_ path: String) throws -> [[String: String]] {
+        let queue = try DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM read_event ORDER BY seq").map { row in
+                var out: [String: String] = [:]
+                for (column, value) in row { out[column] = value.isNull ? "NULL" : (String.fromDatabaseValue(value) ?? value.description) }
+                return out
+            }
+        }
+    }
+
+    @Test("a version 1 journal is migrated in place: same rows, states, crops and times; new reads follow")
+    func fromVersion1() async throws {
+        let dir = try TemporaryDirectory()
+        let path = try Self.copyOfFixture("journal-v1", into: dir)
+        let before = try Self.rawRows(path)
+        #expect(before.count == 12)
+
+        var settings = JournalSettings(path: path)
+        settings.retentionSeconds = nil
+        let journal = try Journal(settings: settings)
+        #expect(journal.quarantined == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("state")).allSatisfy { $0.hasPrefix("journal.sqlite") })
+        let stats = try journal.stats()
+        #expect(stats.schemaVersion == 2)
+        #expect(stats.rows == 12 && stats.pending == 8)
+
+        let events = try journal.events(includeCrops: true)
+        #expect(events.map(\.event.plate) == (0..<12).map { "V1P\($0)" })
+        #expect(events.map(\.uploadState) == Array(repeating: "uploaded", count: 4) + Array(repeating: "pending", count: 8))
+        for (stored, row) in zip(events, before) {
+            let e = stored.event
+            #expect(e.id.uuidString.lowercased() == row["id"])
+            #expect(String(e.firstSeen.unixNanoseconds) == row["first_seen_ns"])
+            #expect(String(stored.journaledAt) == row["journaled_ns"])
+            #expect(stored.cropBytes == (row["crop"] == "NULL" ? 0 : 300))
+            #expect((e.position == nil) == (row["position"] == "NULL"))
+        }
+        // The richest row: every position field and both candidates survive the respelling.
+        let seventh = events[7].event
+        #expect(seventh.candidates.map(\.text) == ["V1P7", "V1P7X"])
+        #expect(seventh.candidates[1].matchesFormat == false && seventh.candidates[1].confidence == 30)
+        let p = try #require(seventh.position)
+        #expect(p.latitude == 47.6 && p.longitude == -122.3 && p.altitudeMeters == 50 && p.horizontalErrorMeters == 4)
+        #expect(p.speedMetersPerSecond == 11 && p.courseDegrees == 90 && p.fix == .threeD && p.source == .gpsd)
+        #expect(p.fixTime == CaptureTime(unixNanoseconds: 1_795_000_070_000_000_000, quality: .synchronized))
+        #expect(events[5].event.kind == .firstSight)
+
+        // The migrated journal keeps working, and opening it again migrates nothing more.
+        _ = try await journal.append(JournalTests.event("AFTER1"))
+        let reopened = try Journal(settings: settings)
+        #expect(try reopened.events().count == 13)
+        #expect(try reopened.pending(limit: 100).count == 9)
+    }
+
+    @Test("read-only tools refuse an old journal with the reason and change nothing")
+    func inspectOldVersion() throws {
+        let dir = try TemporaryDirectory()
+        let path = try Self.copyOfFixture("journal-v1", into: dir)
+        let bytes = FileManager.default.contents(atPath: path)
+        do {
+            _ = try Journal(settings: JournalSettings(path: path), mode: .inspect)
+            Issue.record("opened an old journal read-only")
+        } catch {
+            #expect(String(describing: error).contains("schema version 1"))
+        }
+        #expect(FileManager.default.contents(atPath: path) == bytes)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("state")) == ["journal.sqlite"])
+    }
+
+    @Test("a journal of a newer schema is refused and left untouched, never moved aside")
+    func newerVersion() throws {
+        let dir = try TemporaryDirectory()
+        let bytes = try JournalTests.sqliteFile(sql: """
+            CREATE TABLE read_event(x); INSERT INTO read_event VALUES ('precious');
+            PRAGMA application_id = \(Journal.applicationID); PRAGMA user_version = 99;
+            """)
+        let path = try dir.write("state/journal.sqlite", bytes)
+        do {
+            _ = try JournalTests.open(dir)
+            Issue.record("opened a newer journal")
+        } catch {
+            #expect(String(describing: error).contains("schema version 99 is newer"))
+        }
+        #expect(FileManager.default.contents(atPath: path).map([UInt8].init) == bytes)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("state")) == ["journal.sqlite"])
+    }
+}
