@@ -60,6 +60,13 @@ let package = Package(
             dependencies: ["PlateKeeperCore", "WireFormat", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // Sending the journal to the central store: batches, acknowledgement by id, backoff, dead
+        // letters; HTTP through libcurl (CurlTransport.swift says why).
+        .target(
+            name: "Upload",
+            dependencies: ["PlateKeeperCore", "WireFormat", "Journal", "CCurl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // platekeeper.toml: its own TOML parser (TOML.swift says why), typed, validated settings,
         // errors with line and key.
         .target(name: "Config", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
@@ -96,6 +103,11 @@ let package = Package(
         .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "Capture", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "WireFormatTests", dependencies: ["WireFormat", "PlateKeeperCore"], resources: [.copy("Golden")], swiftSettings: strict),
+        .testTarget(
+            name: "UploadTests",
+            dependencies: ["Upload", "Journal", "WireFormat", "PlateKeeperCore", "PlateKeeperTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(
             name: "JournalTests",

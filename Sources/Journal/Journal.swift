@@ -127,15 +127,45 @@ public final class Journal: Sendable {
         return deleted
     }
 
-    /// Marks events as uploaded (for the upload stage): they become the first to go when space is needed.
-    public func markUploaded(_ ids: [UUID], at date: Date = Date()) async throws(JournalError) {
+    /// Marks events as uploaded (the store acknowledged them by id): they become the first to go
+    /// when space is needed. Ids no longer in the journal (expired meanwhile) are ignored. Returns
+    /// how many rows changed.
+    @discardableResult
+    public func markUploaded(_ ids: [UUID], at date: Date = Date()) async throws(JournalError) -> Int {
         let ns = Self.nanoseconds(date)
-        try await writing("mark uploaded") { db in
+        return try await writing("mark uploaded") { db in
+            var changed = 0
             for id in ids {
                 try db.execute(
-                    sql: "UPDATE read_event SET upload_state = 'uploaded', uploaded_ns = ? WHERE id = ?",
+                    sql: "UPDATE read_event SET upload_state = 'uploaded', uploaded_ns = ?, upload_error = NULL WHERE id = ? AND upload_state != 'uploaded'",
                     arguments: [ns, id.uuidString.lowercased()])
+                changed += db.changesCount
             }
+            return changed
+        }
+    }
+
+    /// Counts a failed attempt for each of `ids` and keeps the reason; they stay pending.
+    public func recordUploadFailure(_ ids: [UUID], reason: String) async throws(JournalError) {
+        let text = String(reason.prefix(500))
+        try await writing("record upload failure") { db in
+            for id in ids {
+                try db.execute(
+                    sql: "UPDATE read_event SET upload_attempts = upload_attempts + 1, upload_error = ? WHERE id = ? AND upload_state = 'pending'",
+                    arguments: [text, id.uuidString.lowercased()])
+            }
+        }
+    }
+
+    /// Parks a read the store refused for good (a dead letter): it leaves the upload queue, keeps its
+    /// reason, stays in the journal under retention, and shows in status and `journal export`.
+    public func markDead(_ id: UUID, reason: String) async throws(JournalError) {
+        let text = String(reason.prefix(500))
+        try await writing("mark dead letter") { db in
+            try db.execute(
+                sql: "UPDATE read_event SET upload_state = 'dead', upload_error = ?, upload_attempts = upload_attempts + 1 WHERE id = ? AND upload_state = 'pending'",
+                arguments: [text, id.uuidString.lowercased()])
+            if db.changesCount > 0 { try Self.bump("dead_letters", by: 1, db) }
         }
     }
 
@@ -154,6 +184,7 @@ public final class Journal: Sendable {
         return try readingNow("stats") { db in
             let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event") ?? 0
             let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event WHERE upload_state = 'pending'") ?? 0
+            let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event WHERE upload_state = 'dead'") ?? 0
             let oldestPending = try Int64.fetchOne(db, sql: "SELECT min(first_seen_ns) FROM read_event WHERE upload_state = 'pending'")
             let oldest = try Int64.fetchOne(db, sql: "SELECT min(first_seen_ns) FROM read_event")
             let newest = try Int64.fetchOne(db, sql: "SELECT max(last_seen_ns) FROM read_event")
@@ -165,7 +196,7 @@ public final class Journal: Sendable {
                 path: path, rows: rows, pending: pending, bytesOnDisk: Self.bytesOnDisk(path), quotaBytes: quota,
                 oldestPending: oldestPending, oldest: oldest, newest: newest,
                 droppedFull: counters["dropped_full", default: 0], evictedUploaded: counters["evicted_uploaded", default: 0],
-                expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion
+                expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion, deadLetters: dead
             )
         }
     }
@@ -179,12 +210,27 @@ public final class Journal: Sendable {
         }
     }
 
-    /// The oldest events still waiting for upload (for the upload stage).
+    /// The events waiting for upload, hits (a hotlist match) first, then oldest first (for the upload stage).
     public func pending(limit: Int) throws(JournalError) -> [StoredEvent] {
         try readingNow("pending") { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY seq LIMIT ?", arguments: [limit]
+                db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY hotlist IS NULL, seq LIMIT ?",
+                arguments: [max(0, limit)]
             ).map { try StoredEvent(row: $0, includeCrop: true) }
+        }
+    }
+
+    /// `pending(limit:)` without blocking the caller's thread (for the uploader).
+    public func pendingBatch(limit: Int) async throws(JournalError) -> [StoredEvent] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY hotlist IS NULL, seq LIMIT ?",
+                    arguments: [max(0, limit)]
+                ).map { try StoredEvent(row: $0, includeCrop: true) }
+            }
+        } catch {
+            throw .sqlite(path: settings.path, operation: "pending", message: String(describing: error))
         }
     }
 

@@ -23,6 +23,8 @@ public struct JournalStats: Sendable, Codable, Equatable {
     /// Rows deleted by retention.
     public var expired: Int
     public var schemaVersion: Int
+    /// Reads the store refused for good, parked with their reason (never retried on their own).
+    public var deadLetters: Int = 0
 
     /// Share of the quota in use, 0...1.
     public var quotaUsed: Double { quotaBytes > 0 ? Double(bytesOnDisk) / Double(quotaBytes) : 0 }

@@ -6,15 +6,15 @@ import Foundation
 /// pthread mutexes, while Mutex's contended path runs inside the uninstrumented standard library,
 /// where TSan cannot see the hand-over and reports races that are not there (`.ci/sanitizers`
 /// reported one on CameraBoard, with both sides inside withLock).
-final class Locked<Value: Sendable>: @unchecked Sendable {
+public final class Locked<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
 
-    init(_ value: Value) {
+    public init(_ value: Value) {
         self.value = value
     }
 
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)
