@@ -70,12 +70,12 @@ let package = Package(
         // platekeeper.toml: its own TOML parser (TOML.swift says why), typed, validated settings,
         // errors with line and key.
         .target(name: "Config", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
-        // `platekeeper run`: wires capture → recognition → grouping → journal as services,
+        // `platekeeper run`: wires capture → recognition → grouping → journal → upload as services,
         // serves status, talks to systemd.
         .target(
             name: "Daemon",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "Journal", "Config",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "Journal", "Upload", "Config",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "PlateKeeperCLI",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Grouping", "Config", "Journal", "Daemon",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Grouping", "Config", "Journal", "WireFormat", "Daemon",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -95,7 +95,7 @@ let package = Package(
         // The entry points libFuzzer drives (Fuzz/), one per input from outside; also run by tests.
         .target(name: "FuzzTargets", dependencies: ["PlateKeeperCore", "Imaging", "Capture", "Config", "Journal"], swiftSettings: strict),
         // Test helpers: temporary folders, repository paths, running the executable.
-        .target(name: "PlateKeeperTesting", swiftSettings: strict),
+        .target(name: "PlateKeeperTesting", dependencies: ["PlateKeeperCore", "WireFormat"], swiftSettings: strict),
 
         .testTarget(name: "PlateKeeperCoreTests", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),

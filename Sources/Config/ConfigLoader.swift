@@ -127,16 +127,55 @@ private final class Validator {
         }
         if let t = table(root, "upload", "upload") {
             let p = "upload"
-            unknownKeys(t, path: p, allowed: ["enabled", "url", "batch_size", "interval"])
-            c.upload.enabled = bool(t, p, "enabled") ?? c.upload.enabled
-            c.upload.url = string(t, p, "url") ?? c.upload.url
-            c.upload.batchSize = int(t, p, "batch_size", 1...10_000) ?? c.upload.batchSize
-            c.upload.intervalSeconds = duration(t, p, "interval", 1...86_400) ?? c.upload.intervalSeconds
-            if c.upload.enabled {
-                if !(c.upload.url.hasPrefix("https://") || c.upload.url.hasPrefix("http://")) {
-                    issue("upload.url", "must be an http:// or https:// URL when upload is enabled")
+            if t["token"] != nil {
+                issue("upload.token", "the token is never written in the config: put it in a file (token_file) or a systemd credential (token_credential)")
+            }
+            unknownKeys(t, path: p, allowed: [
+                "enabled", "url", "token", "token_file", "token_credential", "ca_file", "client_certificate", "client_key",
+                "batch_size", "batch_bytes", "batch_age", "timeout", "backoff_max", "allow_insecure_http",
+            ])
+            var u = UploadSection()
+            u.enabled = bool(t, p, "enabled") ?? u.enabled
+            u.url = string(t, p, "url") ?? u.url
+            u.tokenFile = absolutePath(t, p, "token_file") ?? u.tokenFile
+            u.tokenCredential = string(t, p, "token_credential") ?? u.tokenCredential
+            u.caFile = absolutePath(t, p, "ca_file") ?? u.caFile
+            u.clientCertificate = absolutePath(t, p, "client_certificate") ?? u.clientCertificate
+            u.clientKey = absolutePath(t, p, "client_key") ?? u.clientKey
+            u.batchSize = int(t, p, "batch_size", 1...5_000) ?? u.batchSize
+            u.batchBytes = size(t, p, "batch_bytes", (64 << 10)...(16 << 20)) ?? u.batchBytes
+            u.batchAgeSeconds = duration(t, p, "batch_age", 0...3600) ?? u.batchAgeSeconds
+            u.timeoutSeconds = duration(t, p, "timeout", 1...600) ?? u.timeoutSeconds
+            u.backoffMaxSeconds = duration(t, p, "backoff_max", 1...86_400) ?? u.backoffMaxSeconds
+            u.allowInsecureHTTP = bool(t, p, "allow_insecure_http") ?? u.allowInsecureHTTP
+            if u.enabled {
+                if u.url.hasPrefix("https://") {
+                } else if u.url.hasPrefix("http://") {
+                    if !u.allowInsecureHTTP {
+                        issue("upload.url", "is plain http://: reads would travel unencrypted; use https://, or set allow_insecure_http = true for a lab")
+                    }
+                } else {
+                    issue("upload.url", "must be an https:// URL when upload is enabled")
+                }
+                if u.url.utf8.count > 2048 || u.url.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+                    issue("upload.url", "must be at most 2048 bytes without spaces or control characters")
+                }
+                if u.tokenFile.isEmpty == u.tokenCredential.isEmpty {
+                    issue("upload", "needs exactly one of token_file and token_credential")
+                }
+                if !u.tokenCredential.isEmpty, u.tokenCredential.contains("/") || u.tokenCredential.hasPrefix(".") {
+                    issue("upload.token_credential", "is a credential name (LoadCredential=NAME:…), not a path")
+                }
+                if u.clientKey.isEmpty != u.clientCertificate.isEmpty {
+                    issue("upload", "client_certificate and client_key go together")
                 }
             }
+            c.upload = u
+        }
+        if c.upload.enabled, !UnitSection.isValidID(c.unit.effectiveID) {
+            issue("unit.id", c.unit.id.isEmpty
+                ? "is not set and the host name \"\(c.unit.effectiveID.prefix(64))\" cannot be a unit id; set one (1 to 128 letters, digits, '-', '_' or '.')"
+                : "must be 1 to 128 letters, digits, '-', '_' or '.': the store knows units by it")
         }
         if let t = table(root, "position", "position") {
             let p = "position"

@@ -1,9 +1,12 @@
 public import PlateKeeperCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Everything `platekeeper run` is told by platekeeper.toml, typed and validated.
 ///
 /// Plain values with the documented defaults; the daemon maps them onto each stage's own settings.
-/// Sections for later stages (`upload`, GPS in `position`, `privacy`) are parsed and validated now,
+/// Sections for later stages (GPS in `position`, `privacy`) are parsed and validated now,
 /// so a config written today keeps working when they arrive.
 public struct PlateKeeperConfig: Sendable, Equatable {
     public var unit = UnitSection()
@@ -24,6 +27,20 @@ public struct UnitSection: Sendable, Equatable {
     /// This unit's name in uploads and logs; empty means the host name.
     public var id = ""
     public init() {}
+
+    /// What the store accepts as a unit id (the wire format's rule).
+    public static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 128
+            && id.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
+    }
+
+    /// The id this unit goes by: the configured one, or the host name.
+    public var effectiveID: String {
+        if !id.isEmpty { return id }
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
 /// Where a camera's frames come from.
@@ -111,12 +128,26 @@ public struct JournalSection: Sendable, Equatable {
     public init() {}
 }
 
-/// Reserved for the upload stage: parsed and validated, not acted on yet.
+/// Upload to the central store (docs/upload-api.md): where, with which credentials, in which batches.
 public struct UploadSection: Sendable, Equatable {
     public var enabled = false
+    /// The store's batch endpoint, `https://…/v1/reads`.
     public var url = ""
+    /// The bearer token's file, or the name of a systemd credential (`LoadCredential=NAME:…`, read
+    /// from `$CREDENTIALS_DIRECTORY/NAME`). The token itself never appears in the config.
+    public var tokenFile = ""
+    public var tokenCredential = ""
+    /// PEM CA bundle to trust instead of the system's; client certificate and key for mTLS.
+    public var caFile = ""
+    public var clientCertificate = ""
+    public var clientKey = ""
     public var batchSize = 100
-    public var intervalSeconds = 30.0
+    public var batchBytes: Int64 = 4 << 20
+    public var batchAgeSeconds = 5.0
+    public var timeoutSeconds = 30.0
+    public var backoffMaxSeconds = 300.0
+    /// Plain http:// is refused unless this is set (a lab, or TLS terminated on the same host).
+    public var allowInsecureHTTP = false
     public init() {}
 }
 

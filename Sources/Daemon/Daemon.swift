@@ -261,6 +261,11 @@ struct Pipeline: Sendable {
             }
         }
         board.setCameras(boards, workers: config.recognition.workers)
+        // After the cameras in start order, so it stops before the journal closes.
+        if let upload = try UploadService.make(config: config, journal: journal, logger: logger) {
+            board.setUpload { upload.uploader.status }
+            services.append(.init(service: upload, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
         services.append(.init(service: StatusService(path: config.status.socket, board: board, logger: logger),
                               successTerminationBehavior: .ignore, failureTerminationBehavior: .cancelGroup))
         services.append(.init(service: WatchdogService(notifier: notifier, board: board, logger: logger),

@@ -2,6 +2,7 @@ import Capture
 import Foundation
 import Journal
 import PlateKeeperCore
+import Upload
 
 /// What `platekeeper status` shows: the JSON document served on the status socket.
 public struct StatusDocument: Sendable, Codable {
@@ -48,6 +49,25 @@ public struct StatusDocument: Sendable, Codable {
         public var expired: Int
         public var rejectedSinceStart: Int
         public var quarantined: String?
+        /// Reads the store refused for good (kept, not retried).
+        public var deadLetters: Int
+    }
+
+    /// The upload stage; nil when upload is off.
+    public struct UploadPart: Sendable, Codable {
+        public var url: String
+        public var state: String
+        /// Reads waiting for upload and the age of the oldest (journal time), seconds.
+        public var backlog: Int
+        public var oldestWaitingSeconds: Double?
+        public var deadLetters: Int
+        public var lastSuccess: String?
+        public var lastError: String?
+        public var lastErrorAt: String?
+        public var nextAttempt: String?
+        public var uploadedSinceStart: Int
+        public var readsPerSecond: Double
+        public var failuresInARow: Int
     }
 
     public struct Position: Sendable, Codable {
@@ -68,6 +88,7 @@ public struct StatusDocument: Sendable, Codable {
     public var problems: [String]
     public var cameras: [Camera]
     public var journal: JournalPart
+    public var upload: UploadPart?
     public var position: Position
     public var workers: Int
     public var framesQueued: Int
@@ -203,6 +224,7 @@ public final class StatusBoard: Sendable {
         var quarantined: String?
         var heartbeats: [String: Double] = [:]
         var workers = 0
+        var upload: (@Sendable () -> UploadStatus)?
     }
 
     let startedAt = Date()
@@ -228,6 +250,13 @@ public final class StatusBoard: Sendable {
             $0.heartbeats = [:]
         }
     }
+
+    /// Where status finds the uploader's state.
+    func setUpload(_ source: @escaping @Sendable () -> UploadStatus) { shared.withLock { $0.upload = source } }
+
+    /// Status reports upload as a problem when the oldest read waiting is older than this and the
+    /// last attempt failed.
+    static let uploadBacklogProblemSeconds = 3600.0
 
     func camera(_ id: CameraID) -> CameraBoard? { shared.withLock { s in s.cameras.first { $0.id == id } } }
     var cameras: [CameraBoard] { shared.withLock { $0.cameras } }
@@ -287,12 +316,27 @@ public final class StatusBoard: Sendable {
             quotaBytes: stats?.quotaBytes ?? 0, quotaUsed: ((stats?.quotaUsed ?? 0) * 1000).rounded() / 1000,
             oldestPending: stats?.oldestPending.map { ISO8601.format(unixNanoseconds: $0) },
             droppedFull: stats?.droppedFull ?? 0, expired: stats?.expired ?? 0, rejectedSinceStart: s.rejected,
-            quarantined: s.quarantined)
+            quarantined: s.quarantined, deadLetters: stats?.deadLetters ?? 0)
+        var upload: StatusDocument.UploadPart?
+        if let source = s.upload {
+            let u = source()
+            let wall = Date().timeIntervalSince1970
+            let oldest = stats?.oldestPendingJournaled.map { max(0, (wall - Double($0) / 1e9) * 10).rounded() / 10 }
+            upload = .init(
+                url: u.url, state: u.state, backlog: stats?.pending ?? 0, oldestWaitingSeconds: oldest, deadLetters: stats?.deadLetters ?? 0,
+                lastSuccess: u.lastSuccess, lastError: u.lastError, lastErrorAt: u.lastErrorAt, nextAttempt: u.nextAttempt,
+                uploadedSinceStart: u.uploaded, readsPerSecond: u.readsPerSecond, failuresInARow: u.failuresInARow)
+            if u.state == "refused" {
+                problems.append("upload refused by the store: \(u.lastError ?? "")")
+            } else if u.failuresInARow > 0, let oldest, oldest > Self.uploadBacklogProblemSeconds {
+                problems.append("upload failing for over \(Int(Self.uploadBacklogProblemSeconds / 60)) minutes: \(u.lastError ?? "")")
+            }
+        }
         return StatusDocument(
             version: version, pid: getpid(), startedAt: ISO8601.format(unixNanoseconds: Int64(startedAt.timeIntervalSince1970 * 1e9)),
             uptimeSeconds: ((now - startedMonotonic) * 10).rounded() / 10, now: SystemClock.now().iso8601,
             clockSynchronized: quality == .synchronized, clockQuality: quality.rawValue, diskFreeBytes: Self.diskFree(diskPath),
-            healthy: problems.isEmpty, problems: problems, cameras: cameras, journal: journal, position: position,
+            healthy: problems.isEmpty, problems: problems, cameras: cameras, journal: journal, upload: upload, position: position,
             workers: s.workers, framesQueued: queuedFrames())
     }
 

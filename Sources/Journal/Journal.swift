@@ -186,6 +186,7 @@ public final class Journal: Sendable {
             let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event WHERE upload_state = 'pending'") ?? 0
             let dead = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event WHERE upload_state = 'dead'") ?? 0
             let oldestPending = try Int64.fetchOne(db, sql: "SELECT min(first_seen_ns) FROM read_event WHERE upload_state = 'pending'")
+            let oldestPendingJournaled = try Int64.fetchOne(db, sql: "SELECT min(journaled_ns) FROM read_event WHERE upload_state = 'pending'")
             let oldest = try Int64.fetchOne(db, sql: "SELECT min(first_seen_ns) FROM read_event")
             let newest = try Int64.fetchOne(db, sql: "SELECT max(last_seen_ns) FROM read_event")
             var counters: [String: Int] = [:]
@@ -196,7 +197,8 @@ public final class Journal: Sendable {
                 path: path, rows: rows, pending: pending, bytesOnDisk: Self.bytesOnDisk(path), quotaBytes: quota,
                 oldestPending: oldestPending, oldest: oldest, newest: newest,
                 droppedFull: counters["dropped_full", default: 0], evictedUploaded: counters["evicted_uploaded", default: 0],
-                expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion, deadLetters: dead
+                expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion, deadLetters: dead,
+                oldestPendingJournaled: oldestPendingJournaled
             )
         }
     }

@@ -25,6 +25,8 @@ public struct JournalStats: Sendable, Codable, Equatable {
     public var schemaVersion: Int
     /// Reads the store refused for good, parked with their reason (never retried on their own).
     public var deadLetters: Int = 0
+    /// When the oldest row still waiting for upload was journaled (Unix ns): the upload backlog's age.
+    public var oldestPendingJournaled: Int64?
 
     /// Share of the quota in use, 0...1.
     public var quotaUsed: Double { quotaBytes > 0 ? Double(bytesOnDisk) / Double(quotaBytes) : 0 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import Foundation
 import Journal
+import WireFormat
 import PlateKeeperCore
 
 /// `platekeeper journal stats|export`: look into the journal on the unit (read only).
@@ -78,7 +79,7 @@ struct JournalCommand: ParsableCommand {
         @Option(help: "jsonl or csv.")
         var format: String = "jsonl"
 
-        @Flag(help: "Include each plate crop, base64 JPEG (jsonl only).")
+        @Flag(help: "Include each plate crop, base64 JPEG, as crop_jpeg (jsonl only).")
         var crops = false
 
         func validate() throws {
@@ -118,32 +119,13 @@ struct JournalCommand: ParsableCommand {
                     ]
                     print(fields.map(Self.csv).joined(separator: ","))
                 } else {
-                    var line = JSONLine()
-                    line.add("id", e.id.uuidString.lowercased())
-                    line.add("kind", e.kind.rawValue)
-                    line.add("camera", e.camera.rawValue)
-                    line.add("plate", e.plate)
-                    line.add("confidence", e.confidence)
-                    line.add("region", e.region)
-                    line.add("candidates", raw: "[" + e.candidates.map { c in
-                        var o = JSONLine()
-                        o.add("plate", c.text)
-                        o.add("confidence", c.confidence)
-                        return o.text
-                    }.joined(separator: ",") + "]")
-                    line.add("first_seen", e.firstSeen.iso8601)
-                    line.add("last_seen", e.lastSeen.iso8601)
-                    line.add("clock_quality", e.firstSeen.quality.rawValue)
-                    line.add("frames", e.frameCount)
-                    line.add("box", raw: "[\(e.box.x),\(e.box.y),\(e.box.width),\(e.box.height)]")
-                    if let p = e.position {
-                        line.add("position", raw: "{\"lat\":\(p.latitude),\"lon\":\(p.longitude),\"source\":\"\(p.source.rawValue)\"}")
+                    // The upload contract's spelling of a read (WireFormat), plus where it stands in this journal.
+                    let line = ExportedEvent(stored: stored, includeCrop: crops)
+                    guard let data = try? WireCoding.encode(line) else {
+                        Terminal.error("cannot encode read \(e.id.uuidString.lowercased())")
+                        throw ExitCode.failure
                     }
-                    line.add("upload_state", stored.uploadState)
-                    line.add("journaled", ISO8601.format(unixNanoseconds: stored.journaledAt))
-                    line.add("crop_bytes", stored.cropBytes)
-                    if crops, let crop = e.crop { line.add("crop_jpeg_base64", Data(crop).base64EncodedString()) }
-                    print(line.text)
+                    print(String(decoding: data, as: UTF8.self))
                 }
             }
         }
@@ -151,5 +133,26 @@ struct JournalCommand: ParsableCommand {
         static func csv(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
+    }
+}
+
+/// One line of `journal export --format jsonl`: the read event exactly as the upload contract
+/// spells it (WireFormat), followed by its journal state under keys the contract does not use.
+struct ExportedEvent: Encodable {
+    let stored: StoredEvent
+    let includeCrop: Bool
+
+    enum Keys: String, CodingKey {
+        case uploadState = "upload_state", journaled, uploaded, uploadError = "upload_error", cropBytes = "crop_bytes"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try WireReadEvent(stored.event, includeCrop: includeCrop).encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(stored.uploadState, forKey: .uploadState)
+        try c.encode(ISO8601.format(unixNanoseconds: stored.journaledAt), forKey: .journaled)
+        try c.encodeIfPresent(stored.uploadedAt.map { ISO8601.format(unixNanoseconds: $0) }, forKey: .uploaded)
+        try c.encodeIfPresent(stored.uploadError, forKey: .uploadError)
+        try c.encode(stored.cropBytes, forKey: .cropBytes)
     }
 }

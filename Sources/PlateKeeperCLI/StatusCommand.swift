@@ -7,7 +7,7 @@ import Foundation
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the running daemon's cameras, journal, position and clock.",
+        abstract: "Show the running daemon's cameras, journal, upload, position and clock.",
         discussion: "Exit status: 0 healthy, 1 a camera or the journal is unhealthy, 3 the daemon cannot be reached."
     )
 
@@ -74,6 +74,21 @@ struct StatusCommand: ParsableCommand {
         if j.expired > 0 { out.append("  expired by retention: \(j.expired)") }
         if let q = j.quarantined { out.append("  an unusable journal was moved to \(q)") }
         if let e = j.error { out.append("  error: \(e)") }
+        if j.deadLetters > 0 { out.append("  dead letters (refused by the store, kept): \(j.deadLetters)") }
+        if let u = d.upload {
+            out.append("upload: \(u.state), to \(u.url)")
+            var backlog = "  backlog: \(u.backlog) read(s)"
+            if let age = u.oldestWaitingSeconds { backlog += ", oldest waiting \(duration(age))" }
+            out.append(backlog + "; \(u.uploadedSinceStart) uploaded since start (\(u.readsPerSecond)/s over the last minute)")
+            out.append("  last success: \(u.lastSuccess ?? "none since start")")
+            if let e = u.lastError {
+                out.append("  last error: \(e) at \(u.lastErrorAt ?? "?")" + (u.failuresInARow > 0 ? " (\(u.failuresInARow) failure(s) in a row)" : ""))
+            }
+            if let next = u.nextAttempt { out.append("  next attempt: \(next)") }
+            if u.deadLetters > 0 { out.append("  dead letters: \(u.deadLetters) (journal export shows them with the reason)") }
+        } else {
+            out.append("upload: off")
+        }
         if let free = d.diskFreeBytes { out.append("disk free: \(bytes(free))") }
         out.append("recognition: \(d.workers) worker(s), \(d.framesQueued) frame(s) queued")
         return out.joined(separator: "\n")

@@ -267,7 +267,12 @@ public enum UploadToken {
     public static let maxBytes = 4096
 
     public static func read(path: String) throws -> String {
-        let bytes = try BoundedFile.read(path, limit: maxBytes)
+        let bytes: [UInt8]
+        do {
+            bytes = try BoundedFile.read(path, limit: maxBytes)
+        } catch {
+            throw TokenError("\(path): \(error)")
+        }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw TokenError("\(path): not UTF-8 text") }
         let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty else { throw TokenError("\(path): empty") }
@@ -280,5 +285,10 @@ public enum UploadToken {
     public struct TokenError: Error, CustomStringConvertible {
         public var description: String
         init(_ d: String) { description = d }
+
+        /// `token_credential` is set but systemd passed no credentials (no LoadCredential= in the unit).
+        public static func noCredentials(_ name: String) -> TokenError {
+            TokenError("credential \(name): $CREDENTIALS_DIRECTORY is not set; add LoadCredential=\(name):PATH to the service")
+        }
     }
 }

@@ -7,75 +7,6 @@ import Testing
 import Upload
 import WireFormat
 
-/// A store stand-in on a real HTTP server: it speaks the contract (gzip batches, replies by id),
-/// remembers every id it stored and how often each arrived, and plays scripted faults first.
-// `server` is set once, in init, before any request can arrive.
-final class ScriptedStore: @unchecked Sendable {
-    struct State {
-        var stored: [UUID: Int] = [:]
-        var requests = 0
-        var faults: [TestHTTPServer.Action] = []
-        /// Faults that come after the store has committed the batch (the acknowledgement is lost).
-        var faultsAfterCommit: [TestHTTPServer.Action] = []
-        var tokens: [String] = []
-        var encodings: [String] = []
-        var requestTimes: [Date] = []
-    }
-
-    let state = Locked(State())
-    let token: Locked<String>
-    /// Plates the store refuses (a poison read); `nameThem` says whether the 422 names the reads.
-    let poison: Set<String>
-    let nameThem: Bool
-    private(set) var server: TestHTTPServer!
-
-    init(token: String = "unit-secret", poison: Set<String> = [], nameThem: Bool = false) throws {
-        self.token = Locked(token)
-        self.poison = poison
-        self.nameThem = nameThem
-        server = try TestHTTPServer { [unowned self] request in self.handle(request) }
-    }
-
-    var url: String { server.url + "/v1/reads" }
-    var storedIDs: Set<UUID> { Set(state.withLock { $0.stored.keys }) }
-
-    func script(_ faults: [TestHTTPServer.Action], afterCommit: [TestHTTPServer.Action] = []) {
-        state.withLock {
-            $0.faults = faults
-            $0.faultsAfterCommit = afterCommit
-        }
-    }
-
-    func handle(_ request: TestHTTPServer.Request) -> TestHTTPServer.Action {
-        let fault: TestHTTPServer.Action? = state.withLock { s in
-            s.requests += 1
-            s.requestTimes.append(Date())
-            s.tokens.append(request.headers["authorization"] ?? "")
-            s.encodings.append(request.headers["content-encoding"] ?? "")
-            return s.faults.isEmpty ? nil : s.faults.removeFirst()
-        }
-        if let fault { return fault }
-        guard request.headers["authorization"] == "Bearer \(token.withLock { $0 })" else {
-            return .reply(status: 401, body: Data(#"{"error":"unknown token"}"#.utf8))
-        }
-        guard let body = try? Gzip.decompress(request.body, limit: 1 << 26),
-              let batch = try? WireCoding.decode(UploadBatch.self, from: body)
-        else { return .reply(status: 400, body: Data(#"{"error":"not a gzip JSON batch"}"#.utf8)) }
-        let bad = batch.events.filter { poison.contains($0.plate) }
-        if !bad.isEmpty {
-            let problem = WireProblem(error: "invalid read", rejected: nameThem ? bad.map { .init(id: $0.id, reason: "plate: poison") } : nil)
-            return .reply(status: 422, body: try! WireCoding.encode(problem))
-        }
-        let after: TestHTTPServer.Action? = state.withLock { s in
-            for e in batch.events { s.stored[e.id, default: 0] += 1 }
-            return s.faultsAfterCommit.isEmpty ? nil : s.faultsAfterCommit.removeFirst()
-        }
-        if let after { return after }
-        let reply = UploadReply(batch: batch.batch, accepted: batch.events.map(\.id))
-        return .reply(status: 200, headers: [("Content-Type", "application/json")], body: try! WireCoding.encode(reply))
-    }
-}
-
 /// Polls `condition` without blocking a thread of the cooperative pool (the uploader runs there).
 func eventually(timeout: Double, _ condition: @Sendable () throws -> Bool) async -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
@@ -265,20 +196,9 @@ struct UploadTests {
         #expect(await eventually(timeout: 10) { uploader.status.failuresInARow >= 3 })
         #expect(try journal.stats().pending == 40)
         #expect(uploader.status.lastError?.contains("curl_easy_perform") == true)
-        let store = try ScriptedStoreOnPort(port: port)
+        let store = try ScriptedStore(port: port)
         #expect(await eventually(timeout: 20) { (try? journal.stats().pending) == 0 })
-        #expect(store.store.storedIDs == ids)
-    }
-}
-
-/// A `ScriptedStore` bound to a given port (the store coming back where it was).
-final class ScriptedStoreOnPort: Sendable {
-    let store: ScriptedStore
-    let server: TestHTTPServer
-    init(port: UInt16) throws {
-        store = try ScriptedStore()
-        let s = store
-        server = try TestHTTPServer(port: port) { s.handle($0) }
+        #expect(store.storedIDs == ids)
     }
 }
 
