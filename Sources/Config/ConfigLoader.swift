@@ -137,11 +137,11 @@ private final class Validator {
             var u = UploadSection()
             u.enabled = bool(t, p, "enabled") ?? u.enabled
             u.url = string(t, p, "url") ?? u.url
-            u.tokenFile = absolutePath(t, p, "token_file") ?? u.tokenFile
+            u.tokenFile = optionalPath(t, p, "token_file") ?? u.tokenFile
             u.tokenCredential = string(t, p, "token_credential") ?? u.tokenCredential
-            u.caFile = absolutePath(t, p, "ca_file") ?? u.caFile
-            u.clientCertificate = absolutePath(t, p, "client_certificate") ?? u.clientCertificate
-            u.clientKey = absolutePath(t, p, "client_key") ?? u.clientKey
+            u.caFile = optionalPath(t, p, "ca_file") ?? u.caFile
+            u.clientCertificate = optionalPath(t, p, "client_certificate") ?? u.clientCertificate
+            u.clientKey = optionalPath(t, p, "client_key") ?? u.clientKey
             u.batchSize = int(t, p, "batch_size", 1...5_000) ?? u.batchSize
             u.batchBytes = size(t, p, "batch_bytes", (64 << 10)...(16 << 20)) ?? u.batchBytes
             u.batchAgeSeconds = duration(t, p, "batch_age", 0...3600) ?? u.batchAgeSeconds
@@ -352,6 +352,12 @@ private final class Validator {
             return nil
         }
         return s
+    }
+
+    /// An absolute path, or "" for none.
+    func optionalPath(_ t: TOMLTable, _ path: String, _ key: String) -> String? {
+        if t[key]?.string == "" { return "" }
+        return absolutePath(t, path, key)
     }
 
     func int(_ t: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {

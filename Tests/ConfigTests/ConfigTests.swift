@@ -21,6 +21,30 @@ struct ConfigTests {
         #expect(config == expected)
     }
 
+    @Test("an upload section is read whole")
+    func upload() throws {
+        let config = try ConfigLoader.parse("[unit]\nid = \"pole-7\"\n" + Self.minimal + """
+
+            [upload]
+            enabled = true
+            url = "https://store.example.net/v1/reads"
+            token_credential = "upload-token"
+            ca_file = "/etc/platekeeper/fleet-ca.pem"
+            client_certificate = "/etc/platekeeper/unit.pem"
+            client_key = "/etc/platekeeper/unit.key"
+            batch_size = 250
+            batch_bytes = "1MiB"
+            batch_age = "2s"
+            timeout = "10s"
+            backoff_max = "2m"
+            """)
+        let u = config.upload
+        #expect(u.enabled && u.url == "https://store.example.net/v1/reads" && u.tokenCredential == "upload-token" && u.tokenFile.isEmpty)
+        #expect(u.caFile == "/etc/platekeeper/fleet-ca.pem" && u.clientCertificate == "/etc/platekeeper/unit.pem" && u.clientKey == "/etc/platekeeper/unit.key")
+        #expect(u.batchSize == 250 && u.batchBytes == 1 << 20 && u.batchAgeSeconds == 2 && u.timeoutSeconds == 10 && u.backoffMaxSeconds == 120)
+        #expect(!u.allowInsecureHTTP)
+    }
+
     @Test("a minimal file gets the defaults")
     func minimalDefaults() throws {
         let config = try ConfigLoader.parse(Self.minimal)
@@ -117,6 +141,15 @@ struct ConfigTests {
         ("fixed position without longitude", minimal + "\n[position]\nsource = \"fixed\"\nlatitude = 1.0\n", 4, "position", "both latitude and longitude"),
         ("latitude out of range", minimal + "\n[position]\nlatitude = 91\nlongitude = 0\n", 5, "position.latitude", "between -90 and 90"),
         ("upload enabled without url", minimal + "\n[upload]\nenabled = true\n", 4, "upload.url", "http"),
+        ("a token in the config", minimal + "\n[upload]\ntoken = \"s3cret\"\n", 5, "upload.token", "never written in the config"),
+        ("plain http upload", minimal + "\n[upload]\nenabled = true\nurl = \"http://store/v1/reads\"\ntoken_file = \"/t\"\n", 6, "upload.url", "allow_insecure_http"),
+        ("no token source", minimal + "\n[upload]\nenabled = true\nurl = \"https://store/v1/reads\"\n", 4, "upload", "exactly one of token_file and token_credential"),
+        ("two token sources", minimal + "\n[upload]\nenabled = true\nurl = \"https://s/v1/reads\"\ntoken_file = \"/t\"\ntoken_credential = \"t\"\n", 4, "upload", "exactly one"),
+        ("credential given as a path", minimal + "\n[upload]\nenabled = true\nurl = \"https://s/v1/reads\"\ntoken_credential = \"/etc/t\"\n", 7, "upload.token_credential", "not a path"),
+        ("relative token file", minimal + "\n[upload]\ntoken_file = \"token\"\n", 5, "upload.token_file", "absolute path"),
+        ("client certificate without key", minimal + "\n[upload]\nenabled = true\nurl = \"https://s/v1/reads\"\ntoken_file = \"/t\"\nclient_certificate = \"/c.pem\"\n", 4, "upload", "go together"),
+        ("batch size out of range", minimal + "\n[upload]\nbatch_size = 100000\n", 5, "upload.batch_size", "between 1 and 5000"),
+        ("unit id the store cannot take", "[unit]\nid = \"unit 7\"\n" + minimal + "\n[upload]\nenabled = true\nurl = \"https://s/v1/reads\"\ntoken_file = \"/t\"\n", 2, "unit.id", "letters, digits"),
         ("section not a table", "journal = 3\n" + minimal, 1, "journal", "must be a table"),
         ("cameras not tables", "cameras = [1, 2]\n", 1, "cameras[0]", "must be a table"),
     ]
