@@ -20,6 +20,11 @@ let package = Package(
         .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
         // For the central store in store/, which speaks the same upload contract.
         .library(name: "WireFormat", targets: ["WireFormat"]),
+        // For the store's tests and benchmarks, which drive the real uploader and journal.
+        .library(name: "Upload", targets: ["Upload"]),
+        .library(name: "Journal", targets: ["Journal"]),
+        .library(name: "PlateKeeperTesting", targets: ["PlateKeeperTesting"]),
+        .library(name: "PlateKeeperCore", targets: ["PlateKeeperCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

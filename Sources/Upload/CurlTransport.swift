@@ -94,8 +94,8 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
                 ("CURLOPT_TIMEOUT_MS", ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, timeoutMs)),
                 ("CURLOPT_CONNECTTIMEOUT_MS", ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMs, 10_000))),
                 ("CURLOPT_HTTPHEADER", ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, headers)),
-                ("CURLOPT_POST", ccurl_setopt_long(h, CURLOPT_POST, 1)),
-                ("CURLOPT_POSTFIELDSIZE_LARGE", ccurl_setopt_offset(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))),
+                request.method == "GET" ? ("CURLOPT_HTTPGET", ccurl_setopt_long(h, CURLOPT_HTTPGET, 1))
+                    : ("CURLOPT_POST", ccurl_setopt_long(h, CURLOPT_POST, 1)),
                 ("CURLOPT_WRITEFUNCTION", ccurl_setopt_write(h, CURLOPT_WRITEFUNCTION, Self.write)),
                 ("CURLOPT_WRITEDATA", ccurl_setopt_pointer(h, CURLOPT_WRITEDATA, context.toOpaque())),
                 ("CURLOPT_XFERINFOFUNCTION", ccurl_setopt_xferinfo(h, Self.progress)),
@@ -104,6 +104,9 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
                 ("CURLOPT_SSL_VERIFYPEER", ccurl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1)),
                 ("CURLOPT_SSL_VERIFYHOST", ccurl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2)),
             ]
+            if request.method != "GET" {
+                results.append(("CURLOPT_POSTFIELDSIZE_LARGE", ccurl_setopt_offset(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))))
+            }
             if let ca = tls.caFile { results.append(("CURLOPT_CAINFO", ccurl_setopt_string(h, CURLOPT_CAINFO, ca))) }
             if let cert = tls.clientCertificate {
                 results.append(("CURLOPT_SSLCERT", ccurl_setopt_string(h, CURLOPT_SSLCERT, cert)))
@@ -117,7 +120,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         }
         let code: CURLcode = request.body.withUnsafeBytes { body in
             // COPYPOSTFIELDS would copy the body; the pointer stays valid for the whole perform.
-            _ = ccurl_setopt_pointer(h, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+            if request.method != "GET" { _ = ccurl_setopt_pointer(h, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
             return errorBuffer.withUnsafeMutableBufferPointer { errors in
                 _ = ccurl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errors.baseAddress)
                 return curl_easy_perform(h)

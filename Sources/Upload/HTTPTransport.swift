@@ -3,17 +3,21 @@ public import Foundation
 /// One HTTP POST and its answer, as the uploader needs it. The uploader speaks to this protocol,
 /// so that its decisions are tested against scripted answers as well as the real transport.
 public protocol HTTPTransport: Sendable {
+    /// Makes the request (named for what the uploader does; `request.method` may also be GET).
     func post(_ request: HTTPRequest) async throws(TransportError) -> HTTPReply
 }
 
 public struct HTTPRequest: Sendable {
+    /// POST (with `body`) or GET (without).
+    public var method = "POST"
     public var url: String
     public var headers: [(String, String)]
     public var body: Data
     /// The whole exchange, connect to last byte.
     public var timeoutSeconds: Double
 
-    public init(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) {
+    public init(method: String = "POST", url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) {
+        self.method = method
         self.url = url
         self.headers = headers
         self.body = body

@@ -47,6 +47,12 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
 
     public struct Box: Sendable, Codable, Equatable {
         public var x: Int, y: Int, width: Int, height: Int
+        public init(x: Int, y: Int, width: Int, height: Int) {
+            self.x = x
+            self.y = y
+            self.width = width
+            self.height = height
+        }
     }
 
     public struct Position: Sendable, Codable, Equatable {
@@ -91,6 +97,28 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         try c.encode(bestFrame, forKey: .bestFrame)
         try c.encodeIfPresent(position, forKey: .position)
         try c.encodeIfPresent(cropJPEG, forKey: .cropJPEG)
+    }
+
+    public init(
+        id: UUID, kind: String, camera: String, plate: String, confidence: Double, region: String, candidates: [Candidate], box: Box,
+        firstSeen: String, lastSeen: String, clockQuality: String, frames: Int, bestFrame: String, position: Position? = nil,
+        cropJPEG: Data? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.camera = camera
+        self.plate = plate
+        self.confidence = confidence
+        self.region = region
+        self.candidates = candidates
+        self.box = box
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.clockQuality = clockQuality
+        self.frames = frames
+        self.bestFrame = bestFrame
+        self.position = position
+        self.cropJPEG = cropJPEG
     }
 
     /// The wire form of `event`; its crop travels only when `includeCrop`.

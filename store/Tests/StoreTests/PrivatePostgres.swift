@@ -1,0 +1,97 @@
+import Foundation
+import PlateKeeperTesting
+import PostgresNIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A PostgreSQL server of the tests' own: initdb into a temporary folder, listening only on a Unix
+/// socket in that folder, stopped (immediate mode) when the test ends. Debian's postgresql package
+/// provides the binaries; as root the server runs as the `postgres` user, which initdb requires.
+final class PrivatePostgres: @unchecked Sendable {
+    let folder: String
+    let bin: String
+    let user = "platekeeper"
+    let database = "platekeeper"
+    private let asPostgres: [String]
+
+    static var binFolder: String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        return versions.last.map { "\(root)/\($0)/bin" }
+    }
+
+    init() throws {
+        guard let bin = Self.binFolder else { throw Failure("PostgreSQL is not installed (.ci/install-deps installs it)") }
+        self.bin = bin
+        folder = "/tmp/pkpg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        if getuid() == 0 {
+            // initdb refuses to run as root.
+            _ = try runCommand("/bin/chown", ["postgres:postgres", folder])
+            asPostgres = ["/sbin/runuser", "-u", "postgres", "--"]
+        } else {
+            asPostgres = []
+        }
+        try run("initdb", ["-D", "\(folder)/data", "-A", "trust", "-U", user, "--no-sync", "-E", "UTF8"])
+        try start()
+        try run("createdb", ["-h", folder, "-U", user, database])
+    }
+
+    deinit {
+        _ = try? run("pg_ctl", ["-D", "\(folder)/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    var socketPath: String { "\(folder)/.s.PGSQL.5432" }
+
+    var configuration: PostgresClient.Configuration {
+        .init(unixSocketPath: socketPath, username: user, password: nil, database: database)
+    }
+
+    /// pg_ctl start leaves the server holding whatever output it was given, and Foundation's
+    /// Process then never sees the end: spawn it with /dev/null for all three and wait for it.
+    func start() throws {
+        let command = asPostgres + ["\(bin)/pg_ctl", "-D", "\(folder)/data", "-l", "\(folder)/server.log", "-w",
+            "-o", "-k \(folder) -c listen_addresses='' -c fsync=off -c max_connections=300 -c shared_buffers=64MB", "start"]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in [Int32(0), 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        var argv = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, command[0], &actions, nil, &argv, environ) == 0 else { throw Failure("cannot spawn pg_ctl") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
+            throw Failure("pg_ctl start failed: \((try? String(contentsOfFile: "\(folder)/server.log", encoding: .utf8)) ?? "")")
+        }
+    }
+
+    /// Stops the server abruptly (as a crash would), or cleanly.
+    func stop(immediate: Bool = true) throws {
+        try run("pg_ctl", ["-D", "\(folder)/data", "-m", immediate ? "immediate" : "fast", "-w", "stop"])
+    }
+
+    /// Runs SQL through psql and returns its unaligned output.
+    func psql(_ sql: String) throws -> String {
+        let result = try runCommand("\(bin)/psql", ["-h", folder, "-U", user, "-d", database, "-AtX", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        guard result.status == 0 else { throw Failure("psql: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @discardableResult
+    private func run(_ tool: String, _ arguments: [String]) throws -> CommandResult {
+        let command = asPostgres + ["\(bin)/\(tool)"] + arguments
+        let result = try runCommand(command[0], Array(command.dropFirst()))
+        guard result.status == 0 else { throw Failure("\(tool) failed: \(result.stderr) \(result.stdout)") }
+        return result
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+}

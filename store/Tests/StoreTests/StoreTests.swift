@@ -1,0 +1,205 @@
+import Foundation
+import Journal
+import Logging
+import PlateKeeperCore
+import PlateKeeperTesting
+import PostgresNIO
+import StoreCore
+import Testing
+import Upload
+import WireFormat
+
+/// The store on a real PostgreSQL, driven by the real uploader and by hostile requests.
+@Suite("Store", .serialized)
+struct StoreTests {
+    struct Setup {
+        let postgres: PrivatePostgres
+        let store: RunningStore
+        let unitToken: String
+        let readerToken: String
+    }
+
+    static func setUp(retentionDays: Int = 90) async throws -> Setup {
+        let postgres = try PrivatePostgres()
+        let store = try await RunningStore(postgres, retentionDays: retentionDays)
+        let logger = Logger.quiet("admin")
+        let (unit, reader) = try await StoreServer.withClient(postgres.configuration, logger: logger) { s in
+            (try await s.addUnit("unit-1"), try await s.addReader("analyst"))
+        }
+        return Setup(postgres: postgres, store: store, unitToken: unit, readerToken: reader)
+    }
+
+    @Test("migrations: two instances starting at once on an empty database, then again: one schema, no error")
+    func migrations() async throws {
+        let postgres = try PrivatePostgres()
+        let logger = Logger.quiet("m")
+        let config = postgres.configuration
+        async let a: Void = StoreServer.withClient(config, logger: logger) { _ in () }
+        async let b: Void = StoreServer.withClient(config, logger: logger) { _ in () }
+        _ = try await (a, b)
+        try await StoreServer.withClient(config, logger: logger) { _ in () }
+        #expect(try postgres.psql("SELECT string_agg(version::text, ',') FROM store_schema") == "\(StoreSchema.currentVersion)")
+        #expect(try postgres.psql("SELECT relkind FROM pg_class WHERE relname = 'read_event'") == "p", "read_event is partitioned")
+        // Tokens are stored as hashes only.
+        let token = try await StoreServer.withClient(config, logger: logger) { try await $0.addUnit("u-9") }
+        #expect(try postgres.psql("SELECT token_sha256 FROM unit WHERE id = 'u-9'") == ReadStore.hash(token))
+        #expect(try postgres.psql("SELECT count(*) FROM unit WHERE token_sha256 LIKE '%\(token.prefix(12))%'") == "0")
+    }
+
+    @Test("the uploader's reads are stored exactly once, with crops, in daily partitions; a reader finds them")
+    func uploaderToStore() async throws {
+        let s = try await Self.setUp()
+        defer { Task { await s.store.stop() } }
+        let dir = try TemporaryDirectory()
+        let (journal, ids) = try await Fixture.journal(dir, reads: 300)
+        let uploader = try Fixture.uploader(url: s.store.url, unit: "unit-1", token: s.unitToken, journal: journal, dir: dir)
+        #expect(await Fixture.drain(uploader, journal))
+        #expect(try s.postgres.storedIDs() == ids)
+        #expect(try s.postgres.count() == 300)
+        #expect(try s.postgres.count("crop IS NOT NULL AND length(crop) = 1204 AND unit = 'unit-1'") == 300)
+        #expect(try s.postgres.psql("SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'read_event'") != "0")
+
+        let found = try await Fixture.request(s.store.url + "/v1/reads?plate=S17&unit=unit-1", method: "GET", token: s.readerToken)
+        #expect(found.status == 200)
+        struct Reads: Decodable { let reads: [WireReadEvent] }
+        let reads = try WireCoding.decode(Reads.self, from: found.body).reads
+        #expect(reads.map(\.plate) == ["S17"], "\(found.status) \(String(decoding: found.body.prefix(500), as: UTF8.self))")
+        let original = try #require(try journal.events(includeCrops: true).first { $0.event.plate == "S17" }).event
+        var expected = WireReadEvent(original, includeCrop: false)
+        expected.cropJPEG = nil
+        #expect(reads.first == expected, "the store gives back exactly what the unit sent")
+        let crop = try await Fixture.request(s.store.url + "/v1/reads/\(original.id.uuidString.lowercased())/crop", method: "GET", token: s.readerToken)
+        #expect(crop.status == 200 && crop.body == Data(original.crop ?? []))
+        let metrics = try await Fixture.request(s.store.url + "/metrics", method: "GET", token: nil)
+        #expect(String(decoding: metrics.body, as: UTF8.self).contains("platekeeper_store_reads_stored_total 300"))
+        #expect(try await Fixture.request(s.store.url + "/health", method: "GET", token: nil).status == 200)
+    }
+
+    @Test("faults between uploader and store (lost acknowledgements, cut and late answers, refused connections): each read stored once")
+    func faultProxy() async throws {
+        let s = try await Self.setUp()
+        defer { Task { await s.store.stop() } }
+        // Each fault ends its connection, so the uploader's next request opens the next one and
+        // meets the next fault; after the script, connections pass (and are kept alive).
+        let proxy = try FaultProxy(upstream: UInt16(s.store.port), script: [
+            .dropResponse, .cutResponse(after: 20), .refuse, .delayResponse(seconds: 4), .dropResponse, .cutResponse(after: 200), .dropResponse,
+        ])
+        let dir = try TemporaryDirectory()
+        let (journal, ids) = try await Fixture.journal(dir, reads: 200)
+        let uploader = try Fixture.uploader(url: "http://127.0.0.1:\(proxy.port)", unit: "unit-1", token: s.unitToken, journal: journal,
+                                            dir: dir, batch: 25, timeout: 2)
+        #expect(await Fixture.drain(uploader, journal, timeout: 90))
+        #expect(try s.postgres.storedIDs() == ids)
+        #expect(try s.postgres.count() == 200, "no read stored twice")
+        let metrics = String(decoding: try await Fixture.request(s.store.url + "/metrics", method: "GET", token: nil).body, as: UTF8.self)
+        #expect(!metrics.contains("platekeeper_store_reads_duplicate_total 0"), "some batches arrived twice: \(metrics)")
+        #expect(proxy.connections >= 8, "every fault met, then a passing connection")
+    }
+
+    @Test("PostgreSQL restarted under the store: 503 with Retry-After meanwhile, every read stored once after")
+    func postgresRestart() async throws {
+        let s = try await Self.setUp()
+        defer { Task { await s.store.stop() } }
+        let dir = try TemporaryDirectory()
+        let (journal, ids) = try await Fixture.journal(dir, reads: 150)
+        try s.postgres.stop(immediate: true)
+        let down = try await Fixture.request(s.store.url + "/v1/reads", token: s.unitToken,
+                                             body: try Fixture.batch(unit: "unit-1", [WireReadEvent(Fixture.event("DOWN1"))]))
+        #expect(down.status == 503 && down.retryAfterSeconds == 1)
+        #expect(try await Fixture.request(s.store.url + "/health", method: "GET", token: nil).status == 503)
+        let uploader = try Fixture.uploader(url: s.store.url, unit: "unit-1", token: s.unitToken, journal: journal, dir: dir, batch: 10)
+        let task = Task { await uploader.run() }
+        try await Task.sleep(for: .seconds(2))
+        #expect(try journal.stats().pending == 150)
+        try s.postgres.start()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, try journal.stats().pending > 0 { try await Task.sleep(for: .milliseconds(100)) }
+        task.cancel()
+        #expect(try journal.stats().pending == 0)
+        #expect(try s.postgres.storedIDs() == ids)
+    }
+
+    @Test("least privilege: wrong tokens, a reader uploading, a unit reading or posing as another unit are all refused")
+    func privileges() async throws {
+        let s = try await Self.setUp()
+        defer { Task { await s.store.stop() } }
+        let body = try Fixture.batch(unit: "unit-1", [WireReadEvent(Fixture.event("PRIV1"))])
+        let url = s.store.url + "/v1/reads"
+        #expect(try await Fixture.request(url, token: nil, body: body).status == 401)
+        #expect(try await Fixture.request(url, token: "not-a-token", body: body).status == 401)
+        #expect(try await Fixture.request(url, token: s.readerToken, body: body).status == 403)
+        let other = try Fixture.batch(unit: "unit-2", [WireReadEvent(Fixture.event("PRIV2"))])
+        #expect(try await Fixture.request(url, token: s.unitToken, body: other).status == 403)
+        #expect(try await Fixture.request(url + "?plate=PRIV1", method: "GET", token: s.unitToken).status == 403)
+        #expect(try await Fixture.request(url, method: "GET", token: "nope").status == 401)
+        #expect(try await Fixture.request(url + "/\(UUID())/crop", method: "GET", token: s.unitToken).status == 403)
+        #expect(try s.postgres.count() == 0)
+        #expect(try await Fixture.request(url, token: s.unitToken, body: body).status == 200)
+        #expect(try s.postgres.count() == 1)
+    }
+
+    @Test("bad input: a clear 4xx, nothing stored, the store keeps serving")
+    func badInput() async throws {
+        let s = try await Self.setUp()
+        defer { Task { await s.store.stop() } }
+        let url = s.store.url + "/v1/reads"
+        let good = WireReadEvent(Fixture.event("GOOD1"))
+        var badPlate = WireReadEvent(Fixture.event("BAD1"))
+        badPlate.plate = "bad plate"
+        var badTime = WireReadEvent(Fixture.event("OLD1"))
+        badTime.firstSeen = "1999-01-01T00:00:00.000Z"
+        let huge = Data(count: 100 << 20)
+        var many = (0..<100_000).map { i -> WireReadEvent in var e = good; e.id = UUID(); e.plate = "M\(i % 1000)"; e.cropJPEG = nil; return e }
+        let manyBody = try Fixture.batch(unit: "unit-1", many)
+        many = []
+        let cases: [(String, Data, Bool, [(String, String)], Int, String)] = [
+            ("malformed JSON", Data("{\"version\":1,".utf8), true, [], 400, "not JSON"),
+            ("not gzip", Data("hello".utf8), false, [("Content-Encoding", "gzip")], 400, "gzip"),
+            ("unknown encoding", Data("{}".utf8), false, [("Content-Encoding", "br")], 415, "gzip"),
+            ("wrong types", Data(#"{"version":"one","unit":"unit-1","batch":"x","sent":"now","events":{}}"#.utf8), true, [], 400, "wrong type"),
+            ("repeated id", try Fixture.batch(unit: "unit-1", [good, good]), true, [], 400, "repeated"),
+            ("a bad read", try Fixture.batch(unit: "unit-1", [good, badPlate]), true, [], 422, "plate"),
+            ("a read older than retention", try Fixture.batch(unit: "unit-1", [good, badTime]), true, [], 422, "retention"),
+            ("100 MB body", huge, false, [], 413, "larger"),
+            ("100,000 reads", manyBody, true, [], 413, "100000 events"),
+        ]
+        for (name, body, gzip, headers, status, words) in cases {
+            let reply = try await Fixture.request(url, token: s.unitToken, body: body, gzip: gzip, headers: headers)
+            #expect(reply.status == status, "\(name): \(String(decoding: reply.body.prefix(300), as: UTF8.self))")
+            let problem = try? WireCoding.decode(WireProblem.self, from: reply.body)
+            #expect(problem?.error.contains(words) == true || problem?.rejected?.contains { $0.reason.contains(words) } == true,
+                    "\(name): \(String(decoding: reply.body.prefix(300), as: UTF8.self))")
+            #expect(try s.postgres.count() == 0, "\(name): nothing stored")
+        }
+        let rejected = try await Fixture.request(url, token: s.unitToken, body: try Fixture.batch(unit: "unit-1", [good, badPlate]))
+        let problem = try WireCoding.decode(WireProblem.self, from: rejected.body)
+        #expect(problem.rejected?.map(\.id) == [badPlate.id], "the 422 names the bad read only")
+        // Still serving.
+        #expect(try await Fixture.request(url, token: s.unitToken, body: try Fixture.batch(unit: "unit-1", [good])).status == 200)
+        #expect(try s.postgres.count() == 1)
+        #expect(try await Fixture.request(url + "?plate=bad-plate", method: "GET", token: s.readerToken).status == 400)
+        #expect(try await Fixture.request(url + "?limit=100000", method: "GET", token: s.readerToken).status == 400)
+        #expect(try await Fixture.request(url + "?from=yesterday", method: "GET", token: s.readerToken).status == 400)
+    }
+
+    @Test("retention drops whole daily partitions, not rows")
+    func retention() async throws {
+        let s = try await Self.setUp(retentionDays: 30)
+        defer { Task { await s.store.stop() } }
+        let now = Date()
+        let events = [40, 35, 20, 1, 0].enumerated().map { i, days in
+            WireReadEvent(Fixture.event("RET\(i)", seen: now.addingTimeInterval(-Double(days) * 86_400 + 60)))
+        }
+        // Store them all under a long retention first (a unit uploading an old backlog).
+        let long = try await RunningStore(s.postgres, retentionDays: 90)
+        #expect(try await Fixture.request(long.url + "/v1/reads", token: s.unitToken, body: try Fixture.batch(unit: "unit-1", events)).status == 200)
+        await long.stop()
+        #expect(try s.postgres.count() == 5)
+        let logger = Logger.quiet("r")
+        let dropped = try await StoreServer.withClient(s.postgres.configuration, logger: logger) { store in
+            try await StoreSchema.dropPartitions(olderThan: now.addingTimeInterval(-30 * 86_400), client: store.client, logger: logger)
+        }
+        #expect(dropped.count == 2)
+        #expect(try s.postgres.psql("SELECT string_agg(plate, ',' ORDER BY plate) FROM read_event") == "RET2,RET3,RET4")
+    }
+}
