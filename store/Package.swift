@@ -44,11 +44,30 @@ let package = Package(
             dependencies: ["StoreCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // A private PostgreSQL server for tests and benchmarks.
+        .target(
+            name: "StoreTesting",
+            dependencies: [.product(name: "PlateKeeperTesting", package: "PlateKeeper"), .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        // `swift run -c release --package-path store store-bench`: throughput, a fleet, a backlog.
+        .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                "StoreCore", "StoreTesting",
+                .product(name: "Upload", package: "PlateKeeper"),
+                .product(name: "Journal", package: "PlateKeeper"),
+                .product(name: "WireFormat", package: "PlateKeeper"),
+                .product(name: "PlateKeeperCore", package: "PlateKeeper"),
+                .product(name: "PlateKeeperTesting", package: "PlateKeeper"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         // Against a private PostgreSQL (initdb in a temporary folder) and the real unit uploader.
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "StoreCore",
+                "StoreCore", "StoreTesting",
                 .product(name: "Upload", package: "PlateKeeper"),
                 .product(name: "Journal", package: "PlateKeeper"),
                 .product(name: "WireFormat", package: "PlateKeeper"),

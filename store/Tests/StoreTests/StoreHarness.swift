@@ -5,6 +5,7 @@ import PlateKeeperCore
 import PlateKeeperTesting
 import PostgresNIO
 import StoreCore
+import StoreTesting
 import Upload
 import WireFormat
 

@@ -5,6 +5,7 @@ import PlateKeeperCore
 import PlateKeeperTesting
 import PostgresNIO
 import StoreCore
+import StoreTesting
 import Testing
 import Upload
 import WireFormat

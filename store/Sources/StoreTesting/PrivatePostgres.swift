@@ -1,19 +1,19 @@
 import Foundation
 import PlateKeeperTesting
-import PostgresNIO
+public import PostgresNIO
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A PostgreSQL server of the tests' own: initdb into a temporary folder, listening only on a Unix
+/// A PostgreSQL server of the tests' (and benchmarks') own: initdb into a temporary folder, listening only on a Unix
 /// socket in that folder, stopped (immediate mode) when the test ends. Debian's postgresql package
 /// provides the binaries; as root the server runs as the `postgres` user, which initdb requires.
-final class PrivatePostgres: @unchecked Sendable {
-    let folder: String
-    let bin: String
-    let user = "platekeeper"
-    let database = "platekeeper"
+public final class PrivatePostgres: @unchecked Sendable {
+    public let folder: String
+    public let bin: String
+    public let user = "platekeeper"
+    public let database = "platekeeper"
     private let asPostgres: [String]
 
     static var binFolder: String? {
@@ -22,7 +22,7 @@ final class PrivatePostgres: @unchecked Sendable {
         return versions.last.map { "\(root)/\($0)/bin" }
     }
 
-    init() throws {
+    public init() throws {
         guard let bin = Self.binFolder else { throw Failure("PostgreSQL is not installed (.ci/install-deps installs it)") }
         self.bin = bin
         folder = "/tmp/pkpg-\(UUID().uuidString.prefix(8))"
@@ -44,15 +44,15 @@ final class PrivatePostgres: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: folder)
     }
 
-    var socketPath: String { "\(folder)/.s.PGSQL.5432" }
+    public var socketPath: String { "\(folder)/.s.PGSQL.5432" }
 
-    var configuration: PostgresClient.Configuration {
+    public var configuration: PostgresClient.Configuration {
         .init(unixSocketPath: socketPath, username: user, password: nil, database: database)
     }
 
     /// pg_ctl start leaves the server holding whatever output it was given, and Foundation's
     /// Process then never sees the end: spawn it with /dev/null for all three and wait for it.
-    func start() throws {
+    public func start() throws {
         let command = asPostgres + ["\(bin)/pg_ctl", "-D", "\(folder)/data", "-l", "\(folder)/server.log", "-w",
             "-o", "-k \(folder) -c listen_addresses='' -c fsync=off -c max_connections=300 -c shared_buffers=64MB", "start"]
         var actions = posix_spawn_file_actions_t()
@@ -71,12 +71,12 @@ final class PrivatePostgres: @unchecked Sendable {
     }
 
     /// Stops the server abruptly (as a crash would), or cleanly.
-    func stop(immediate: Bool = true) throws {
+    public func stop(immediate: Bool = true) throws {
         try run("pg_ctl", ["-D", "\(folder)/data", "-m", immediate ? "immediate" : "fast", "-w", "stop"])
     }
 
     /// Runs SQL through psql and returns its unaligned output.
-    func psql(_ sql: String) throws -> String {
+    public func psql(_ sql: String) throws -> String {
         let result = try runCommand("\(bin)/psql", ["-h", folder, "-U", user, "-d", database, "-AtX", "-v", "ON_ERROR_STOP=1", "-c", sql])
         guard result.status == 0 else { throw Failure("psql: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -90,8 +90,8 @@ final class PrivatePostgres: @unchecked Sendable {
         return result
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ d: String) { description = d }
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ d: String) { description = d }
     }
 }
