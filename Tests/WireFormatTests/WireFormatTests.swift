@@ -161,6 +161,28 @@ import Testing
         #expect(throws: Gzip.Failure.tooLarge(limit: 1 << 20)) { _ = try Gzip.decompress(zeros, limit: 1 << 20) }
     }
 
+    /// The OpenAPI document is the contract's other spelling: every key the wire format writes
+    /// must be described there.
+    @Test func openAPIDocumentNamesEveryKey() throws {
+        let yamlPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/upload-api.yaml").path
+        let yaml = try String(contentsOfFile: yamlPath, encoding: .utf8)
+        func keys(_ value: Any) -> Set<String> {
+            if let object = value as? [String: Any] {
+                return object.reduce(into: Set(object.keys)) { $0.formUnion(keys($1.value)) }
+            }
+            if let array = value as? [Any] { return array.reduce(into: Set<String>()) { $0.formUnion(keys($1)) } }
+            return []
+        }
+        var all = Set<String>()
+        for name in ["read-event-v1", "batch-v1", "reply-v1"] {
+            all.formUnion(keys(try JSONSerialization.jsonObject(with: try Self.golden(name))))
+        }
+        #expect(all.count > 30)
+        for key in all.sorted() {
+            #expect(yaml.contains(" \(key): ") || yaml.contains(" \(key):\n"), "docs/upload-api.yaml does not describe \(key)")
+        }
+    }
+
     @Test func randomBytesNeverCrashTheDecoders() throws {
         var rng = SeededRandom(seed: 13)
         let seed = Array(try Self.golden("batch-v1"))
