@@ -61,7 +61,7 @@ struct UploadTests {
 
     /// Runs the uploader until `done` holds or `timeout` passes; returns whether it held.
     static func run(_ uploader: Uploader, timeout: Double, until done: @escaping @Sendable () throws -> Bool) async throws -> Bool {
-        let task = Task { await uploader.run() }
+        let task = ThreadTaskExecutor.task { await uploader.run() }
         defer { task.cancel() }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -129,7 +129,7 @@ struct UploadTests {
         let uploader = try Self.uploader(try Self.settings(store.url, dir), journal)
         #expect(try await Self.run(uploader, timeout: 20) { try journal.stats().pending == 0 })
         let times = store.state.withLock { $0.requestTimes }
-        #expect(times.count == 2)
+        try #require(times.count == 2)
         #expect(times[1].timeIntervalSince(times[0]) >= 1.9, "waited \(times[1].timeIntervalSince(times[0])) s; the backoff alone is under 0.4 s")
         #expect(uploader.status.lastError?.contains("429") == true)
     }
@@ -172,7 +172,7 @@ struct UploadTests {
         let (journal, ids) = try await Self.journal(dir, reads: 10)
         let settings = try Self.settings(store.url, dir)
         let uploader = try Self.uploader(settings, journal)
-        let task = Task { await uploader.run() }
+        let task = ThreadTaskExecutor.task { await uploader.run() }
         defer { task.cancel() }
         #expect(await eventually(timeout: 10) { uploader.status.state == "refused" })
         #expect(try journal.stats().pending == 10)
@@ -191,7 +191,7 @@ struct UploadTests {
         let (journal, ids) = try await Self.journal(dir, reads: 40)
         let url = "http://127.0.0.1:\(port)/v1/reads"
         let uploader = try Self.uploader(try Self.settings(url, dir), journal)
-        let task = Task { await uploader.run() }
+        let task = ThreadTaskExecutor.task { await uploader.run() }
         defer { task.cancel() }
         #expect(await eventually(timeout: 10) { uploader.status.failuresInARow >= 3 })
         #expect(try journal.stats().pending == 40)

@@ -120,6 +120,20 @@ func f(_ x: Double, _ decimals: Int) -> String {
 
 func ms(_ s: Double) -> String { f(s * 1000, 1) + " ms" }
 
+// `store-bench --prefill-journal PATH N`: make a unit journal of N pending reads and exit (for
+// measuring the daemon's frames/s while such a backlog drains; see the README).
+if let i = CommandLine.arguments.firstIndex(of: "--prefill-journal"), CommandLine.arguments.count > i + 2,
+   let n = Int(CommandLine.arguments[i + 2]), (1...10_000_000).contains(n) {
+    var settings = JournalSettings(path: CommandLine.arguments[i + 1])
+    settings.retentionSeconds = nil
+    settings.quotaBytes = 4 << 30
+    settings.synchronous = .normal
+    let j = try Journal(settings: settings)
+    for k in 0..<n { _ = try j.appendNow(event(k)) }
+    print("journal \(CommandLine.arguments[i + 1]): \(n) pending reads")
+    exit(0)
+}
+
 let postgres = try PrivatePostgres()
 let (portA, storeA) = try await startStore(postgres)
 let (portB, storeB) = try await startStore(postgres)

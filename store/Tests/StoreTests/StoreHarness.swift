@@ -89,7 +89,7 @@ enum Fixture {
 
     /// Runs `uploader` until the journal has nothing pending (or `timeout`); returns whether it drained.
     static func drain(_ uploader: Uploader, _ journal: Journal, timeout: Double = 60) async -> Bool {
-        let task = Task { await uploader.run() }
+        let task = ThreadTaskExecutor.task { await uploader.run() }
         defer { task.cancel() }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

@@ -47,7 +47,7 @@ struct StoreKillTests {
         let uploader = try Fixture.uploader(url: "http://127.0.0.1:\(port)", unit: "unit-1",
                                             token: token.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
                                             journal: journal, dir: dir, batch: 2, timeout: 2)
-        let task = Task { await uploader.run() }
+        let task = ThreadTaskExecutor.task { await uploader.run() }
         defer { task.cancel() }
         var rng = SystemRandomNumberGenerator()
         for cycle in 1...8 {

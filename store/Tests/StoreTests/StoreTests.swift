@@ -109,7 +109,7 @@ struct StoreTests {
         #expect(down.status == 503 && down.retryAfterSeconds == 1)
         #expect(try await Fixture.request(s.store.url + "/health", method: "GET", token: nil).status == 503)
         let uploader = try Fixture.uploader(url: s.store.url, unit: "unit-1", token: s.unitToken, journal: journal, dir: dir, batch: 10)
-        let task = Task { await uploader.run() }
+        let task = ThreadTaskExecutor.task { await uploader.run() }
         try await Task.sleep(for: .seconds(2))
         #expect(try journal.stats().pending == 150)
         try s.postgres.start()
