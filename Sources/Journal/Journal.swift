@@ -214,26 +214,23 @@ public final class Journal: Sendable {
 
     /// The events waiting for upload, hits (a hotlist match) first, then oldest first (for the upload stage).
     public func pending(limit: Int) throws(JournalError) -> [StoredEvent] {
-        try readingNow("pending") { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY hotlist IS NULL, seq LIMIT ?",
-                arguments: [max(0, limit)]
-            ).map { try StoredEvent(row: $0, includeCrop: true) }
-        }
+        try readingNow("pending") { db in try Self.pending(limit: limit, db) }
     }
 
     /// `pending(limit:)` without blocking the caller's thread (for the uploader).
     public func pendingBatch(limit: Int) async throws(JournalError) -> [StoredEvent] {
         do {
-            return try await pool.read { db in
-                try Row.fetchAll(
-                    db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY hotlist IS NULL, seq LIMIT ?",
-                    arguments: [max(0, limit)]
-                ).map { try StoredEvent(row: $0, includeCrop: true) }
-            }
+            return try await pool.read { db in try Self.pending(limit: limit, db) }
         } catch {
             throw .sqlite(path: settings.path, operation: "pending", message: String(describing: error))
         }
+    }
+
+    private static func pending(limit: Int, _ db: Database) throws -> [StoredEvent] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY hotlist IS NULL, seq LIMIT ?",
+            arguments: [max(0, limit)]
+        ).map { try StoredEvent(row: $0, includeCrop: true) }
     }
 
     /// The `PRAGMA synchronous` level of the writer connection (2 = FULL).

@@ -34,20 +34,7 @@ public final class FaultProxy: @unchecked Sendable {
     public init(upstream: UInt16, script: [Fault] = []) throws {
         upstreamPort = upstream
         self.script = script
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0 && listen(fd, 64) == 0
-        guard fd >= 0, ok else { throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        port = UInt16(bigEndian: address.sin_port)
+        (listener, port) = try Loopback.listen(port: 0)
         Thread { [self] in acceptLoop() }.start()
     }
 
@@ -86,26 +73,10 @@ public final class FaultProxy: @unchecked Sendable {
         }
     }
 
-    private func connectUpstream() -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = upstreamPort.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if ok != 0 {
-            close(fd)
-            return nil
-        }
-        return fd
-    }
-
     private func handle(_ client: Int32, _ fault: Fault) {
         defer { close(client) }
         if case .refuse = fault { return }
-        guard let upstream = connectUpstream() else { return }
+        guard let upstream = Loopback.connect(port: upstreamPort) else { return }
         defer { close(upstream) }
         // Client → store on its own thread; store → client here, with the fault applied.
         let forward = Thread {
@@ -152,12 +123,6 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     private static func send(_ fd: Int32, _ buffer: [UInt8], _ count: Int) -> Bool {
-        var offset = 0
-        while offset < count {
-            let n = buffer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, count - offset, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
+        buffer.withUnsafeBytes { Loopback.sendAll(fd, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
     }
 }

@@ -39,28 +39,9 @@ public final class TestHTTPServer: @unchecked Sendable {
     /// Listens on a free port of 127.0.0.1 (or on `port`) and serves until `stop()`.
     public init(port: UInt16 = 0, handler: @escaping @Sendable (Request) -> Action) throws {
         self.handler = handler
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            let code = errno
-            close(fd)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
+        let (fd, boundPort) = try Loopback.listen(port: port)
         listener = fd
-        self.port = UInt16(bigEndian: address.sin_port)
+        self.port = boundPort
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
@@ -134,15 +115,7 @@ public final class TestHTTPServer: @unchecked Sendable {
     }
 
     private func send(_ fd: Int32, _ data: Data) -> Bool {
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
+        data.withUnsafeBytes { Loopback.sendAll(fd, $0) }
     }
 
     /// One request from the connection, or nil at its end. Bodies only by Content-Length (what libcurl sends).

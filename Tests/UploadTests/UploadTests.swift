@@ -7,15 +7,6 @@ import Testing
 import Upload
 import WireFormat
 
-/// Polls `condition` without blocking a thread of the cooperative pool (the uploader runs there).
-func eventually(timeout: Double, _ condition: @Sendable () throws -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if (try? condition()) == true { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return (try? condition()) == true
-}
 
 @Suite("Upload")
 struct UploadTests {

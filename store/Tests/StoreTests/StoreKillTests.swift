@@ -63,12 +63,3 @@ struct StoreKillTests {
     }
 }
 
-/// Polls `condition` without blocking a thread of the cooperative pool.
-func eventually(timeout: Double, _ condition: @Sendable () throws -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if (try? condition()) == true { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return (try? condition()) == true
-}
