@@ -88,38 +88,56 @@ struct V4L2VMTests {
             [status]
             socket = "/tmp/status.sock"
             """)
+        // Each step waits for the state it expects (up to 60 s) instead of sleeping a fixed time: the
+        // emulated VM runs at very different speeds on an idle or a loaded machine. `snap NAME COND`
+        // keeps taking status snapshots until the shell condition COND holds and leaves the last one
+        // in NAME.json either way; the checks below then say what was wrong. `v NAME KEY N` is the
+        // Nth camera's value of KEY in a snapshot (the status JSON is compact with sorted keys, and
+        // only cameras carry these keys). Plain shell: Python takes 12 s to start in the emulated VM.
         let result = try VM.run(in: dir, devices: 2, """
+            v() { grep -o '"'"$2"'":[^,}]*' "$1.json" | sed -n "$3p" | cut -d: -f2 | tr -d '"'; }
+            snap() {
+              end=$(($(date +%s) + 60))
+              while :; do
+                \(bin) status --socket /tmp/status.sock --json > "$1.json" 2> /dev/null
+                if [ -s "$1.json" ] && eval "$2"; then return; fi
+                [ "$(date +%s)" -ge $end ] && return
+                sleep 1
+              done
+            }
             # Another program holds camera a when the daemon starts (EBUSY).
             v4l2-ctl -d /dev/video0 --stream-mmap > /dev/null 2>&1 &
             holder=$!
             sleep 2
             \(bin) run --config platekeeper.toml 2> daemon.log &
             pid=$!
-            st() { \(bin) status --socket /tmp/status.sock --json > "$1.json"; }
-            sleep 4; st s0
+            snap s0 '[ "$(v s0 state 1)" = retrying ] && grep -q busy s0.json && [ "$(v s0 state 2)" = streaming ]'
             kill $holder; wait $holder
-            sleep 12; st s1
+            snap s1 '[ "$(v s1 state 1)$(v s1 state 2)" = streamingstreaming ] && [ "$(v s1 frames_received 1)" -gt 20 ] && [ "$(v s1 frames_received 2)" -gt 20 ]'
             # A USB-style disconnect of camera a only (vivid's disconnect control).
             v4l2-ctl -d /dev/video0 -c disconnect=1
-            sleep 3; st s2
-            sleep 8; st s3
+            snap s2 '[ "$(v s2 faults 1)" -ge 1 ] && [ "$(v s2 frames_received 2)" -gt "$(v s1 frames_received 2)" ]'
+            snap s3 '[ "$(v s3 state 1)" = streaming ] && [ "$(v s3 frames_received 1)" -gt "$(v s2 frames_received 1)" ]'
             # The whole driver goes away (unbind) and comes back (bind).
             echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind
-            sleep 3; st s4
+            snap s4 '[ "$(v s4 state 1)$(v s4 state 2)" = retryingretrying ]'
             echo vivid.0 > /sys/bus/platform/drivers/vivid/bind
-            sleep 12; st s5
+            snap s5 '[ "$(v s5 state 1)$(v s5 state 2)" = streamingstreaming ] && [ "$(v s5 frames_received 1)" -gt 0 ] && [ "$(v s5 frames_received 2)" -gt 0 ]'
             # Camera b stops delivering frames (vivid drops every buffer), then starts again.
             v4l2-ctl -d /dev/video1 -c percentage_of_dropped_buffers=100
-            sleep 5; st s6
+            snap s6 'case "$(v s6 state 2)" in stalled|retrying) true;; *) false;; esac'
             v4l2-ctl -d /dev/video1 -c percentage_of_dropped_buffers=0
-            sleep 12; st s7
+            snap s7 '[ "$(v s7 state 2)" = streaming ] && [ "$(v s7 frames_received 2)" -gt "$(v s6 frames_received 2)" ]'
             kill -TERM $pid; wait $pid; echo "exit $?" > exit.txt
-            """, timeout: 300)
-        #expect(result.status == 0, "\(result.stderr)")
+            """, timeout: 600)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         func doc(_ name: String) throws -> StatusDocument {
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
-            return try decoder.decode(StatusDocument.self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("\(name).json"))))
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir.file("\(name).json")))
+            do { return try decoder.decode(StatusDocument.self, from: data) } catch {
+                throw SnapshotError(description: "\(name).json is not a status document (\(error)): \(String(decoding: data.prefix(400), as: UTF8.self))")
+            }
         }
         let log = (try? String(contentsOfFile: dir.file("daemon.log"), encoding: .utf8)) ?? ""
         let s0 = try doc("s0"), s1 = try doc("s1"), s2 = try doc("s2"), s3 = try doc("s3"), s4 = try doc("s4"), s5 = try doc("s5")
@@ -207,6 +225,11 @@ struct V4L2VMTests {
                 "journal: \(events.map { $0["plate"] ?? "?" }); log:\n\(log)")
         #expect((try? String(contentsOfFile: dir.file("exit.txt"), encoding: .utf8)) == "exit 0\n")
     }
+}
+
+/// A status snapshot from the VM that could not be read, with what the file held.
+struct SnapshotError: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// The ../shared/v4l2vm tool: whether it can boot here, and running a script inside its VM.
