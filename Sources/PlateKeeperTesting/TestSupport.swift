@@ -52,13 +52,20 @@ public enum TestPaths {
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
 
-    /// The `platekeeper` executable built beside the running test bundle.
+    /// The `platekeeper` executable: `PLATEKEEPER_BINARY` when set, else the one built beside the
+    /// running test bundle, else the newer of the package's release and debug builds (the store's
+    /// tests, a package of their own, run the unit's binary that way).
     public static var executable: String {
+        if let given = ProcessInfo.processInfo.environment["PLATEKEEPER_BINARY"], !given.isEmpty { return given }
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if dir.lastPathComponent == "MacOS" || dir.path.hasSuffix(".xctest/Contents") { dir = dir.deletingLastPathComponent() }
         let candidate = dir.appendingPathComponent("platekeeper").path
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        return (repository as NSString).appendingPathComponent(".build/debug/platekeeper")
+        let built = ["release", "debug"].map { (repository as NSString).appendingPathComponent(".build/\($0)/platekeeper") }
+        func modified(_ path: String) -> Date {
+            (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+        }
+        return built.max { modified($0) < modified($1) } ?? built[1]
     }
 }
 
