@@ -59,6 +59,13 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // Turning the many reads of one vehicle into one read event (per-character voting).
         .target(name: "Grouping", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // The read-event chain: grouping → enrichers (position; hotlist and retention class next) →
+        // a sink that commits with retry. Protocols and an injected clock; no I/O of its own.
+        .target(
+            name: "EventChain",
+            dependencies: ["Grouping", "PlateKeeperCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The durable on-disk journal of read events (SQLite through GRDB): quota, retention, export.
         .target(
             name: "Journal",
@@ -80,7 +87,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "Journal", "Upload", "Config",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "EventChain", "Journal", "Upload", "Config",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -115,6 +122,11 @@ let package = Package(
         ),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(
+            name: "EventChainTests",
+            dependencies: ["EventChain", "Grouping", "PlateKeeperCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "JournalTests",
             dependencies: ["Journal", "PlateKeeperCore", "PlateKeeperTesting", .product(name: "GRDB", package: "GRDB.swift")],
             // A journal file of every earlier schema version, as units in the field hold them.
@@ -125,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "platekeeper", "Daemon", "Journal", "Config", "Grouping", "PlateKeeperCore", "PlateKeeperTesting",
+                "platekeeper", "Daemon", "Journal", "Config", "Grouping", "EventChain", "PlateKeeperCore", "PlateKeeperTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

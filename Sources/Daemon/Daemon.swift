@@ -1,4 +1,5 @@
 public import Config
+import EventChain
 import Capture
 import Foundation
 import Grouping
@@ -219,7 +220,7 @@ struct Pipeline: Sendable {
             diskPath: (config.journal.path as NSString).deletingLastPathComponent,
             queuedFrames: { queue.count })
         if let moved = journal.quarantined { board.quarantined(moved.path) }
-        let (stream, continuation) = AsyncStream<PipelineEvent>.makeStream(bufferingPolicy: .unbounded)
+        let (stream, continuation) = AsyncStream<ChainInput>.makeStream(bufferingPolicy: .unbounded)
         var grouping = GroupingSettings()
         grouping.windowSeconds = config.grouping.windowSeconds
         grouping.maxEditDistance = config.grouping.maxEditDistance
@@ -227,12 +228,17 @@ struct Pipeline: Sendable {
         grouping.firstSightMinConfidence = config.grouping.firstSightMinConfidence
         grouping.maxPassSeconds = config.grouping.maxPassSeconds
         grouping.topN = config.recognition.topN
+        let enrichers: [any ReadEventEnricher] = position.map { [FixedPositionEnricher(position: $0)] } ?? []
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         services.append(.init(
-            service: JournalService(journal: journal, grouping: grouping, position: position, events: stream, ticks: continuation,
-                                    status: board, logger: logger),
+            service: EventChainService(
+                settings: ChainSettings(grouping: grouping), enrichers: enrichers,
+                sink: JournalSink(journal: journal, status: board, logger: logger), inputs: stream, ticks: continuation,
+                status: board, logger: logger),
             successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup))
+        services.append(.init(service: JournalUpkeepService(journal: journal, status: board, logger: logger),
+                              successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         services.append(.init(
             service: RecognitionService(
                 workers: config.recognition.workers, queue: queue,

@@ -62,7 +62,7 @@ struct DeviceCameraService: Service, CustomStringConvertible {
                     // stalled, and gets reopened like one.
                     board.badFrame(error.description)
                     lastBadFrame = error.description
-                    let (log, held) = badFrameLog.allow()
+                    let (log, held) = badFrameLog.allow(now: SystemClock.monotonic())
                     if log { logger.warning("bad frame skipped", metadata: ["error": "\(error)", "held.back": "\(held)"]) }
                     frame = nil
                 } catch {

@@ -19,6 +19,8 @@ final class FrameQueue: @unchecked Sendable {
     private var order: [CameraID] = []
     private var next = 0
     private var closed = false
+    /// Frames of each camera queued or being read (taken, not yet `finished`).
+    private var outstanding: [CameraID: Int] = [:]
     let depth: Int
 
     init(depth: Int) {
@@ -38,6 +40,8 @@ final class FrameQueue: @unchecked Sendable {
         if frames.count >= depth {
             frames.removeFirst()
             dropped = true
+        } else {
+            outstanding[frame.camera, default: 0] += 1
         }
         frames.append(frame)
         waiting[frame.camera] = frames
@@ -57,6 +61,7 @@ final class FrameQueue: @unchecked Sendable {
         if closed || stop.isSet { return false }
         if waiting[frame.camera] == nil { order.append(frame.camera) }
         waiting[frame.camera, default: []].append(frame)
+        outstanding[frame.camera, default: 0] += 1
         condition.broadcast()
         return true
     }
@@ -81,6 +86,17 @@ final class FrameQueue: @unchecked Sendable {
             if closed { return .closed }
             if !condition.wait(until: deadline) { return .timedOut }
         }
+    }
+
+    /// A worker is done with `frame` (its result handed on). When that was the camera's last frame
+    /// queued or being read, `drained` is called, under the queue's lock: a frame queued after it
+    /// can only be handed on after the call.
+    func finished(_ frame: Frame, drained: (CameraID) -> Void) {
+        condition.lock()
+        defer { condition.unlock() }
+        let left = max(0, outstanding[frame.camera, default: 0] - 1)
+        outstanding[frame.camera] = left
+        if left == 0 { drained(frame.camera) }
     }
 
     /// No more frames will come: workers finish what is queued and stop.

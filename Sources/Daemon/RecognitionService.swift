@@ -1,4 +1,5 @@
 import Config
+import EventChain
 import Foundation
 import Grouping
 import Imaging
@@ -6,14 +7,6 @@ import Logging
 import PlateKeeperCore
 import Recognition
 import ServiceLifecycle
-
-/// What flows from recognition to grouping and the journal.
-enum PipelineEvent: Sendable {
-    /// A frame was read (reads may be empty: the camera's time still moves on).
-    case frame(camera: CameraID, time: CaptureTime, observations: [Observation])
-    /// Once a second: close passes of idle cameras, refresh figures, beat the heart.
-    case tick
-}
 
 /// The recognition workers: threads that each own their Tesseract handles (one `PlateReader` per
 /// camera setting they meet) and a JPEG encoder for crops, and take frames from the queue.
@@ -27,7 +20,7 @@ struct RecognitionService: Service, CustomStringConvertible {
     let recognition: RecognitionSection
     let journal: JournalSection
     let status: StatusBoard
-    let output: AsyncStream<PipelineEvent>.Continuation
+    let output: AsyncStream<ChainInput>.Continuation
     let logger: Logger
 
     var description: String { "recognition (\(workers) workers)" }
@@ -94,9 +87,8 @@ struct RecognitionService: Service, CustomStringConvertible {
                     ])
                 }
                 output.yield(.frame(camera: frame.camera, time: frame.captureTime, observations: observations))
-                // After the yield: the journal may treat a camera as idle only once it has seen
-                // every frame counted as processed.
                 status.camera(frame.camera)?.processed()
+                queue.finished(frame) { output.yield(.drained(camera: $0)) }
             }
         }
     }

@@ -74,7 +74,7 @@ struct ReplayCameraService: Service, CustomStringConvertible {
                 } catch {
                     lastError = error
                     board.badFrame(error.description)
-                    let (log, held) = badFrameLog.allow()
+                    let (log, held) = badFrameLog.allow(now: SystemClock.monotonic())
                     if log { logger.warning("bad frame skipped", metadata: ["error": "\(error)", "held.back": "\(held)"]) }
                     continue
                 }

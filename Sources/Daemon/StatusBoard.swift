@@ -178,11 +178,6 @@ final class CameraBoard: Sendable {
 
     var currentState: String { state.withLock { $0.state } }
 
-    /// Frames received and neither read nor dropped yet, and frames read so far.
-    var progress: (inFlight: Int, processed: Int) {
-        state.withLock { ($0.received - $0.dropped - $0.processed, $0.processed) }
-    }
-
     func snapshot(now: Double) -> StatusDocument.Camera {
         state.withLock { s in
             let age = s.lastFrame.map { now - $0 }
@@ -218,7 +213,11 @@ public final class StatusBoard: Sendable {
     struct Shared {
         var cameras: [CameraBoard] = []
         var journal: JournalStats?
-        var journalError: String?
+        /// The journal's figures could not be read (upkeep), or the last commit failed (the chain's
+        /// sink; cleared by the next commit that succeeds). Kept apart so neither clears the other.
+        var statsError: String?
+        var commitError: String?
+        var journalError: String? { commitError ?? statsError }
         var rejected = 0
         var lastRejected: Double?
         var quarantined: String?
@@ -264,8 +263,13 @@ public final class StatusBoard: Sendable {
     func journal(_ stats: JournalStats?, error: String?) {
         shared.withLock {
             if let stats { $0.journal = stats }
-            $0.journalError = error
+            $0.statsError = error
         }
+    }
+
+    /// The outcome of the last commit to the journal: nil when it succeeded.
+    func commit(error: String?) {
+        shared.withLock { $0.commitError = error }
     }
 
     func rejected() {

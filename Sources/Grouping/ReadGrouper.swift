@@ -181,7 +181,7 @@ private struct Pass: Sendable {
         let eventID: UUID = kind == .vehicle ? id : UUID()
         return ReadEvent(
             id: eventID, kind: kind, camera: camera, plate: plate, confidence: confidence, candidates: candidates,
-            region: best.read.region, box: best.read.box, firstSeen: firstSeen, lastSeen: lastSeen,
+            region: best.read.region, box: best.read.box, firstSeen: firstSeen, lastSeen: lastSeen, bestSeen: best.time,
             frameCount: reads.count, bestFrame: best.frameName, position: nil, crop: best.crop
         )
     }

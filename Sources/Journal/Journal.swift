@@ -292,13 +292,15 @@ public final class Journal: Sendable {
         try db.execute(
             sql: """
                 INSERT INTO read_event (id, kind, camera, plate, confidence, region, candidates, box_x, box_y, box_w, box_h,
-                    first_seen_ns, last_seen_ns, clock_quality, frame_count, best_frame, latitude, longitude, position, crop, journaled_ns)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    first_seen_ns, last_seen_ns, best_seen_ns, clock_quality, frame_count, best_frame, latitude, longitude, position, crop,
+                    journaled_ns)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 event.id.uuidString.lowercased(), event.kind.rawValue, event.camera.rawValue, event.plate, event.confidence,
                 event.region, candidates, event.box.x, event.box.y, event.box.width, event.box.height,
-                event.firstSeen.unixNanoseconds, event.lastSeen.unixNanoseconds, event.firstSeen.quality.rawValue,
+                event.firstSeen.unixNanoseconds, event.lastSeen.unixNanoseconds, event.bestSeen.unixNanoseconds,
+                event.firstSeen.quality.rawValue,
                 event.frameCount, event.bestFrame, event.position?.latitude, event.position?.longitude, position,
                 crop.map { Data($0) }, nanoseconds(journaledAt),
             ])

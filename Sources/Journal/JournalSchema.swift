@@ -12,7 +12,7 @@ import WireFormat
 /// migration: add a new one, and a fixture of the version it starts from in
 /// `Tests/JournalTests/Fixtures`.
 enum JournalSchema {
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -79,6 +79,13 @@ enum JournalSchema {
                     ])
             }
             try db.execute(sql: "PRAGMA user_version = 2")
+        }
+        m.registerMigration("v3-best-seen") { db in
+            // The capture time of each event's best frame; rows from before stay NULL (read as first seen).
+            try db.execute(sql: """
+                ALTER TABLE read_event ADD COLUMN best_seen_ns INTEGER;
+                PRAGMA user_version = 3;
+                """)
         }
         return m
     }

@@ -68,6 +68,8 @@ public struct StoredEvent: Sendable, Equatable {
             box: PixelBox(x: try column("box_x"), y: try column("box_y"), width: try column("box_w"), height: try column("box_h")),
             firstSeen: CaptureTime(unixNanoseconds: try column("first_seen_ns"), quality: quality),
             lastSeen: CaptureTime(unixNanoseconds: try column("last_seen_ns"), quality: quality),
+            // NULL in rows journaled before schema 3, which did not keep it: the first frame's time.
+            bestSeen: (try column("best_seen_ns") as Int64?).map { CaptureTime(unixNanoseconds: $0, quality: quality) },
             frameCount: try column("frame_count"), bestFrame: try column("best_frame"), position: position,
             crop: includeCrop ? crop.map { [UInt8]($0) } : nil
         )

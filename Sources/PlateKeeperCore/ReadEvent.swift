@@ -28,6 +28,9 @@ public struct ReadEvent: Sendable, Hashable, Codable {
     /// Capture times of the first and last frames read.
     public var firstSeen: CaptureTime
     public var lastSeen: CaptureTime
+    /// Capture time of the best frame (the one the crop and box come from): the moment the
+    /// position and the other enrichments describe.
+    public var bestSeen: CaptureTime
     /// How many frames contributed a read.
     public var frameCount: Int
     /// The name of the frame the crop came from (file name, or `camera#sequence`).
@@ -39,8 +42,8 @@ public struct ReadEvent: Sendable, Hashable, Codable {
 
     public init(
         id: UUID = UUID(), kind: Kind, camera: CameraID, plate: String, confidence: Double, candidates: [PlateCandidate],
-        region: String, box: PixelBox, firstSeen: CaptureTime, lastSeen: CaptureTime, frameCount: Int, bestFrame: String,
-        position: GeoPosition? = nil, crop: [UInt8]? = nil
+        region: String, box: PixelBox, firstSeen: CaptureTime, lastSeen: CaptureTime, bestSeen: CaptureTime? = nil, frameCount: Int,
+        bestFrame: String, position: GeoPosition? = nil, crop: [UInt8]? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -52,6 +55,7 @@ public struct ReadEvent: Sendable, Hashable, Codable {
         self.box = box
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
+        self.bestSeen = bestSeen ?? firstSeen
         self.frameCount = frameCount
         self.bestFrame = bestFrame
         self.position = position

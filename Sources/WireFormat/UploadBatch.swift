@@ -196,6 +196,10 @@ extension WireReadEvent {
         guard let first = ISO8601.parse(firstSeen) else { throw .invalid(field: "first_seen", reason: "not an ISO 8601 time") }
         guard let last = ISO8601.parse(lastSeen) else { throw .invalid(field: "last_seen", reason: "not an ISO 8601 time") }
         try check(first <= last, "last_seen", "before first_seen")
+        if let bestSeen {
+            guard let best = ISO8601.parse(bestSeen) else { throw .invalid(field: "best_seen", reason: "not an ISO 8601 time") }
+            try check(first <= best && best <= last, "best_seen", "outside first_seen … last_seen")
+        }
         try check(ClockQuality(rawValue: clockQuality) != nil, "clock_quality", "unknown value \(clockQuality.prefix(32))")
         try check((1...WireLimits.maxFrames).contains(frames), "frames", "must be 1 to \(WireLimits.maxFrames)")
         try name(bestFrame, "best_frame", allowEmpty: true)

@@ -21,6 +21,8 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
     /// ISO 8601 UTC with milliseconds.
     public var firstSeen: String
     public var lastSeen: String
+    /// When the best frame was captured (added in 1.1; absent from older units: read as `first_seen`).
+    public var bestSeen: String?
     public var clockQuality: String
     public var frames: Int
     public var bestFrame: String
@@ -77,6 +79,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, kind, camera, plate, confidence, region, candidates, box, frames, position
         case firstSeen = "first_seen", lastSeen = "last_seen", clockQuality = "clock_quality", bestFrame = "best_frame"
+        case bestSeen = "best_seen"
         case cropJPEG = "crop_jpeg"
     }
 
@@ -92,6 +95,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         try c.encode(box, forKey: .box)
         try c.encode(firstSeen, forKey: .firstSeen)
         try c.encode(lastSeen, forKey: .lastSeen)
+        try c.encodeIfPresent(bestSeen, forKey: .bestSeen)
         try c.encode(clockQuality, forKey: .clockQuality)
         try c.encode(frames, forKey: .frames)
         try c.encode(bestFrame, forKey: .bestFrame)
@@ -101,7 +105,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
 
     public init(
         id: UUID, kind: String, camera: String, plate: String, confidence: Double, region: String, candidates: [Candidate], box: Box,
-        firstSeen: String, lastSeen: String, clockQuality: String, frames: Int, bestFrame: String, position: Position? = nil,
+        firstSeen: String, lastSeen: String, bestSeen: String? = nil, clockQuality: String, frames: Int, bestFrame: String, position: Position? = nil,
         cropJPEG: Data? = nil
     ) {
         self.id = id
@@ -114,6 +118,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         self.box = box
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
+        self.bestSeen = bestSeen
         self.clockQuality = clockQuality
         self.frames = frames
         self.bestFrame = bestFrame
@@ -133,6 +138,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         box = Box(x: event.box.x, y: event.box.y, width: event.box.width, height: event.box.height)
         firstSeen = event.firstSeen.iso8601
         lastSeen = event.lastSeen.iso8601
+        bestSeen = event.bestSeen.iso8601
         clockQuality = event.firstSeen.quality.rawValue
         frames = event.frameCount
         bestFrame = event.bestFrame
@@ -146,6 +152,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         let quality = ClockQuality(rawValue: clockQuality) ?? .unknown
         // validate() checked that the times parse.
         let first = ISO8601.parse(firstSeen) ?? 0, last = ISO8601.parse(lastSeen) ?? 0
+        let best = bestSeen.flatMap(ISO8601.parse) ?? first
         return ReadEvent(
             id: id, kind: ReadEvent.Kind(rawValue: kind) ?? .vehicle, camera: CameraID(camera), plate: plate,
             confidence: confidence,
@@ -153,6 +160,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
             region: region, box: PixelBox(x: box.x, y: box.y, width: box.width, height: box.height),
             firstSeen: CaptureTime(unixNanoseconds: first, quality: quality),
             lastSeen: CaptureTime(unixNanoseconds: last, quality: quality),
+            bestSeen: CaptureTime(unixNanoseconds: best, quality: quality),
             frameCount: frames, bestFrame: bestFrame, position: position?.geoPosition, crop: cropJPEG.map { [UInt8]($0) })
     }
 }

@@ -179,9 +179,9 @@ struct HostileDaemonTests {
         // the journal fills this "disk" within seconds of replaying stills in a loop.
         let launcher = ["/bin/sh", "-c", "trap '' XFSZ; exec /usr/bin/prlimit --fsize=163840 \"$@\"", "sh"]
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"), launcher: launcher)
-        #expect(waitUntil(timeout: 90) { daemon.log.contains("journal write failed") }, "\(daemon.log.suffix(2000))")
+        #expect(waitUntil(timeout: 90) { daemon.log.contains("read event commit failed") }, "\(daemon.log.suffix(2000))")
         Thread.sleep(forTimeInterval: 8)
-        let failures = daemon.log.split(separator: "\n").filter { $0.contains("journal write failed") }.count
+        let failures = daemon.log.split(separator: "\n").filter { $0.contains("read event commit failed") }.count
         #expect(failures <= 2, "\(failures) failure lines in about 8 s")
         let status = try #require(Self.status(unit))
         #expect(!status.healthy)

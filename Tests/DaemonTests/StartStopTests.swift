@@ -1,4 +1,5 @@
 @testable import Daemon
+import EventChain
 import Foundation
 import Grouping
 import Journal
@@ -55,7 +56,7 @@ struct StartStopTests {
     /// Stands in for recognition: on its turn to stop it finishes the stream the journal reads, and
     /// then takes its time to return, as a busy unit may.
     struct SlowToReturn: Service {
-        let output: AsyncStream<PipelineEvent>.Continuation
+        let output: AsyncStream<ChainInput>.Continuation
         func run() async throws {
             try? await gracefulShutdown()
             output.finish()
@@ -63,15 +64,17 @@ struct StartStopTests {
         }
     }
 
-    @Test("the journal service returns only on its turn, even when the stream it reads ends before recognition returns")
+    @Test("the event chain service returns only on its turn, even when the stream it reads ends before recognition returns")
     func journalWaitsForItsTurn() async throws {
         let dir = try TemporaryDirectory()
         let journal = try Journal(settings: JournalSettings(path: dir.file("journal.sqlite")))
-        let (events, continuation) = AsyncStream<PipelineEvent>.makeStream()
+        let (events, continuation) = AsyncStream<ChainInput>.makeStream()
         let logger = Logger(label: "test")
         let board = StatusBoard(version: "test", position: .init(source: "none"), diskPath: dir.path, queuedFrames: { 0 })
-        let journalService = JournalService(journal: journal, grouping: GroupingSettings(), position: nil, events: events, ticks: continuation,
-                                            status: board, logger: logger)
+        let journalService = EventChainService(
+            settings: ChainSettings(grouping: GroupingSettings()), enrichers: [],
+            sink: JournalSink(journal: journal, status: board, logger: logger), inputs: events, ticks: continuation,
+            status: board, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: journalService, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup),
             .init(service: SlowToReturn(output: continuation), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup),

@@ -43,7 +43,7 @@ struct JournalMigrationTests {
         #expect(journal.quarantined == nil)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("state")).allSatisfy { $0.hasPrefix("journal.sqlite") })
         let stats = try journal.stats()
-        #expect(stats.schemaVersion == 2)
+        #expect(stats.schemaVersion == Journal.schemaVersion)
         #expect(stats.rows == 12 && stats.pending == 8)
 
         let events = try journal.events(includeCrops: true)
@@ -72,6 +72,51 @@ struct JournalMigrationTests {
         let reopened = try Journal(settings: settings)
         #expect(try reopened.events().count == 13)
         #expect(try reopened.pending(limit: 100).count == 9)
+    }
+
+    /// journal-v2.sqlite: journal-v1.sqlite migrated by the schema-2 build (commit b1ce19b's
+    /// `platekeeper run`), which then journaled two reads of TestFrames stills with a fixed position;
+    /// one read was then parked as a dead letter and one given an upload error, with the statements
+    /// that build's `markDead` and `recordUploadFailure` run.
+    @Test("a version 2 journal is migrated in place: dead letters, upload errors and positions kept; old rows' best frame time reads as first seen")
+    func fromVersion2() async throws {
+        let dir = try TemporaryDirectory()
+        let path = try Self.copyOfFixture("journal-v2", into: dir)
+        let before = try Self.rawRows(path)
+        #expect(before.count == 14)
+
+        var settings = JournalSettings(path: path)
+        settings.retentionSeconds = nil
+        let journal = try Journal(settings: settings)
+        #expect(journal.quarantined == nil)
+        let stats = try journal.stats()
+        #expect(stats.schemaVersion == Journal.schemaVersion)
+        #expect(stats.rows == 14 && stats.pending == 9 && stats.deadLetters == 1)
+
+        let events = try journal.events(includeCrops: true)
+        for (stored, row) in zip(events, before) {
+            let e = stored.event
+            #expect(e.id.uuidString.lowercased() == row["id"])
+            #expect(stored.uploadState == row["upload_state"])
+            #expect((stored.uploadError ?? "NULL") == row["upload_error"])
+            #expect(String(e.firstSeen.unixNanoseconds) == row["first_seen_ns"])
+            #expect(e.bestSeen == e.firstSeen, "schema 2 did not keep the best frame's time")
+            #expect(String(stored.journaledAt) == row["journaled_ns"])
+            #expect((e.position == nil) == (row["position"] == "NULL"))
+        }
+        #expect(events.first { $0.event.plate == "V1P9" }?.uploadError == "HTTP 422: plate: not a plate text")
+        let fixed = events.suffix(2).map(\.event)
+        #expect(fixed.allSatisfy { $0.position?.source == .fixed && $0.position?.latitude == 47.6 && $0.crop != nil })
+
+        // New reads keep their best frame's time.
+        var event = JournalTests.event("AFTER2")
+        event.bestSeen = CaptureTime(unixNanoseconds: event.firstSeen.unixNanoseconds + 40_000_000, quality: event.firstSeen.quality)
+        event.lastSeen = CaptureTime(unixNanoseconds: event.firstSeen.unixNanoseconds + 80_000_000, quality: event.firstSeen.quality)
+        _ = try await journal.append(event)
+        let reopened = try Journal(settings: settings)
+        let last = try #require(try reopened.events().last)
+        #expect(last.event.bestSeen == event.bestSeen)
+        #expect(try reopened.pending(limit: 100).count == 10)
     }
 
     @Test("read-only tools refuse an old journal with the reason and change nothing")

@@ -17,6 +17,7 @@ import Testing
         region: "us", box: PixelBox(x: 412, y: 300, width: 160, height: 48),
         firstSeen: CaptureTime(unixNanoseconds: 1_795_000_000_125_000_000, quality: .synchronized),
         lastSeen: CaptureTime(unixNanoseconds: 1_795_000_001_500_000_000, quality: .synchronized),
+        bestSeen: CaptureTime(unixNanoseconds: 1_795_000_000_800_000_000, quality: .synchronized),
         frameCount: 7, bestFrame: "north-lane#1042",
         position: GeoPosition(
             latitude: 47.6062, longitude: -122.3321, altitudeMeters: 56.5, horizontalErrorMeters: 3.2, speedMetersPerSecond: 12.5,
@@ -47,6 +48,18 @@ import Testing
         #expect(encoded == Self.text(try Self.golden("read-event-minimal-v1")))
         #expect(!encoded.contains("position") && !encoded.contains("crop_jpeg"))
         #expect(try WireCoding.decode(WireReadEvent.self, from: Data(encoded.utf8)).readEvent() == event)
+    }
+
+    @Test("an event from a unit before best_seen reads it as first_seen; one outside first … last is refused")
+    func bestSeenIsOptionalAndBounded() throws {
+        var wire = WireReadEvent(Self.event)
+        wire.bestSeen = nil
+        let old = try WireCoding.decode(WireReadEvent.self, from: try WireCoding.encode(wire))
+        #expect(try old.readEvent().bestSeen == Self.event.firstSeen)
+        wire.bestSeen = "2026-11-18T11:06:42.000Z"
+        #expect(throws: WireError.invalid(field: "best_seen", reason: "outside first_seen … last_seen")) { try wire.validate() }
+        wire.bestSeen = "yesterday"
+        #expect(throws: WireError.invalid(field: "best_seen", reason: "not an ISO 8601 time")) { try wire.validate() }
     }
 
     @Test func batchAndReplyMatchGolden() throws {

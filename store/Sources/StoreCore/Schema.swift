@@ -59,6 +59,8 @@ public enum StoreSchema {
             "CREATE INDEX read_event_plate ON read_event (plate, first_seen DESC)",
             "CREATE INDEX read_event_unit ON read_event (unit, first_seen DESC)",
         ]),
+        // The capture time of the best frame (wire `best_seen`); NULL for reads from older units.
+        (2, ["ALTER TABLE read_event ADD COLUMN best_seen timestamptz"]),
     ]
 
     public static var currentVersion: Int { migrations.last?.version ?? 0 }

@@ -52,10 +52,12 @@ final class RunningStore: Sendable {
 enum Fixture {
     static func event(_ plate: String, seen: Date = Date(), crop: Int = 1200) -> ReadEvent {
         let t = CaptureTime(date: seen, quality: .synchronized)
+        func later(_ ms: Int64) -> CaptureTime { CaptureTime(unixNanoseconds: t.unixNanoseconds + ms * 1_000_000, quality: t.quality) }
         return ReadEvent(
             kind: .vehicle, camera: "lane-1", plate: plate, confidence: 88,
             candidates: [PlateCandidate(text: plate, confidence: 88, matchesFormat: true)], region: "us",
-            box: PixelBox(x: 10, y: 20, width: 120, height: 40), firstSeen: t, lastSeen: t, frameCount: 3, bestFrame: "lane-1#1",
+            box: PixelBox(x: 10, y: 20, width: 120, height: 40), firstSeen: t, lastSeen: later(400), bestSeen: later(200), frameCount: 3,
+            bestFrame: "lane-1#1",
             position: GeoPosition(latitude: 47.6, longitude: -122.3, fix: .threeD, source: .gpsd),
             crop: [0xFF, 0xD8] + [UInt8](repeating: 9, count: crop) + [0xFF, 0xD9])
     }
