@@ -59,6 +59,9 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // Turning the many reads of one vehicle into one read event (per-character voting).
         .target(name: "Grouping", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // Where the unit was: NMEA sentences and fixes, a short track of them, the position at a
+        // capture time (interpolated, carried for a bounded time, or marked stale / missing).
+        .target(name: "Position", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // The read-event chain: grouping → enrichers (position; hotlist and retention class next) →
         // a sink that commits with retry. Protocols and an injected clock; no I/O of its own.
         .target(
@@ -121,6 +124,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
+        .testTarget(name: "PositionTests", dependencies: ["Position", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(
             name: "EventChainTests",
             dependencies: ["EventChain", "Grouping", "PlateKeeperCore", .product(name: "Logging", package: "swift-log")],

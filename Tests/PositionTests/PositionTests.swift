@@ -1,0 +1,248 @@
+import Foundation
+import PlateKeeperCore
+import Position
+import Testing
+
+/// A receiver driving a straight line at constant speed: NMEA sentences per 1 s epoch, and the
+/// true position at any time, for checking what the track makes of them.
+struct StraightTrack {
+    var t0 = Int64(1_795_000_000) * 1_000_000_000  // 2026-11-18T11:06:40Z
+    var lat0 = 48.137, lon0 = 11.575, speed = 15.0, course = 60.0
+    static let r = 6_371_008.8
+
+    func truth(at ns: Int64) -> (lat: Double, lon: Double) {
+        let d = speed * Double(ns - t0) / 1e9
+        let lat = lat0 + (d * cos(course * .pi / 180) / Self.r) * 180 / .pi
+        let lon = lon0 + (d * sin(course * .pi / 180) / (Self.r * cos(lat0 * .pi / 180))) * 180 / .pi
+        return (lat, lon)
+    }
+
+    static func dm(_ v: Double, lat: Bool) -> String {
+        let a = abs(v), d = Int(a), m = (a - Double(d)) * 60
+        let hemi = lat ? (v >= 0 ? "N" : "S") : (v >= 0 ? "E" : "W")
+        return String(format: lat ? "%02d%08.5f,%@" : "%03d%08.5f,%@", d, m, hemi)
+    }
+
+    /// RMC, GGA, GSA for second `i`; `fix` 3, 2 or 0 (none).
+    func epoch(_ i: Int, fix: Int = 3, talker: String = "GP") -> [String] {
+        let ns = t0 + Int64(i) * 1_000_000_000
+        let date = Date(timeIntervalSince1970: Double(ns) / 1e9)
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let hms = String(format: "%02d%02d%02d.00", c.hour!, c.minute!, c.second!)
+        let dmy = String(format: "%02d%02d%02d", c.day!, c.month!, c.year! % 100)
+        let p = truth(at: ns)
+        let pos = "\(Self.dm(p.lat, lat: true)),\(Self.dm(p.lon, lat: false))"
+        let knots = String(format: "%.2f", speed / 0.514444)
+        if fix == 0 {
+            return [NMEASentence.checksummed("\(talker)RMC,\(hms),V,,,,,,,\(dmy),,,N"),
+                    NMEASentence.checksummed("\(talker)GGA,\(hms),,,,,0,00,99.99,,,,,,"),
+                    NMEASentence.checksummed("\(talker)GSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99")]
+        }
+        let rmc = NMEASentence.checksummed("\(talker)RMC,\(hms),A,\(pos),\(knots),\(String(format: "%.1f", course)),\(dmy),,,A")
+        if fix == 2 {
+            return [rmc, NMEASentence.checksummed("\(talker)GGA,\(hms),\(pos),1,03,2.5,,,,,,"),
+                    NMEASentence.checksummed("\(talker)GSA,A,2,05,12,18,,,,,,,,,,2.8,2.5,1.0")]
+        }
+        return [rmc, NMEASentence.checksummed("\(talker)GGA,\(hms),\(pos),1,08,0.9,520.0,M,47.0,M,,"),
+                NMEASentence.checksummed("\(talker)GSA,A,3,02,05,12,15,18,21,25,29,,,,,1.6,0.9,1.3")]
+    }
+
+    /// Metres between two points (equirectangular; exact enough over a few hundred metres).
+    static func meters(_ a: (lat: Double, lon: Double), _ b: (lat: Double, lon: Double)) -> Double {
+        let x = (b.lon - a.lon) * .pi / 180 * cos((a.lat + b.lat) / 2 * .pi / 180), y = (b.lat - a.lat) * .pi / 180
+        return (x * x + y * y).squareRoot() * r
+    }
+}
+
+func feed(_ lines: [String], into receiver: inout NMEAReceiver, track: inout PositionTrack) throws {
+    for line in lines {
+        if let fix = try receiver.take(try NMEASentence(Substring(line))) { track.add(fix) }
+    }
+}
+
+@Suite("Position: NMEA sentences, fixes and the track")
+struct PositionTests {
+    @Test("sentences of every accepted talker parse with their checksum; fields come out in degrees, m/s and metres")
+    func parsesSentences() throws {
+        let track = StraightTrack()
+        for talker in ["GP", "GN", "GL", "GA", "GB"] {
+            var receiver = NMEAReceiver()
+            var fixes: [PositionFix] = []
+            for line in track.epoch(0, talker: talker) {
+                if let fix = try receiver.take(try NMEASentence(Substring(line + "\r\n"))) { fixes.append(fix) }
+            }
+            #expect(fixes.count == 2, "\(talker): RMC and GGA each make a fix")
+            let gga = try #require(fixes.last)
+            #expect(gga.time == track.t0)
+            #expect(abs(gga.latitude! - 48.137) < 1e-6 && abs(gga.longitude! - 11.575) < 1e-6)
+            #expect(gga.altitudeMeters == 520 && gga.satellites == 8 && gga.mode == .threeD)
+            #expect(abs(gga.speedMetersPerSecond! - 15) < 0.01 && gga.courseDegrees == 60)
+        }
+        #expect(throws: NMEAError.unknownTalker("XX")) { try NMEASentence(Substring(NMEASentence.checksummed("XXRMC,1,2"))) }
+    }
+
+    @Test("bad input: checksums, truncation, overlong lines, random bytes and impossible fields are refused by name; the receiver goes on")
+    func refusesBadInput() throws {
+        let track = StraightTrack()
+        let good = track.epoch(0)[0]
+        var flipped = Array(good)
+        flipped[10] = flipped[10] == "1" ? "2" : "1"
+        #expect(throws: NMEAError.self) { try NMEASentence(Substring(String(flipped))) }
+        #expect(throws: NMEAError.missingChecksum) { try NMEASentence(Substring(good.prefix(30))) }
+        #expect(throws: NMEAError.tooLong(95)) { try NMEASentence(Substring("$GPRMC," + String(repeating: "1", count: 86))) }
+        #expect(throws: NMEAError.notASentence) { try NMEASentence("GPRMC,hello*00") }
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<2000 {
+            let bytes = (0..<Int(random.next() % 100)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            var receiver = NMEAReceiver()
+            if let s = try? NMEASentence(Substring(text)) { _ = try? receiver.take(s) }
+        }
+        var receiver = NMEAReceiver()
+        let cases: [(String, String)] = [
+            ("GPRMC,120000.00,A,9500.00000,N,01134.50000,E,29.16,60.0,181126,,,A", "latitude"),
+            ("GPRMC,120000.00,A,4808.22000,N,18100.00000,E,29.16,60.0,181126,,,A", "longitude"),
+            ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,010180,,,A", "date"),
+            ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,010190,,,A", "date"),
+            ("GPRMC,250000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,181126,,,A", "time"),
+            ("GPRMC,120000.00,A,4808.22000,Q,01134.50000,E,29.16,60.0,181126,,,A", "latitude hemisphere"),
+            ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,nan,60.0,181126,,,A", "speed"),
+            ("GPGSA,A,7,,,,,,,,,,,,,1.0,1.0,1.0", "fix mode"),
+        ]
+        func refusal(_ body: String) -> String {
+            do {
+                _ = try receiver.take(try NMEASentence(Substring(NMEASentence.checksummed(body))))
+                return "accepted"
+            } catch {
+                if case let .invalidField(_, name, _) = error { return name }
+                return "\(error)"
+            }
+        }
+        for (body, field) in cases {
+            #expect(refusal(body) == field, "\(body)")
+        }
+        // After all that, good sentences still make fixes.
+        var positions = PositionTrack(source: .nmea)
+        try feed(track.epoch(1), into: &receiver, track: &positions)
+        #expect(positions.latest?.hasPosition == true)
+    }
+
+    @Test("a moving track: positions between 1 Hz fixes are interpolated to within a metre of the true line; beyond the last fix, carried for at most the limit, then stale")
+    func interpolatesAlongTheTrack() throws {
+        let line = StraightTrack()
+        var receiver = NMEAReceiver()
+        var track = PositionTrack(source: .gpsd, maxGapSeconds: 3, maxExtrapolationSeconds: 1)
+        for i in 0..<20 { try feed(line.epoch(i), into: &receiver, track: &track) }
+        var worst = 0.0, worstRaw = 0.0
+        var ns = line.t0 + 250_000_000
+        while ns < line.t0 + 19_000_000_000 {
+            guard case let .position(p, age, interpolated) = track.position(at: ns) else {
+                Issue.record("no position at \(ns)")
+                break
+            }
+            #expect((interpolated || age == 0) && age <= 0.5 + 1e-9, "exactly at a fix, nothing to interpolate")
+            let truth = line.truth(at: ns)
+            worst = max(worst, StraightTrack.meters(truth, (p.latitude, p.longitude)))
+            // What the previous fix alone would have said (no interpolation): up to 15 m off.
+            let previous = line.truth(at: line.t0 + (ns - line.t0) / 1_000_000_000 * 1_000_000_000)
+            worstRaw = max(worstRaw, StraightTrack.meters(truth, previous))
+            ns += 130_000_000
+        }
+        #expect(worst < 1.0, "interpolation error \(worst) m")
+        print("position: 15 m/s straight track, 1 Hz fixes: interpolation error at most \(String(format: "%.3f", worst)) m; the previous fix alone up to \(String(format: "%.1f", worstRaw)) m")
+        #expect(worstRaw > 10, "the stale-fix error it replaces: \(worstRaw) m")
+        // 0.6 s after the last fix: carried forward along speed and course.
+        let last = line.t0 + 19_000_000_000
+        guard case let .position(ahead, age, _) = track.position(at: last + 600_000_000) else {
+            Issue.record("no position just after the last fix")
+            return
+        }
+        #expect(abs(age - 0.6) < 1e-9)
+        #expect(StraightTrack.meters(line.truth(at: last + 600_000_000), (ahead.latitude, ahead.longitude)) < 1.0)
+        #expect(track.position(at: last + 2_500_000_000) == .stale(ageSeconds: 2.5))
+        #expect(track.position(at: line.t0 - 1) == .unknown)
+    }
+
+    @Test("fix lost and regained: reads in the outage have no position; nothing is interpolated across it; 2D after it says so")
+    func fixLostAndRegained() throws {
+        let line = StraightTrack()
+        var receiver = NMEAReceiver()
+        var track = PositionTrack(source: .gpsd, maxGapSeconds: 3, maxExtrapolationSeconds: 1)
+        for i in 0..<5 { try feed(line.epoch(i), into: &receiver, track: &track) }
+        for i in 5..<8 { try feed(line.epoch(i, fix: 0), into: &receiver, track: &track) }
+        for i in 8..<11 { try feed(line.epoch(i, fix: 2), into: &receiver, track: &track) }
+        #expect(track.position(at: line.t0 + 6_500_000_000) == .noFix)
+        // Between the last good fix (4 s) and the first no-fix report (5 s): only carried forward.
+        guard case let .position(_, age, _) = track.position(at: line.t0 + 4_500_000_000) else {
+            Issue.record("no position before the outage")
+            return
+        }
+        #expect(abs(age - 0.5) < 1e-9)
+        guard case let .position(after, _, _) = track.position(at: line.t0 + 9_500_000_000) else {
+            Issue.record("no position after the fix came back")
+            return
+        }
+        #expect(after.fix == .twoD)
+        #expect(after.altitudeMeters == nil)
+        #expect(StraightTrack.meters(line.truth(at: line.t0 + 9_500_000_000), (after.latitude, after.longitude)) < 1.0)
+    }
+
+    @Test("reports that go back in time are dropped; the history is bounded")
+    func boundedAndForwardOnly() {
+        var track = PositionTrack(source: .gpsd, capacity: 10)
+        for i in 0..<50 { track.add(PositionFix(time: Int64(i) * 1_000_000_000, mode: .threeD, latitude: 1, longitude: 2)) }
+        #expect(track.count == 10)
+        let accepted = track.add(PositionFix(time: 3_000_000_000, mode: .threeD, latitude: 5, longitude: 5))
+        #expect(!accepted)
+        #expect(track.position(at: 1_000_000_000) == .unknown, "older than the history kept")
+    }
+}
+
+@Suite("Position: gpsd's JSON reports")
+struct GpsdReportTests {
+    static func report(_ line: String) throws(GpsdReport.Failure) -> GpsdReport { try GpsdReport(line: Array(line.utf8)) }
+
+    @Test("the reports gpsd 3.22 sends (VERSION, TPV in 3D, 2D and without fix, SKY, DEVICE) decode to what they say")
+    func decodesGpsd() throws {
+        #expect(try Self.report(#"{"class":"VERSION","release":"3.22","rev":"3.22","proto_major":3,"proto_minor":14}"#)
+            == .version(release: "3.22", protocolMajor: 3, protocolMinor: 14))
+        let tpv = try Self.report(#"{"class":"TPV","device":"/dev/pts/3","mode":3,"time":"2024-05-01T12:00:18.000Z","ept":0.005,"lat":48.138214000,"lon":11.578151000,"altHAE":567.0000,"altMSL":520.0000,"alt":520.0000,"epv":29.900,"track":60.0000,"magtrack":63.3419,"magvar":3.3,"speed":15.001,"climb":0.000,"epc":59.80,"geoidSep":47.000,"eph":17.100,"sep":30.400}"#)
+        guard case let .tpv(fix) = tpv else { Issue.record("\(tpv)"); return }
+        #expect(fix.mode == .threeD && fix.latitude == 48.138214 && fix.longitude == 11.578151 && fix.altitudeMeters == 520)
+        #expect(fix.horizontalErrorMeters == 17.1 && fix.speedMetersPerSecond == 15.001 && fix.courseDegrees == 60)
+        #expect(fix.time == ISO8601.parse("2024-05-01T12:00:18.000Z"))
+        #expect(try Self.report(#"{"class":"TPV","device":"/dev/pts/3","mode":1,"time":"2024-05-01T12:00:23.000Z","ept":0.005}"#)
+            == .tpv(PositionFix(time: ISO8601.parse("2024-05-01T12:00:23.000Z")!, mode: .none, latitude: nil, longitude: nil)))
+        guard case let .tpv(twoD) = try Self.report(#"{"class":"TPV","mode":2,"time":"2024-05-01T12:00:29.000Z","lat":48.138956,"lon":11.580076667,"track":60.0,"speed":15.001,"eph":47.5}"#) else {
+            Issue.record("2D")
+            return
+        }
+        #expect(twoD.mode == .twoD && twoD.altitudeMeters == nil)
+        #expect(try Self.report(#"{"class":"SKY","satellites":[{"PRN":2,"used":true},{"PRN":5,"used":false},{"PRN":7,"used":true}]}"#)
+            == .sky(used: 2, seen: 3))
+        #expect(try Self.report(#"{"class":"DEVICE","path":"udp://127.0.0.1:48603","activated":0}"#) == .device(path: "udp://127.0.0.1:48603", active: false))
+        #expect(try Self.report(#"{"class":"WATCH","enable":true,"json":true}"#) == .other("WATCH"))
+    }
+
+    @Test("malformed or impossible reports are refused with the reason: not JSON, wrong types, latitude 95°, dates in 1980 and 2090, overlong lines")
+    func refusesBadReports() {
+        let cases: [(String, GpsdReport.Failure)] = [
+            (#"{"class":"TPV","mode":3,"#, .malformed("not JSON")),
+            (#"garbage"#, .malformed("not JSON")),
+            (#"{"mode":3}"#, .malformed("no class")),
+            (#"{"class":"TPV","mode":"3","time":"2026-11-18T11:06:40.000Z"}"#, .malformed("wrong type at mode")),
+            (#"{"class":"TPV","mode":3,"time":"2026-11-18T11:06:40.000Z","lat":95.0,"lon":11.5}"#, .invalid(field: "lat", value: "95.0")),
+            (#"{"class":"TPV","mode":3,"time":"1980-01-06T00:00:00.000Z","lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "1980-01-06T00:00:00.000Z")),
+            (#"{"class":"TPV","mode":3,"time":"2090-01-01T00:00:00.000Z","lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "2090-01-01T00:00:00.000Z")),
+            (#"{"class":"TPV","mode":3,"lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "missing")),
+            (#"{"class":"TPV","mode":9,"time":"2026-11-18T11:06:40.000Z"}"#, .invalid(field: "mode", value: "9")),
+        ]
+        for (line, failure) in cases {
+            #expect(throws: failure, "\(line)") { try Self.report(line) }
+        }
+        let long = #"{"class":"SKY","pad":""# + String(repeating: "x", count: 20_000) + #""}"#
+        #expect(throws: GpsdReport.Failure.tooLong(long.utf8.count)) { try Self.report(long) }
+    }
+}
