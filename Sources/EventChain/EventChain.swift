@@ -103,9 +103,10 @@ public struct EventChain: Sendable {
         await take(made, retry: input.isTick)
     }
 
-    /// Closes every open pass and commits all it can (at shutdown, after the last frame); returns
-    /// the events that could still not be committed.
+    /// Closes every open pass and commits all it can (at shutdown, after the last frame: one more
+    /// try of held events, whenever the last one was); returns the events still not committed.
     public mutating func finish() async -> [ReadEvent] {
+        lastTry = -Double.infinity
         await take(grouper.closeAll(), retry: true)
         return held
     }

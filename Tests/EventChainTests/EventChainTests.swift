@@ -167,5 +167,16 @@ struct EventChainTests {
         var other = self.chain(failing, clock)
         await other.handle(Self.frame("a", at: 0, [Self.observation("CCC333", at: 0)]))
         #expect(await other.finish().map(\.plate) == ["CCC333"])
+
+        // Events held after a failure just now get one more try at shutdown, retry interval or not.
+        let flaky = RecordingSink()
+        flaky.fail(true)
+        var third = self.chain(flaky, clock)
+        await third.handle(Self.frame("a", at: 0, [Self.observation("DDD444", at: 0)]))
+        await third.handle(Self.frame("a", at: 5000, [Self.observation("EEE555", at: 5000)]))
+        #expect(third.waiting == 1)
+        flaky.fail(false)
+        #expect(await third.finish().isEmpty)
+        #expect(flaky.committed.map(\.plate) == ["DDD444", "EEE555"])
     }
 }
