@@ -131,15 +131,18 @@ public enum ISO8601 {
             return nil
         }
         guard i == b.count else { return nil }
-        // Days from civil (inverse of the algorithm above).
+        let secs = Int64(daysSinceEpoch(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset)
+        return nanoseconds(seconds: secs, plus: nanos)
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (the inverse of the algorithm in `format`).
+    public static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
         let mp = month > 2 ? month - 3 : month + 9
         let doy = (153 * mp + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        let secs = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset)
-        return nanoseconds(seconds: secs, plus: nanos)
+        return era * 146_097 + doe - 719_468
     }
 }

@@ -112,7 +112,7 @@ public enum GpsdReport: Sendable, Equatable {
             guard v.isFinite, range.contains(v) else { throw .invalid(field: name, value: "\(v)") }
             return v
         }
-        let mode: PositionFix.Mode = switch l.mode ?? 0 { case 2: .twoD; case 3: .threeD; default: .none }
+        let mode: GeoPosition.FixMode = switch l.mode ?? 0 { case 2: .twoD; case 3: .threeD; default: .none }
         guard (0...3).contains(l.mode ?? 0) else { throw .invalid(field: "mode", value: "\(l.mode ?? 0)") }
         let lat = try check(l.lat, "lat", -90...90), lon = try check(l.lon, "lon", -180...180)
         let alt = try check(l.altMSL ?? l.alt, "altMSL", -1000...100_000)

@@ -40,11 +40,8 @@ public struct NMEASentence: Sendable, Equatable {
         guard let star = text.lastIndex(of: "*") else { throw .missingChecksum }
         let body = text[text.index(after: text.startIndex)..<star]
         let given = String(text[text.index(after: star)...])
-        var sum: UInt8 = 0
-        for byte in body.utf8 { sum ^= byte }
-        let expected = String(sum, radix: 16, uppercase: true)
-        let padded = expected.count == 1 ? "0" + expected : expected
-        guard given.count == 2, given.uppercased() == padded else { throw .badChecksum(expected: padded, found: String(given.prefix(4))) }
+        let expected = Self.checksum(body)
+        guard given.count == 2, given.uppercased() == expected else { throw .badChecksum(expected: expected, found: String(given.prefix(4))) }
         let parts = body.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard let address = parts.first, address.count == 5 else { throw .notASentence }
         talker = String(address.prefix(2))
@@ -55,10 +52,15 @@ public struct NMEASentence: Sendable, Equatable {
 
     /// The checksummed sentence for `body` (the text between `$` and `*`), for tests and tools.
     public static func checksummed(_ body: String) -> String {
+        "$\(body)*\(checksum(body[...]))"
+    }
+
+    /// The XOR of the body's bytes, as two upper-case hex digits.
+    static func checksum(_ body: Substring) -> String {
         var sum: UInt8 = 0
         for byte in body.utf8 { sum ^= byte }
         let hex = String(sum, radix: 16, uppercase: true)
-        return "$\(body)*\(hex.count == 1 ? "0" + hex : hex)"
+        return hex.count == 1 ? "0" + hex : hex
     }
 }
 
@@ -75,7 +77,7 @@ public struct NMEAReceiver: Sendable {
     public static let rangeErrorMeters = 5.0
 
     private var date: (year: Int, month: Int, day: Int)?
-    private var mode: PositionFix.Mode?
+    private var mode: GeoPosition.FixMode?
     private var satellites: Int?
     private var hdop: Double?
     private var altitude: Double?
@@ -108,7 +110,7 @@ public struct NMEAReceiver: Sendable {
             date = day
             guard let time else { return nil }
             guard valid, let lat, let lon else {
-                mode = PositionFix.Mode.none
+                mode = GeoPosition.FixMode.none
                 return lost(at: time)
             }
             speed = knots.map { $0 * 0.514444 }
@@ -124,12 +126,11 @@ public struct NMEAReceiver: Sendable {
             let h = try number(7, "hdop", 0...99.99)
             let alt = try number(8, "altitude", -1000...100_000)
             let (lat, lon) = try Self.coordinates(field(1), field(2), field(3), field(4), bad: bad)
+            let time = try date.flatMap { d throws(NMEAError) in try Self.time(field(0), year: d.year, month: d.month, day: d.day, bad: bad) }
             satellites = sats
             hdop = h
             altitude = alt
-            guard let date, let time = try Self.time(field(0), year: date.year, month: date.month, day: date.day, bad: bad) else {
-                return nil
-            }
+            guard let time else { return nil }
             guard quality > 0, let lat, let lon else { return lost(at: time) }
             return PositionFix(
                 time: time, mode: mode ?? (alt == nil ? .twoD : .threeD), latitude: lat, longitude: lon, altitudeMeters: alt,
@@ -138,7 +139,7 @@ public struct NMEAReceiver: Sendable {
         case "GSA":
             // A|M,1|2|3,sv…(12),pdop,hdop,vdop
             switch field(1) {
-            case "1": mode = PositionFix.Mode.none
+            case "1": mode = GeoPosition.FixMode.none
             case "2": mode = .twoD
             case "3": mode = .threeD
             case "": break
@@ -165,7 +166,7 @@ public struct NMEAReceiver: Sendable {
         if text.isEmpty { return nil }
         guard text.count == 6, let v = Int(text) else { throw .invalidField(sentence: "RMC", field: "date", value: text) }
         let day = v / 10000, month = v / 100 % 100, year = 2000 + v % 100
-        guard (1...31).contains(day), (1...12).contains(month), (2020...2079).contains(year) else {
+        guard ISO8601.isValidDate(year: year, month: month, day: day), (2020...2079).contains(year) else {
             throw .invalidField(sentence: "RMC", field: "date", value: text)
         }
         return (year, month, day)
@@ -183,7 +184,7 @@ public struct NMEAReceiver: Sendable {
             guard text.dropFirst(6).first == ".", let f = Double("0" + text.dropFirst(6)) else { throw bad("time", text) }
             fraction = f
         }
-        let days = CivilDate.daysSinceEpoch(year: year, month: month, day: day)
+        let days = ISO8601.daysSinceEpoch(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(h * 3600 + m * 60 + s)
         return seconds * 1_000_000_000 + Int64((fraction * 1e9).rounded())
     }
@@ -204,18 +205,5 @@ public struct NMEAReceiver: Sendable {
         guard ns == "N" || ns == "S" else { throw bad("latitude hemisphere", ns) }
         guard ew == "E" || ew == "W" else { throw bad("longitude hemisphere", ew) }
         return (ns == "S" ? -la : la, ew == "W" ? -lo : lo)
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-enum CivilDate {
-    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }

@@ -3,13 +3,10 @@ public import PlateKeeperCore
 
 /// One report of a position source: a fix, or the news that there is none at `time`.
 public struct PositionFix: Sendable, Equatable {
-    public enum Mode: String, Sendable, Codable {
-        case none, twoD = "2d", threeD = "3d"
-    }
-
     /// The receiver's time of the fix (GNSS time), Unix nanoseconds.
     public var time: Int64
-    public var mode: Mode
+    /// `none`, `2d` or `3d` from a receiver; `fixed` for a pole unit's configured position.
+    public var mode: GeoPosition.FixMode
     public var latitude: Double?
     public var longitude: Double?
     public var altitudeMeters: Double?
@@ -19,7 +16,7 @@ public struct PositionFix: Sendable, Equatable {
     public var satellites: Int?
 
     public init(
-        time: Int64, mode: Mode, latitude: Double?, longitude: Double?, altitudeMeters: Double? = nil,
+        time: Int64, mode: GeoPosition.FixMode, latitude: Double?, longitude: Double?, altitudeMeters: Double? = nil,
         horizontalErrorMeters: Double? = nil, speedMetersPerSecond: Double? = nil, courseDegrees: Double? = nil, satellites: Int? = nil
     ) {
         self.time = time
@@ -122,7 +119,7 @@ public struct PositionTrack: Sendable {
                 if lon > 180 { lon -= 360 } else if lon < -180 { lon += 360 }
                 let nearest = f < 0.5 ? before : after
                 return .position(geo(
-                    latitude: lat0 + f * (lat1 - lat0), longitude: lon, from: nearest, mode: min(before.mode, after.mode),
+                    latitude: lat0 + f * (lat1 - lat0), longitude: lon, from: nearest, mode: Self.weaker(before.mode, after.mode),
                     speed: Self.mix(before.speedMetersPerSecond, after.speedMetersPerSecond, f),
                     course: Self.mixAngle(before.courseDegrees, after.courseDegrees, f), fixTime: nearest.time),
                     ageSeconds: min(age, gap - age), interpolated: f > 0)
@@ -143,12 +140,25 @@ public struct PositionTrack: Sendable {
     }
 
     private func geo(
-        latitude: Double, longitude: Double, from fix: PositionFix, mode: PositionFix.Mode, speed: Double?, course: Double?, fixTime: Int64
+        latitude: Double, longitude: Double, from fix: PositionFix, mode: GeoPosition.FixMode, speed: Double?, course: Double?, fixTime: Int64
     ) -> GeoPosition {
         GeoPosition(
             latitude: latitude, longitude: longitude, altitudeMeters: fix.altitudeMeters, horizontalErrorMeters: fix.horizontalErrorMeters,
-            speedMetersPerSecond: speed, courseDegrees: course, fix: mode == .threeD ? .threeD : .twoD, source: source,
+            speedMetersPerSecond: speed, courseDegrees: course, fix: mode, source: source,
             fixTime: CaptureTime(unixNanoseconds: fixTime, quality: .synchronized))
+    }
+
+    /// The weaker of two fixes' modes: an interpolated position is no better than either end.
+    static func weaker(_ a: GeoPosition.FixMode, _ b: GeoPosition.FixMode) -> GeoPosition.FixMode {
+        func rank(_ m: GeoPosition.FixMode) -> Int {
+            switch m {
+            case .none: 0
+            case .twoD: 1
+            case .threeD: 2
+            case .fixed: 3
+            }
+        }
+        return rank(a) <= rank(b) ? a : b
     }
 
     static func mix(_ a: Double?, _ b: Double?, _ f: Double) -> Double? {
@@ -162,12 +172,5 @@ public struct PositionTrack: Sendable {
         if d > 180 { d -= 360 } else if d < -180 { d += 360 }
         let v = (a + f * d).truncatingRemainder(dividingBy: 360)
         return v < 0 ? v + 360 : v
-    }
-}
-
-extension PositionFix.Mode: Comparable {
-    public static func < (a: Self, b: Self) -> Bool {
-        let order: [Self] = [.none, .twoD, .threeD]
-        return order.firstIndex(of: a)! < order.firstIndex(of: b)!
     }
 }

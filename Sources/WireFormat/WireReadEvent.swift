@@ -21,7 +21,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
     /// ISO 8601 UTC with milliseconds.
     public var firstSeen: String
     public var lastSeen: String
-    /// When the best frame was captured (added in 1.1; absent from older units: read as `first_seen`).
+    /// When the best frame was captured: an addition to version 1, absent from older units (read as `first_seen`).
     public var bestSeen: String?
     public var clockQuality: String
     public var frames: Int
@@ -105,8 +105,8 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
 
     public init(
         id: UUID, kind: String, camera: String, plate: String, confidence: Double, region: String, candidates: [Candidate], box: Box,
-        firstSeen: String, lastSeen: String, bestSeen: String? = nil, clockQuality: String, frames: Int, bestFrame: String, position: Position? = nil,
-        cropJPEG: Data? = nil
+        firstSeen: String, lastSeen: String, bestSeen: String? = nil, clockQuality: String, frames: Int, bestFrame: String,
+        position: Position? = nil, cropJPEG: Data? = nil
     ) {
         self.id = id
         self.kind = kind
