@@ -157,11 +157,9 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
     }
 
     /// Real photos: the first US plate crops of the development set, when it is present.
-    @Test func benchAccuracyOverRealPlateCrops() throws {
-        guard let datasets = TestPaths.openALPRBenchmarks else {
-            print("skipped: ../shared/datasets/openalpr-benchmarks is not here")
-            return
-        }
+    @Test(.enabled(if: TestPaths.openALPRBenchmarks != nil, "../shared/datasets/openalpr-benchmarks is not here"))
+    func benchAccuracyOverRealPlateCrops() throws {
+        let datasets = try #require(TestPaths.openALPRBenchmarks)
         let dir = try TemporaryDirectory()
         let csv = try String(contentsOfFile: "\(datasets)/plate-crops/groundtruth.csv", encoding: .utf8)
         let names = csv.split(separator: "\n").prefix(40).map { String($0.split(separator: ",")[0]) }
