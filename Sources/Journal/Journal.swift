@@ -270,8 +270,10 @@ public final class Journal: Sendable {
         let wire = WireReadEvent(event, includeCrop: false)
         let candidates = String(decoding: try WireCoding.encode(wire.candidates), as: UTF8.self)
         let position = try wire.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
+        let positionStatus = try wire.positionStatus.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
+        let clock = try wire.clock.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
         // Pages this row may need: its bytes spread over pages, plus index and counter pages.
-        let rowBytes = Int64((crop?.count ?? 0) + candidates.utf8.count + (position?.utf8.count ?? 0) + 400)
+        let rowBytes = Int64((crop?.count ?? 0) + candidates.utf8.count + (position?.utf8.count ?? 0) + 600)
         let need = (rowBytes + pageSize - 101) / (pageSize - 100) + 3
         let budget = settings.budgetPages(pageSize: pageSize)
         var evicted = 0, dropped = 0
@@ -292,9 +294,9 @@ public final class Journal: Sendable {
         try db.execute(
             sql: """
                 INSERT INTO read_event (id, kind, camera, plate, confidence, region, candidates, box_x, box_y, box_w, box_h,
-                    first_seen_ns, last_seen_ns, best_seen_ns, clock_quality, frame_count, best_frame, latitude, longitude, position, crop,
-                    journaled_ns)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    first_seen_ns, last_seen_ns, best_seen_ns, clock_quality, frame_count, best_frame, latitude, longitude, position,
+                    position_status, clock, crop, journaled_ns)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 event.id.uuidString.lowercased(), event.kind.rawValue, event.camera.rawValue, event.plate, event.confidence,
@@ -302,7 +304,7 @@ public final class Journal: Sendable {
                 event.firstSeen.unixNanoseconds, event.lastSeen.unixNanoseconds, event.bestSeen.unixNanoseconds,
                 event.firstSeen.quality.rawValue,
                 event.frameCount, event.bestFrame, event.position?.latitude, event.position?.longitude, position,
-                crop.map { Data($0) }, nanoseconds(journaledAt),
+                positionStatus, clock, crop.map { Data($0) }, nanoseconds(journaledAt),
             ])
         if evicted > 0 { try bump("evicted_uploaded", by: evicted, db) }
         if dropped > 0 { try bump("dropped_full", by: dropped, db) }

@@ -12,7 +12,7 @@ import WireFormat
 /// migration: add a new one, and a fixture of the version it starts from in
 /// `Tests/JournalTests/Fixtures`.
 enum JournalSchema {
-    static let version = 3
+    static let version = 4
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -85,6 +85,15 @@ enum JournalSchema {
             try db.execute(sql: """
                 ALTER TABLE read_event ADD COLUMN best_seen_ns INTEGER;
                 PRAGMA user_version = 3;
+                """)
+        }
+        m.registerMigration("v4-position-status-clock") { db in
+            // How each event's position was obtained (or why it has none) and the clock's quality,
+            // as wire JSON; rows from before stay NULL (not recorded).
+            try db.execute(sql: """
+                ALTER TABLE read_event ADD COLUMN position_status TEXT;
+                ALTER TABLE read_event ADD COLUMN clock TEXT;
+                PRAGMA user_version = 4;
                 """)
         }
         return m

@@ -58,6 +58,10 @@ public struct StoredEvent: Sendable, Equatable {
         }
         let positionJSON: String? = try column("position")
         let position = try positionJSON.map { try WireCoding.decode(WireReadEvent.Position.self, from: Data($0.utf8)).geoPosition }
+        let statusJSON: String? = try column("position_status")
+        let positionStatus = try statusJSON.map { try WireCoding.decode(WireReadEvent.PositionStatus.self, from: Data($0.utf8)).domain }
+        let clockJSON: String? = try column("clock")
+        let clock = try clockJSON.map { try WireCoding.decode(WireReadEvent.Clock.self, from: Data($0.utf8)).domain }
         let quality = ClockQuality(rawValue: try column("clock_quality")) ?? .unknown
         let kindText: String = try column("kind")
         let crop: Data? = try column("crop")
@@ -71,6 +75,7 @@ public struct StoredEvent: Sendable, Equatable {
             // NULL in rows journaled before schema 3, which did not keep it: the first frame's time.
             bestSeen: (try column("best_seen_ns") as Int64?).map { CaptureTime(unixNanoseconds: $0, quality: quality) },
             frameCount: try column("frame_count"), bestFrame: try column("best_frame"), position: position,
+            positionStatus: positionStatus, clock: clock,
             crop: includeCrop ? crop.map { [UInt8]($0) } : nil
         )
         journaledAt = try column("journaled_ns")

@@ -40,3 +40,66 @@ public struct GeoPosition: Sendable, Hashable, Codable {
         self.fixTime = fixTime
     }
 }
+
+/// How a read's position was obtained, or why it has none: a read never carries a silent old
+/// position or 0,0, it says what the unit knew.
+public struct PositionStatus: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Codable, CaseIterable {
+        /// The configured position of a pole unit.
+        case fixed
+        /// A fix taken at the capture time itself.
+        case fix
+        /// Interpolated between the fixes before and after the capture time.
+        case interpolated
+        /// Carried forward from the last fix along its speed and course, within the configured limit.
+        case carried
+        /// The last fix was older than the limit: no position given.
+        case stale
+        /// The receiver reported that it had no fix.
+        case noFix = "no-fix"
+        /// No position source is configured, or it has reported nothing yet.
+        case noSource = "no-source"
+        /// The source gave nothing around the capture time (it was down, or the time is outside
+        /// the history it keeps).
+        case unknown
+
+        /// Whether a position comes with this state.
+        public var hasPosition: Bool { [.fixed, .fix, .interpolated, .carried].contains(self) }
+    }
+
+    public var state: State
+    /// Seconds between the capture time and the nearest fix used (for `stale`, the last fix).
+    public var fixAgeSeconds: Double?
+    /// Satellites used in that fix, when the receiver says.
+    public var satellites: Int?
+
+    public init(state: State, fixAgeSeconds: Double? = nil, satellites: Int? = nil) {
+        self.state = state
+        self.fixAgeSeconds = fixAgeSeconds
+        self.satellites = satellites
+    }
+
+    /// Whether a position comes with this state.
+    public var hasPosition: Bool { state.hasPosition }
+}
+
+/// How good the system clock was when a read event was made: the kernel's view (`adjtimex`) and,
+/// when a GNSS fix was present, how far GNSS time was from the system clock.
+public struct ClockState: Sendable, Hashable, Codable {
+    /// Whether the kernel considers the clock synchronised (STA_UNSYNC clear); nil when it could
+    /// not be read.
+    public var synchronized: Bool?
+    /// The kernel's estimated and maximum error, seconds (what the NTP daemon last told it).
+    public var estimatedErrorSeconds: Double?
+    public var maximumErrorSeconds: Double?
+    /// GNSS time minus the system clock, seconds, from the latest fixes (includes the receiver's
+    /// reporting delay, typically 0.05–0.5 s); nil without a GNSS fix.
+    public var gpsOffsetSeconds: Double?
+
+    public init(synchronized: Bool?, estimatedErrorSeconds: Double? = nil, maximumErrorSeconds: Double? = nil, gpsOffsetSeconds: Double? = nil) {
+        self.synchronized = synchronized
+        self.estimatedErrorSeconds = estimatedErrorSeconds
+        self.maximumErrorSeconds = maximumErrorSeconds
+        self.gpsOffsetSeconds = gpsOffsetSeconds
+    }
+}

@@ -35,15 +35,21 @@ public struct ReadEvent: Sendable, Hashable, Codable {
     public var frameCount: Int
     /// The name of the frame the crop came from (file name, or `camera#sequence`).
     public var bestFrame: String
-    /// Where the unit was, when it knows.
+    /// Where the unit was at `bestSeen`, when it knows.
     public var position: GeoPosition?
+    /// How `position` was obtained, or why there is none; nil only in events from before units
+    /// recorded it.
+    public var positionStatus: PositionStatus?
+    /// The system clock's quality when the event was made; nil in events from before units recorded it.
+    public var clock: ClockState?
     /// The plate crop, JPEG-encoded luma; nil when crops are not kept.
     public var crop: [UInt8]?
 
     public init(
         id: UUID = UUID(), kind: Kind, camera: CameraID, plate: String, confidence: Double, candidates: [PlateCandidate],
         region: String, box: PixelBox, firstSeen: CaptureTime, lastSeen: CaptureTime, bestSeen: CaptureTime? = nil, frameCount: Int,
-        bestFrame: String, position: GeoPosition? = nil, crop: [UInt8]? = nil
+        bestFrame: String, position: GeoPosition? = nil, positionStatus: PositionStatus? = nil, clock: ClockState? = nil,
+        crop: [UInt8]? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -59,6 +65,8 @@ public struct ReadEvent: Sendable, Hashable, Codable {
         self.frameCount = frameCount
         self.bestFrame = bestFrame
         self.position = position
+        self.positionStatus = positionStatus
+        self.clock = clock
         self.crop = crop
     }
 }

@@ -213,6 +213,22 @@ extension WireReadEvent {
             }
             if let t = p.fixTime { try check(ISO8601.parse(t) != nil, "position.fix_time", "not an ISO 8601 time") }
         }
+        if let s = positionStatus {
+            guard let state = PlateKeeperCore.PositionStatus.State(rawValue: s.state) else {
+                throw .invalid(field: "position_status.state", reason: "unknown value \(s.state.prefix(32))")
+            }
+            // A position and a state that says there is one go together: no silent old position.
+            try check(state.hasPosition == (position != nil), "position_status.state",
+                      position == nil ? "\(s.state) without a position" : "\(s.state) with a position")
+            if let age = s.fixAgeS { try check(age.isFinite && (0...1e7).contains(age), "position_status.fix_age_s", "must be 0 to 1e7") }
+            if let n = s.satellites { try check((0...999).contains(n), "position_status.satellites", "must be 0 to 999") }
+        }
+        if let c = clock {
+            for (v, f) in [(c.estErrorS, "est_error_s"), (c.maxErrorS, "max_error_s")] {
+                if let v { try check(v.isFinite && (0...1e7).contains(v), "clock.\(f)", "must be 0 to 1e7") }
+            }
+            if let v = c.gpsOffsetS { try check(v.isFinite && abs(v) < 1e10, "clock.gps_offset_s", "out of range") }
+        }
         if let crop = cropJPEG {
             try check(crop.count <= WireLimits.maxCropBytes, "crop_jpeg", "larger than \(WireLimits.maxCropBytes) bytes")
             try check(crop.starts(with: [0xFF, 0xD8]), "crop_jpeg", "not a JPEG")

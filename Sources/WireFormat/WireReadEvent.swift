@@ -27,6 +27,10 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
     public var frames: Int
     public var bestFrame: String
     public var position: Position?
+    /// How `position` was obtained or why there is none (an addition to version 1; absent from older units).
+    public var positionStatus: PositionStatus?
+    /// The system clock's quality when the event was made (an addition to version 1; absent from older units).
+    public var clock: Clock?
     /// The plate crop, JPEG; base64 in JSON. Absent when crops are not kept or not asked for.
     public var cropJPEG: Data?
 
@@ -76,8 +80,32 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         }
     }
 
+    public struct PositionStatus: Sendable, Codable, Equatable {
+        public var state: String
+        public var fixAgeS: Double?
+        public var satellites: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case state, satellites
+            case fixAgeS = "fix_age_s"
+        }
+    }
+
+    public struct Clock: Sendable, Codable, Equatable {
+        public var synchronized: Bool?
+        public var estErrorS: Double?
+        public var maxErrorS: Double?
+        public var gpsOffsetS: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case synchronized
+            case estErrorS = "est_error_s", maxErrorS = "max_error_s", gpsOffsetS = "gps_offset_s"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case id, kind, camera, plate, confidence, region, candidates, box, frames, position
+        case id, kind, camera, plate, confidence, region, candidates, box, frames, position, clock
+        case positionStatus = "position_status"
         case firstSeen = "first_seen", lastSeen = "last_seen", clockQuality = "clock_quality", bestFrame = "best_frame"
         case bestSeen = "best_seen"
         case cropJPEG = "crop_jpeg"
@@ -100,13 +128,15 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         try c.encode(frames, forKey: .frames)
         try c.encode(bestFrame, forKey: .bestFrame)
         try c.encodeIfPresent(position, forKey: .position)
+        try c.encodeIfPresent(positionStatus, forKey: .positionStatus)
+        try c.encodeIfPresent(clock, forKey: .clock)
         try c.encodeIfPresent(cropJPEG, forKey: .cropJPEG)
     }
 
     public init(
         id: UUID, kind: String, camera: String, plate: String, confidence: Double, region: String, candidates: [Candidate], box: Box,
         firstSeen: String, lastSeen: String, bestSeen: String? = nil, clockQuality: String, frames: Int, bestFrame: String,
-        position: Position? = nil, cropJPEG: Data? = nil
+        position: Position? = nil, positionStatus: PositionStatus? = nil, clock: Clock? = nil, cropJPEG: Data? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -123,6 +153,8 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         self.frames = frames
         self.bestFrame = bestFrame
         self.position = position
+        self.positionStatus = positionStatus
+        self.clock = clock
         self.cropJPEG = cropJPEG
     }
 
@@ -143,6 +175,8 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         frames = event.frameCount
         bestFrame = event.bestFrame
         position = event.position.map(Position.init)
+        positionStatus = event.positionStatus.map(PositionStatus.init)
+        clock = event.clock.map(Clock.init)
         cropJPEG = includeCrop ? event.crop.map { Data($0) } : nil
     }
 
@@ -161,7 +195,8 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
             firstSeen: CaptureTime(unixNanoseconds: first, quality: quality),
             lastSeen: CaptureTime(unixNanoseconds: last, quality: quality),
             bestSeen: CaptureTime(unixNanoseconds: best, quality: quality),
-            frameCount: frames, bestFrame: bestFrame, position: position?.geoPosition, crop: cropJPEG.map { [UInt8]($0) })
+            frameCount: frames, bestFrame: bestFrame, position: position?.geoPosition,
+            positionStatus: positionStatus?.domain, clock: clock?.domain, crop: cropJPEG.map { [UInt8]($0) })
     }
 }
 
@@ -187,5 +222,31 @@ extension WireReadEvent.Position {
             fixTime: fixTime.flatMap(ISO8601.parse).map {
                 CaptureTime(unixNanoseconds: $0, quality: fixTimeQuality.flatMap(ClockQuality.init(rawValue:)) ?? .unknown)
             })
+    }
+}
+
+extension WireReadEvent.PositionStatus {
+    public init(_ s: PlateKeeperCore.PositionStatus) {
+        state = s.state.rawValue
+        fixAgeS = s.fixAgeSeconds
+        satellites = s.satellites
+    }
+
+    /// An unknown state (from a newer unit) reads as `unknown`.
+    public var domain: PlateKeeperCore.PositionStatus {
+        .init(state: .init(rawValue: state) ?? .unknown, fixAgeSeconds: fixAgeS, satellites: satellites)
+    }
+}
+
+extension WireReadEvent.Clock {
+    public init(_ c: ClockState) {
+        synchronized = c.synchronized
+        estErrorS = c.estimatedErrorSeconds
+        maxErrorS = c.maximumErrorSeconds
+        gpsOffsetS = c.gpsOffsetSeconds
+    }
+
+    public var domain: ClockState {
+        .init(synchronized: synchronized, estimatedErrorSeconds: estErrorS, maximumErrorSeconds: maxErrorS, gpsOffsetSeconds: gpsOffsetS)
     }
 }

@@ -101,6 +101,7 @@ struct JournalMigrationTests {
             #expect((stored.uploadError ?? "NULL") == row["upload_error"])
             #expect(String(e.firstSeen.unixNanoseconds) == row["first_seen_ns"])
             #expect(e.bestSeen == e.firstSeen, "schema 2 did not keep the best frame's time")
+            #expect(e.positionStatus == nil && e.clock == nil, "schema 2 did not record them")
             #expect(String(stored.journaledAt) == row["journaled_ns"])
             #expect((e.position == nil) == (row["position"] == "NULL"))
         }
@@ -112,10 +113,15 @@ struct JournalMigrationTests {
         var event = JournalTests.event("AFTER2")
         event.bestSeen = CaptureTime(unixNanoseconds: event.firstSeen.unixNanoseconds + 40_000_000, quality: event.firstSeen.quality)
         event.lastSeen = CaptureTime(unixNanoseconds: event.firstSeen.unixNanoseconds + 80_000_000, quality: event.firstSeen.quality)
+        event.positionStatus = PositionStatus(state: .stale, fixAgeSeconds: 4.5, satellites: 3)
+        event.position = nil
+        event.clock = ClockState(synchronized: true, estimatedErrorSeconds: 0.0001, maximumErrorSeconds: 0.05, gpsOffsetSeconds: 0.2)
         _ = try await journal.append(event)
         let reopened = try Journal(settings: settings)
         let last = try #require(try reopened.events().last)
         #expect(last.event.bestSeen == event.bestSeen)
+        #expect(last.event.positionStatus == event.positionStatus && last.event.clock == event.clock)
+        #expect(last.event.position == nil)
         #expect(try reopened.pending(limit: 100).count == 10)
     }
 

@@ -62,6 +62,36 @@ import Testing
         #expect(throws: WireError.invalid(field: "best_seen", reason: "not an ISO 8601 time")) { try wire.validate() }
     }
 
+    @Test("position_status and clock: spelled as documented, round-trip, a state that disagrees with the position is refused, numbers are bounded")
+    func positionStatusAndClock() throws {
+        var event = Self.event
+        event.positionStatus = PositionStatus(state: .interpolated, fixAgeSeconds: 0.25, satellites: 9)
+        event.clock = ClockState(synchronized: false, estimatedErrorSeconds: 16, maximumErrorSeconds: 16, gpsOffsetSeconds: -0.081)
+        let text = Self.text(try WireCoding.encode(WireReadEvent(event)))
+        #expect(text.contains(#""position_status":{"fix_age_s":0.25,"satellites":9,"state":"interpolated"}"#), "\(text)")
+        #expect(text.contains(#""clock":{"est_error_s":16,"gps_offset_s":-0.081,"max_error_s":16,"synchronized":false}"#), "\(text)")
+        let back = try WireCoding.decode(WireReadEvent.self, from: Data(text.utf8))
+        #expect(try back.readEvent() == event)
+
+        var wire = WireReadEvent(event)
+        wire.positionStatus?.state = "stale"
+        #expect(throws: WireError.invalid(field: "position_status.state", reason: "stale with a position")) { try wire.validate() }
+        wire.position = nil
+        try wire.validate()
+        wire.positionStatus?.state = "fix"
+        #expect(throws: WireError.invalid(field: "position_status.state", reason: "fix without a position")) { try wire.validate() }
+        wire.positionStatus?.state = "teleported"
+        #expect(throws: WireError.invalid(field: "position_status.state", reason: "unknown value teleported")) { try wire.validate() }
+        wire = WireReadEvent(event)
+        wire.positionStatus?.satellites = 5000
+        #expect(throws: WireError.invalid(field: "position_status.satellites", reason: "must be 0 to 999")) { try wire.validate() }
+        wire = WireReadEvent(event)
+        wire.clock?.maxErrorS = -1
+        #expect(throws: WireError.invalid(field: "clock.max_error_s", reason: "must be 0 to 1e7")) { try wire.validate() }
+        wire.clock?.maxErrorS = .infinity
+        #expect(throws: WireError.invalid(field: "clock.max_error_s", reason: "must be 0 to 1e7")) { try wire.validate() }
+    }
+
     @Test func batchAndReplyMatchGolden() throws {
         var event = Self.event
         event.crop = nil

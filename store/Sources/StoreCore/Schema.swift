@@ -61,6 +61,9 @@ public enum StoreSchema {
         ]),
         // The capture time of the best frame (wire `best_seen`); NULL for reads from older units.
         (2, ["ALTER TABLE read_event ADD COLUMN best_seen timestamptz"]),
+        // How the position was obtained or why there is none, and the unit's clock quality (wire
+        // `position_status`, `clock`); NULL for reads from older units.
+        (3, ["ALTER TABLE read_event ADD COLUMN position_status jsonb", "ALTER TABLE read_event ADD COLUMN clock jsonb"]),
     ]
 
     public static var currentVersion: Int { migrations.last?.version ?? 0 }

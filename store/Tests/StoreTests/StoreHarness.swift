@@ -59,6 +59,8 @@ enum Fixture {
             box: PixelBox(x: 10, y: 20, width: 120, height: 40), firstSeen: t, lastSeen: later(400), bestSeen: later(200), frameCount: 3,
             bestFrame: "lane-1#1",
             position: GeoPosition(latitude: 47.6, longitude: -122.3, fix: .threeD, source: .gpsd),
+            positionStatus: PositionStatus(state: .interpolated, fixAgeSeconds: 0.25, satellites: 9),
+            clock: ClockState(synchronized: true, estimatedErrorSeconds: 0.000012, maximumErrorSeconds: 0.0125, gpsOffsetSeconds: -0.081),
             crop: [0xFF, 0xD8] + [UInt8](repeating: 9, count: crop) + [0xFF, 0xD9])
     }
 

@@ -42,7 +42,7 @@ struct StoreTests {
         // Every version once, each applied by exactly one of the instances.
         #expect(try postgres.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM store_schema")
             == (1...StoreSchema.currentVersion).map(String.init).joined(separator: ","))
-        #expect(try postgres.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'read_event' AND column_name = 'best_seen'") == "1")
+        #expect(try postgres.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'read_event' AND column_name IN ('best_seen', 'position_status', 'clock')") == "3")
         #expect(try postgres.psql("SELECT relkind FROM pg_class WHERE relname = 'read_event'") == "p", "read_event is partitioned")
         // Tokens are stored as hashes only.
         let token = try await StoreServer.withClient(config, logger: logger) { try await $0.addUnit("u-9") }
