@@ -59,9 +59,10 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // Turning the many reads of one vehicle into one read event (per-character voting).
         .target(name: "Grouping", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
-        // Where the unit was: NMEA sentences and fixes, a short track of them, the position at a
-        // capture time (interpolated, carried for a bounded time, or marked stale / missing).
-        .target(name: "Position", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // Where the unit was: its sources (gpsd, a serial NMEA receiver, a fixed position, a
+        // recording), a short track of fixes, the position at a capture time (interpolated, carried
+        // for a bounded time, or marked stale / missing).
+        .target(name: "Position", dependencies: ["PlateKeeperCore", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         // The read-event chain: grouping → enrichers (position; hotlist and retention class next) →
         // a sink that commits with retry. Protocols and an injected clock; no I/O of its own.
         .target(
@@ -90,7 +91,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "EventChain", "Journal", "Upload", "Config",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "EventChain", "Position", "Journal", "Upload", "Config",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -100,7 +101,8 @@ let package = Package(
         .target(
             name: "PlateKeeperCLI",
             dependencies: [
-                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Grouping", "Config", "Journal", "WireFormat", "Daemon",
+                "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Grouping", "Position", "Config", "Journal", "WireFormat",
+                "Daemon",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -109,8 +111,8 @@ let package = Package(
         .executableTarget(name: "platekeeper", dependencies: ["PlateKeeperCLI"], swiftSettings: strict),
         // The entry points libFuzzer drives (Fuzz/), one per input from outside; also run by tests.
         .target(name: "FuzzTargets", dependencies: ["PlateKeeperCore", "Imaging", "Capture", "Config", "Journal"], swiftSettings: strict),
-        // Test helpers: temporary folders, repository paths, running the executable.
-        .target(name: "PlateKeeperTesting", dependencies: ["PlateKeeperCore", "WireFormat"], swiftSettings: strict),
+        // Test helpers: temporary folders, repository paths, running the executable, a real gpsd.
+        .target(name: "PlateKeeperTesting", dependencies: ["PlateKeeperCore", "WireFormat", "Position", "CLinux"], swiftSettings: strict),
 
         .testTarget(name: "PlateKeeperCoreTests", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
@@ -124,7 +126,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
-        .testTarget(name: "PositionTests", dependencies: ["Position", "PlateKeeperCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PositionTests",
+            dependencies: ["Position", "PlateKeeperCore", "PlateKeeperTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EventChainTests",
             dependencies: ["EventChain", "Grouping", "PlateKeeperCore", .product(name: "Logging", package: "swift-log")],
@@ -141,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "platekeeper", "Daemon", "Journal", "Config", "Grouping", "EventChain", "PlateKeeperCore", "PlateKeeperTesting",
+                "platekeeper", "Daemon", "Journal", "Config", "Grouping", "EventChain", "Position", "PlateKeeperCore", "PlateKeeperTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

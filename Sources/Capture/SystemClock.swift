@@ -20,6 +20,17 @@ public enum SystemClock {
         }
     }
 
+    /// The kernel's clock state: synchronised, estimated and maximum error (`adjtimex`, read only).
+    /// `synchronized` is nil when the call failed.
+    public static func state() -> ClockState {
+        var synced: Int32 = 0
+        var est = 0, max = 0
+        guard clinux_clock_state(&synced, &est, &max) == 0 else { return ClockState(synchronized: nil) }
+        // The kernel caps both at NTP_PHASE_LIMIT-ish values (16 s); bounded anyway.
+        func seconds(_ us: Int) -> Double { Double(Swift.min(Swift.max(us, 0), 1_000_000_000)) / 1e6 }
+        return ClockState(synchronized: synced == 1, estimatedErrorSeconds: seconds(est), maximumErrorSeconds: seconds(max))
+    }
+
     public static func now() -> CaptureTime {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

@@ -30,6 +30,16 @@ public enum ConfigLoader {
     /// Config files larger than this are refused unread: a real one is a few KiB.
     public static let maxFileBytes = 1 << 20
 
+    /// `host:port` or `[v6]:port`, with a port 1…65535.
+    public static func hostPort(_ text: String) -> (String, UInt16)? {
+        guard text.utf8.count <= 255, let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, host.allSatisfy({ $0.isLetter || $0.isNumber || ".-:".contains($0) }) else { return nil }
+        return (host, port)
+    }
+
     public static func load(path: String) throws(ConfigError) -> PlateKeeperConfig {
         let bytes: [UInt8]
         do {
@@ -76,6 +86,7 @@ private final class Validator {
 
     /// The largest frame side a region of interest may name (the decoders' limit is 24 MP).
     static let maxFrameSide = 32_768
+
 
     func issue(_ key: String, _ message: String) {
         issues.append(ConfigIssue(file: file, line: map.line(of: key), key: key, message: message))
@@ -179,13 +190,43 @@ private final class Validator {
         }
         if let t = table(root, "position", "position") {
             let p = "position"
-            unknownKeys(t, path: p, allowed: ["source", "latitude", "longitude", "altitude"])
+            unknownKeys(t, path: p, allowed: [
+                "source", "latitude", "longitude", "altitude", "gpsd", "device", "baud", "max_gap", "max_extrapolation",
+                "silent_after", "clock_offset_warning",
+            ])
             c.position.source = choice(t, p, "source", PositionSection.Source.self) ?? (t["latitude"] != nil ? .fixed : .none)
             c.position.latitude = double(t, p, "latitude", -90...90) ?? c.position.latitude
             c.position.longitude = double(t, p, "longitude", -180...180) ?? c.position.longitude
             c.position.altitudeMeters = double(t, p, "altitude", -1000...20_000)
             if c.position.source == .fixed, t["latitude"] == nil || t["longitude"] == nil {
                 issue("position", "source \"fixed\" needs both latitude and longitude")
+            }
+            if let address = string(t, p, "gpsd") {
+                if let (host, port) = ConfigLoader.hostPort(address) {
+                    (c.position.gpsdHost, c.position.gpsdPort) = (host, port)
+                } else {
+                    issue("position.gpsd", "must be host:port, such as \"127.0.0.1:2947\" or \"[::1]:2947\", got \"\(address.prefix(80))\"")
+                }
+            }
+            c.position.device = absolutePath(t, p, "device") ?? c.position.device
+            if let baud = int(t, p, "baud", 1...1_000_000) {
+                if [4800, 9600, 19200, 38400, 57600, 115200, 230400].contains(baud) {
+                    c.position.baud = baud
+                } else {
+                    issue("position.baud", "must be one of 4800, 9600, 19200, 38400, 57600, 115200, 230400, got \(baud)")
+                }
+            }
+            c.position.maxGapSeconds = duration(t, p, "max_gap", 0.1...60) ?? c.position.maxGapSeconds
+            c.position.maxExtrapolationSeconds = duration(t, p, "max_extrapolation", 0...30) ?? c.position.maxExtrapolationSeconds
+            c.position.silentAfterSeconds = duration(t, p, "silent_after", 0.5...600) ?? c.position.silentAfterSeconds
+            c.position.clockOffsetWarningSeconds = duration(t, p, "clock_offset_warning", 0.01...86_400) ?? c.position.clockOffsetWarningSeconds
+            let unused: [(PositionSection.Source, [String])] = [
+                (.gpsd, ["gpsd"]), (.nmea, ["device", "baud"]), (.fixed, ["latitude", "longitude", "altitude"]),
+            ]
+            for (source, keys) in unused where source != c.position.source {
+                for key in keys where t[key] != nil {
+                    issue("position.\(key)", "is only used with source = \"\(source.rawValue)\" (source is \"\(c.position.source.rawValue)\")")
+                }
             }
         }
         if let t = table(root, "status", "status") {

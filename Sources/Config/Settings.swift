@@ -152,12 +152,28 @@ public struct UploadSection: Sendable, Equatable {
 }
 
 public struct PositionSection: Sendable, Equatable {
-    /// `none`, or `fixed` with `latitude`/`longitude` (pole units). gpsd and NMEA come later.
-    public enum Source: String, Sendable, Equatable, CaseIterable { case none, fixed }
+    /// `none`; `fixed` with `latitude`/`longitude` (pole units); `gpsd` (its JSON protocol over
+    /// TCP, at `gpsd`); `nmea` (a serial receiver opened directly, `device` at `baud`).
+    public enum Source: String, Sendable, Equatable, CaseIterable { case none, fixed, gpsd, nmea }
     public var source = Source.none
     public var latitude = 0.0
     public var longitude = 0.0
     public var altitudeMeters: Double?
+    /// gpsd's host and port.
+    public var gpsdHost = "127.0.0.1"
+    public var gpsdPort: UInt16 = 2947
+    /// The serial receiver's device and baud rate.
+    public var device = "/dev/ttyUSB0"
+    public var baud = 9600
+    /// Fixes further apart than this are not interpolated between.
+    public var maxGapSeconds = 3.0
+    /// A position is carried forward from the last fix for at most this long; after it, a read's
+    /// position is stale (at 40 m/s, one second is 40 m).
+    public var maxExtrapolationSeconds = 1.0
+    /// A source that reports nothing for this long is silent (status and a log line).
+    public var silentAfterSeconds = 3.0
+    /// Warn (log and status) when GNSS time and the system clock differ by more than this.
+    public var clockOffsetWarningSeconds = 0.5
     public init() {}
 }
 

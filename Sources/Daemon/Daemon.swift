@@ -210,13 +210,9 @@ struct Pipeline: Sendable {
 
     init(config: PlateKeeperConfig, journal: Journal, notifier: SystemdNotifier, logger: Logger) throws {
         let queue = FrameQueue(depth: config.recognition.queueDepth)
-        let position: GeoPosition? = config.position.source == .fixed
-            ? GeoPosition(latitude: config.position.latitude, longitude: config.position.longitude,
-                          altitudeMeters: config.position.altitudeMeters, fix: .fixed, source: .fixed)
-            : nil
+        let position = PositionSetup(config: config.position, logger: logger)
         let board = StatusBoard(
-            version: Daemon.version,
-            position: .init(source: config.position.source.rawValue, latitude: position?.latitude, longitude: position?.longitude),
+            version: Daemon.version, position: position.feed, clockOffsetWarningSeconds: position.clockOffsetWarningSeconds,
             diskPath: (config.journal.path as NSString).deletingLastPathComponent,
             queuedFrames: { queue.count })
         if let moved = journal.quarantined { board.quarantined(moved.path) }
@@ -228,7 +224,7 @@ struct Pipeline: Sendable {
         grouping.firstSightMinConfidence = config.grouping.firstSightMinConfidence
         grouping.maxPassSeconds = config.grouping.maxPassSeconds
         grouping.topN = config.recognition.topN
-        let enrichers: [any ReadEventEnricher] = position.map { [FixedPositionEnricher(position: $0)] } ?? []
+        let enrichers: [any ReadEventEnricher] = [PositionEnricher(feed: position.feed)]
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         services.append(.init(
@@ -237,6 +233,10 @@ struct Pipeline: Sendable {
                 sink: JournalSink(journal: journal, status: board, logger: logger), inputs: stream, ticks: continuation,
                 status: board, logger: logger),
             successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup))
+        // Before the chain in stop order (services stop in reverse): it keeps feeding fixes while
+        // the last passes close.
+        services.insert(.init(service: PositionService(setup: position, logger: logger),
+                              successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore), at: 0)
         services.append(.init(service: JournalUpkeepService(journal: journal, status: board, logger: logger),
                               successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         services.append(.init(

@@ -90,15 +90,6 @@ struct JournalSink: ReadEventSink {
     }
 }
 
-/// Stamps the configured position of a pole unit on each event that has none.
-struct FixedPositionEnricher: ReadEventEnricher {
-    let position: GeoPosition
-
-    func enrich(_ event: inout ReadEvent) async {
-        if event.position == nil { event.position = position }
-    }
-}
-
 /// The journal's figures for status (every 2 s) and retention (every 10 minutes), beside the chain.
 struct JournalUpkeepService: Service, CustomStringConvertible {
     let journal: Journal

@@ -2,6 +2,7 @@ import Capture
 import Foundation
 import Journal
 import PlateKeeperCore
+import Position
 import Upload
 
 /// What `platekeeper status` shows: the JSON document served on the status socket.
@@ -71,9 +72,31 @@ public struct StatusDocument: Sendable, Codable {
     }
 
     public struct Position: Sendable, Codable {
+        /// `none`, `fixed`, `gpsd` or `nmea`.
         public var source: String
+        /// What the source is doing: `none`, `fixed`, `connecting`, `receiving`, `silent`,
+        /// `device-gone`, `disconnected`.
+        public var state: String?
+        public var error: String?
+        /// The last fix's mode (`none`, `2d`, `3d`, `fixed`) and satellites.
+        public var fixMode: String?
+        public var satellitesUsed: Int?
+        public var satellitesSeen: Int?
+        /// Seconds since the last fix with a position arrived.
+        public var lastFixAgeSeconds: Double?
         public var latitude: Double?
         public var longitude: Double?
+        public var badInputs: Int?
+        public var lastBadInput: String?
+    }
+
+    /// The system clock: the kernel's view and, with a GNSS fix, how far GNSS time is from it.
+    public struct Clock: Sendable, Codable {
+        public var synchronized: Bool?
+        public var estimatedErrorSeconds: Double?
+        public var maximumErrorSeconds: Double?
+        public var gpsOffsetSeconds: Double?
+        public var offsetWarningSeconds: Double?
     }
 
     public var version: String
@@ -90,6 +113,7 @@ public struct StatusDocument: Sendable, Codable {
     public var journal: JournalPart
     public var upload: UploadPart?
     public var position: Position
+    public var clock: Clock?
     public var workers: Int
     public var framesQueued: Int
 }
@@ -229,15 +253,20 @@ public final class StatusBoard: Sendable {
     let startedAt = Date()
     let startedMonotonic = SystemClock.monotonic()
     let version: String
-    let position: StatusDocument.Position
+    let position: PositionFeed
+    let clockOffsetWarningSeconds: Double
     let diskPath: String
     private let shared = Locked(Shared())
     /// Frames waiting in the queue right now.
     let queuedFrames: @Sendable () -> Int
 
-    init(version: String, position: StatusDocument.Position, diskPath: String, queuedFrames: @escaping @Sendable () -> Int) {
+    init(
+        version: String, position: PositionFeed, clockOffsetWarningSeconds: Double = 0.5, diskPath: String,
+        queuedFrames: @escaping @Sendable () -> Int
+    ) {
         self.version = version
         self.position = position
+        self.clockOffsetWarningSeconds = clockOffsetWarningSeconds
         self.diskPath = diskPath
         self.queuedFrames = queuedFrames
     }
@@ -336,12 +365,31 @@ public final class StatusBoard: Sendable {
                 problems.append("upload failing for over \(Int(Self.uploadBacklogProblemSeconds / 60)) minutes: \(u.lastError ?? "")")
             }
         }
+        let p = position.snapshot()
+        let positionPart = StatusDocument.Position(
+            source: p.source?.rawValue ?? "none", state: p.state.rawValue, error: p.error, fixMode: p.fixMode?.rawValue,
+            satellitesUsed: p.satellitesUsed, satellitesSeen: p.satellitesSeen, lastFixAgeSeconds: p.lastFixAgeSeconds,
+            latitude: p.lastFix?.latitude, longitude: p.lastFix?.longitude, badInputs: p.badInputs, lastBadInput: p.lastBadInput)
+        switch p.state {
+        case .disconnected, .silent, .deviceGone:
+            problems.append("position source \(p.source?.rawValue ?? "") is \(p.state.rawValue)" + (p.error.map { ": \($0)" } ?? ""))
+        case .none, .fixed, .connecting, .receiving:
+            break
+        }
+        let kernel = SystemClock.state()
+        let offset = p.gpsOffsetSeconds.map { ($0 * 1000).rounded() / 1000 }
+        if let offset, abs(offset) > clockOffsetWarningSeconds {
+            problems.append("system clock differs from GNSS time by \(offset) s (limit \(clockOffsetWarningSeconds) s)")
+        }
+        let clock = StatusDocument.Clock(
+            synchronized: kernel.synchronized, estimatedErrorSeconds: kernel.estimatedErrorSeconds,
+            maximumErrorSeconds: kernel.maximumErrorSeconds, gpsOffsetSeconds: offset, offsetWarningSeconds: clockOffsetWarningSeconds)
         return StatusDocument(
             version: version, pid: getpid(), startedAt: ISO8601.format(unixNanoseconds: Int64(startedAt.timeIntervalSince1970 * 1e9)),
             uptimeSeconds: ((now - startedMonotonic) * 10).rounded() / 10, now: SystemClock.now().iso8601,
             clockSynchronized: quality == .synchronized, clockQuality: quality.rawValue, diskFreeBytes: Self.diskFree(diskPath),
-            healthy: problems.isEmpty, problems: problems, cameras: cameras, journal: journal, upload: upload, position: position,
-            workers: s.workers, framesQueued: queuedFrames())
+            healthy: problems.isEmpty, problems: problems, cameras: cameras, journal: journal, upload: upload, position: positionPart,
+            clock: clock, workers: s.workers, framesQueued: queuedFrames())
     }
 
     static func diskFree(_ path: String) -> Int64? {

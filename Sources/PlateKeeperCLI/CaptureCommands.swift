@@ -1,6 +1,9 @@
 import ArgumentParser
 import Capture
 import Foundation
+import Position
+import Config
+import Logging
 import PlateKeeperCore
 
 #if canImport(Glibc)
@@ -80,6 +83,9 @@ struct RecordCommand: ParsableCommand {
     @Option var height = 720
     @Option var fps = 15.0
     @Option(help: "The camera id written into the manifest (default: the device's file name).") var id: String?
+    @Option(help: "Also save gpsd's reports (host:port) beside the frames, as position.log.") var gpsd: String?
+    @Option(help: "Also save a serial NMEA receiver's sentences (device path) beside the frames, as position.log.") var nmea: String?
+    @Option(help: "The serial receiver's baud rate (with --nmea).") var baud = 9600
     @Argument(help: "The recording folder to create (must not exist or be empty).") var output: String
 
     func validate() throws {
@@ -94,6 +100,11 @@ struct RecordCommand: ParsableCommand {
         }
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
         guard existing.isEmpty else { throw ValidationError("\(output) exists and is not empty") }
+        if gpsd != nil, nmea != nil { throw ValidationError("give at most one of --gpsd and --nmea") }
+        if let gpsd, ConfigLoader.hostPort(gpsd) == nil { throw ValidationError("--gpsd \(gpsd): use host:port, such as 127.0.0.1:2947") }
+        guard SerialNMEASource.baudRates.contains(baud) else {
+            throw ValidationError("--baud \(baud): use one of \(SerialNMEASource.baudRates.map(String.init).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -113,6 +124,8 @@ struct RecordCommand: ParsableCommand {
             Terminal.error(error.description)
             throw ExitCode.failure
         }
+        let positions = try positionRecorder()
+        defer { positions?.stop() }
         let deadline = seconds.map { Date(timeIntervalSinceNow: $0) }
         var timeouts = 0
         while frames.map({ writer.entries.count < $0 }) ?? (Date() < deadline!) {
@@ -138,6 +151,51 @@ struct RecordCommand: ParsableCommand {
         try writer.finish(clockQuality: SystemClock.quality())
         let entries = writer.entries
         Terminal.stderrLine("record: \(entries.count) frames, \(n.format.rawValue) \(n.width)x\(n.height)\(n.framesPerSecond.map { " at \($0) fps" } ?? ""), into \(output)")
+        if let positions {
+            positions.stop()
+            Terminal.stderrLine("record: \(positions.lines) position lines into \((output as NSString).appendingPathComponent(PositionRecording.fileName))")
+        }
         if entries.isEmpty { throw ExitCode.failure }
+    }
+
+    private func positionRecorder() throws -> PositionLogRecorder? {
+        var logger = Logger(label: "platekeeper.record")
+        logger.logLevel = .warning
+        let path = (output as NSString).appendingPathComponent(PositionRecording.fileName)
+        if let gpsd, let (host, port) = ConfigLoader.hostPort(gpsd) {
+            return try PositionLogRecorder(path: path) { GpsdSource(host: host, port: port, logger: logger, tap: $0) }
+        }
+        if let nmea {
+            return try PositionLogRecorder(path: path) { SerialNMEASource(path: nmea, baud: baud, logger: logger, tap: $0) }
+        }
+        return nil
+    }
+}
+
+/// Runs a position source on a thread of its own while frames are recorded, saving every line it
+/// reads into the recording's position.log.
+final class PositionLogRecorder: Sendable {
+    private let writer: PositionRecording.Writer
+    private let stopped = Locked(false)
+    private let done = Locked(false)
+
+    init(path: String, source make: (@escaping PositionLineTap) -> any PositionSource) throws {
+        let writer = try PositionRecording.Writer(path: path)
+        self.writer = writer
+        let source = make(writer.tap)
+        let (stopped, done) = (self.stopped, self.done)
+        let thread = Thread {
+            source.run(feed: PositionFeed(source: .gpsd), stop: { stopped.withLock { $0 } })
+            done.withLock { $0 = true }
+        }
+        thread.start()
+    }
+
+    var lines: Int { writer.lines }
+
+    func stop() {
+        stopped.withLock { $0 = true }
+        while !done.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.05) }
+        writer.close()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Capture
 import PlateKeeperCore
+import Position
 import Recognition
 import Foundation
 
@@ -12,7 +13,9 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
             Each PATH is an image file (JPEG, PNG), a folder of images, or a recording folder with a \
             manifest.json. Reads are printed as JSON Lines on stdout (or a table with --format table); \
-            errors and the summary go to stderr. The exit status is 1 if any frame or input failed.
+            errors and the summary go to stderr. The exit status is 1 if any frame or input failed. \
+            A recording made with `record --gpsd` or `--nmea` has a position.log beside its frames: \
+            each read then gets the position the unit had at the frame's capture time.
             """
     )
 
@@ -39,6 +42,7 @@ struct ReplayCommand: ParsableCommand {
         if format == .table {
             print(TableRow.header)
         }
+        let positions = try Self.recordedPositions(paths)
         var reads = 0
         let clock = ContinuousClock()
         let started = clock.now
@@ -58,7 +62,10 @@ struct ReplayCommand: ParsableCommand {
             for plate in plates {
                 reads += 1
                 switch format {
-                case .jsonl: print(Self.jsonLine(frame: frame, read: plate, milliseconds: ms))
+                case .jsonl:
+                    var line = Self.jsonLine(frame: frame, read: plate, milliseconds: ms)
+                    if let positions { line = Self.withPosition(line, positions.lookup(at: frame.captureTime.unixNanoseconds, clockSynchronized: true)) }
+                    print(line)
                 case .table: print(TableRow.format(frame: frame, read: plate, milliseconds: ms))
                 }
             }
@@ -69,6 +76,40 @@ struct ReplayCommand: ParsableCommand {
         let fps = seconds > 0 ? Double(frames) / seconds : 0
         Terminal.stderrLine("replay: \(frames) frames, \(reads) reads, \(failures) failed, \(JSONLine.number(fps, decimals: 1)) frames/s")
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// The positions recorded beside the recordings given (their position.log files), or nil when none has one.
+    static func recordedPositions(_ paths: [String]) throws -> PositionFeed? {
+        let logs = paths.map { ($0 as NSString).appendingPathComponent(PositionRecording.fileName) }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        guard !logs.isEmpty else { return nil }
+        var settings = PositionFeed.Settings()
+        settings.capacity = 1_000_000
+        let feed = PositionFeed(source: .gpsd, settings: settings)
+        for log in logs {
+            do {
+                let summary = try PositionRecording.load(path: log, into: feed)
+                Terminal.stderrLine("replay: \(log): \(summary.fixes) fixes from \(summary.lines) lines\(summary.bad > 0 ? ", \(summary.bad) unusable" : "")")
+            } catch {
+                Terminal.error("\(log): \(error)")
+                throw ExitCode(1)
+            }
+        }
+        return feed
+    }
+
+    /// Adds the recorded position (and how it was obtained) to a read's JSON line.
+    static func withPosition(_ line: String, _ found: (GeoPosition?, PositionStatus)) -> String {
+        var o = JSONLine()
+        o.add("positionStatus", found.1.state.rawValue)
+        if let age = found.1.fixAgeSeconds { o.add("fixAgeSeconds", age, decimals: 3) }
+        if let p = found.0 {
+            o.add("latitude", p.latitude, decimals: 7)
+            o.add("longitude", p.longitude, decimals: 7)
+            o.add("fix", p.fix.rawValue)
+        }
+        // Both are `{…}` objects: splice the fields in before the closing brace.
+        return String(line.dropLast()) + "," + o.text.dropFirst()
     }
 
     static func jsonLine(frame: Frame, read: PlateRead, milliseconds: Double) -> String {

@@ -47,12 +47,28 @@ struct StatusCommand: ParsableCommand {
         var out: [String] = []
         out.append("platekeeper \(d.version), pid \(d.pid), up \(duration(d.uptimeSeconds)): \(d.healthy ? "healthy" : "UNHEALTHY")")
         for p in d.problems { out.append("  ! \(p)") }
-        out.append("clock: \(d.clockSynchronized ? "synchronised" : "NOT synchronised (\(d.clockQuality))")")
-        if let lat = d.position.latitude, let lon = d.position.longitude {
-            out.append("position: \(d.position.source) \(String(format: "%.6f, %.6f", lat, lon))")
-        } else {
-            out.append("position: none")
+        var clock = "clock: \(d.clockSynchronized ? "synchronised" : "NOT synchronised (\(d.clockQuality))")"
+        if let c = d.clock {
+            if let est = c.estimatedErrorSeconds, let max = c.maximumErrorSeconds {
+                clock += String(format: ", estimated error %.6f s, maximum %.3f s", est, max)
+            }
+            if let offset = c.gpsOffsetSeconds { clock += String(format: ", GNSS − system %+.3f s", offset) }
         }
+        out.append(clock)
+        let p = d.position
+        var position = "position: \(p.source)"
+        if p.source == "fixed", let lat = p.latitude, let lon = p.longitude {
+            position += String(format: " %.6f, %.6f", lat, lon)
+        } else if p.source != "none" {
+            if let state = p.state { position += ", \(state)" }
+            if let mode = p.fixMode { position += ", fix \(mode)" }
+            if let used = p.satellitesUsed { position += ", \(used)" + (p.satellitesSeen.map { "/\($0)" } ?? "") + " satellites" }
+            if let age = p.lastFixAgeSeconds { position += ", last fix \(duration(age)) ago" }
+            if let lat = p.latitude, let lon = p.longitude { position += String(format: " (%.6f, %.6f)", lat, lon) }
+        }
+        out.append(position)
+        if let e = p.error { out.append("  error: \(e)") }
+        if let n = p.badInputs, n > 0 { out.append("  \(n) bad input line(s), last: \(p.lastBadInput ?? "?")") }
         out.append("cameras:")
         for c in d.cameras {
             var line = "  \(c.id): \(c.state), \(c.framesReceived) frames in (\(c.receivedPerSecond)/s), \(c.framesProcessed) read (\(c.processedPerSecond)/s), \(c.framesDropped) dropped"

@@ -36,9 +36,14 @@ public struct PositionFix: Sendable, Equatable {
 
 /// What a read gets for its capture time.
 public enum PositionLookup: Sendable, Equatable {
+    public enum Method: Sendable, Equatable {
+        case atFix, interpolated, carried
+    }
+
     /// A position: the fix at that time, interpolated between the fixes around it, or carried
-    /// forward from the last fix by at most the extrapolation limit.
-    case position(GeoPosition, ageSeconds: Double, interpolated: Bool)
+    /// forward from the last fix by at most the extrapolation limit; with the nearest fix's
+    /// satellite count.
+    case position(GeoPosition, ageSeconds: Double, method: Method, satellites: Int?)
     /// The last fix is older than the limit: the position is not given, only how old it is.
     case stale(ageSeconds: Double)
     /// The receiver reported no fix at that time.
@@ -122,7 +127,7 @@ public struct PositionTrack: Sendable {
                     latitude: lat0 + f * (lat1 - lat0), longitude: lon, from: nearest, mode: Self.weaker(before.mode, after.mode),
                     speed: Self.mix(before.speedMetersPerSecond, after.speedMetersPerSecond, f),
                     course: Self.mixAngle(before.courseDegrees, after.courseDegrees, f), fixTime: nearest.time),
-                    ageSeconds: min(age, gap - age), interpolated: f > 0)
+                    ageSeconds: min(age, gap - age), method: f > 0 ? .interpolated : .atFix, satellites: nearest.satellites)
             }
         }
         guard age <= maxExtrapolationSeconds else { return .stale(ageSeconds: age) }
@@ -136,7 +141,7 @@ public struct PositionTrack: Sendable {
         }
         return .position(geo(latitude: lat, longitude: lon, from: before, mode: before.mode, speed: before.speedMetersPerSecond,
                              course: before.courseDegrees, fixTime: before.time),
-                         ageSeconds: age, interpolated: age > 0)
+                         ageSeconds: age, method: age > 0 ? .carried : .atFix, satellites: before.satellites)
     }
 
     private func geo(

@@ -110,6 +110,18 @@ struct ConfigTests {
         #expect(config.position.latitude == 52.09)
     }
 
+    @Test("position sources: gpsd's address (IPv4, IPv6, a name), a serial device and baud rate, limits as durations")
+    func positionSources() throws {
+        let gpsd = try ConfigLoader.parse(Self.minimal + "\n[position]\nsource = \"gpsd\"\ngpsd = \"[::1]:2948\"\nmax_extrapolation = \"500ms\"\nclock_offset_warning = \"2s\"\n")
+        #expect(gpsd.position.source == .gpsd && gpsd.position.gpsdHost == "::1" && gpsd.position.gpsdPort == 2948)
+        #expect(gpsd.position.maxExtrapolationSeconds == 0.5 && gpsd.position.clockOffsetWarningSeconds == 2)
+        let nmea = try ConfigLoader.parse(Self.minimal + "\n[position]\nsource = \"nmea\"\ndevice = \"/dev/ttyACM0\"\nbaud = 115200\n")
+        #expect(nmea.position.source == .nmea && nmea.position.device == "/dev/ttyACM0" && nmea.position.baud == 115200)
+        #expect(ConfigLoader.hostPort("gps.local:2947")! == ("gps.local", 2947))
+        #expect(ConfigLoader.hostPort("127.0.0.1:0") == nil && ConfigLoader.hostPort("127.0.0.1:65536") == nil)
+        #expect(ConfigLoader.hostPort("a b:1") == nil && ConfigLoader.hostPort(":2947") == nil)
+    }
+
     /// Each bad file, the line and key the error must point at, and words the message must contain.
     static let badFiles: [(name: String, text: String, line: Int?, key: String, words: String)] = [
         ("syntax error", minimal + "\n[journal]\nquota = \n", 5, "", "TOML syntax"),
@@ -140,6 +152,11 @@ struct ConfigTests {
         ("bad control", minimal + "\n[cameras.controls]\ngain = \"high\"\n", 5, "cameras[0].controls.gain", "integer or a boolean"),
         ("fixed position without longitude", minimal + "\n[position]\nsource = \"fixed\"\nlatitude = 1.0\n", 4, "position", "both latitude and longitude"),
         ("latitude out of range", minimal + "\n[position]\nlatitude = 91\nlongitude = 0\n", 5, "position.latitude", "between -90 and 90"),
+        ("unknown position source", minimal + "\n[position]\nsource = \"glonass\"\n", 5, "position.source", "\"gpsd\", \"nmea\""),
+        ("gpsd address without port", minimal + "\n[position]\nsource = \"gpsd\"\ngpsd = \"localhost\"\n", 6, "position.gpsd", "host:port"),
+        ("odd baud rate", minimal + "\n[position]\nsource = \"nmea\"\nbaud = 9601\n", 6, "position.baud", "4800, 9600"),
+        ("serial device with gpsd", minimal + "\n[position]\nsource = \"gpsd\"\ndevice = \"/dev/ttyUSB0\"\n", 6, "position.device", "only used with source = \"nmea\""),
+        ("extrapolation too long", minimal + "\n[position]\nsource = \"gpsd\"\nmax_extrapolation = \"1m\"\n", 6, "position.max_extrapolation", "between 0 s and 30 s"),
         ("upload enabled without url", minimal + "\n[upload]\nenabled = true\n", 4, "upload.url", "http"),
         ("a token in the config", minimal + "\n[upload]\ntoken = \"s3cret\"\n", 5, "upload.token", "never written in the config"),
         ("plain http upload", minimal + "\n[upload]\nenabled = true\nurl = \"http://store/v1/reads\"\ntoken_file = \"/t\"\n", 6, "upload.url", "allow_insecure_http"),

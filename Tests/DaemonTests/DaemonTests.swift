@@ -2,6 +2,7 @@
 import Foundation
 import Journal
 import PlateKeeperCore
+import Position
 import PlateKeeperTesting
 import Testing
 
@@ -309,7 +310,7 @@ struct DaemonTests {
 struct HeartbeatTests {
     @Test("a loop that stops beating makes the pipeline count as stuck")
     func stale() {
-        let board = StatusBoard(version: "test", position: .init(source: "none"), diskPath: "/", queuedFrames: { 0 })
+        let board = StatusBoard(version: "test", position: PositionFeed(), diskPath: "/", queuedFrames: { 0 })
         #expect(board.pipelineAlive(within: 0.2), "alive while starting, before the first beat")
         board.beat("worker-0")
         board.beat("journal")

@@ -2,6 +2,7 @@
 import Foundation
 import Journal
 import PlateKeeperCore
+import Position
 import PlateKeeperTesting
 import Testing
 
@@ -201,7 +202,7 @@ struct HostileDaemonTests {
 struct RefusingJournalStatusTests {
     @Test("a full journal under stop-accepting that drops reads is not healthy")
     func refusing() throws {
-        let board = StatusBoard(version: "test", position: .init(source: "none"), diskPath: "/", queuedFrames: { 0 })
+        let board = StatusBoard(version: "test", position: PositionFeed(), diskPath: "/", queuedFrames: { 0 })
         let dir = try TemporaryDirectory()
         let journal = try Journal(settings: JournalSettings(path: dir.file("j.sqlite")))
         board.journal(try journal.stats(), error: nil)

@@ -5,6 +5,7 @@ import Grouping
 import Journal
 import Logging
 import PlateKeeperCore
+import Position
 import PlateKeeperTesting
 import ServiceLifecycle
 import Testing
@@ -76,7 +77,7 @@ struct StartStopTests {
         let journal = try Journal(settings: JournalSettings(path: dir.file("journal.sqlite")))
         let (events, continuation) = AsyncStream<ChainInput>.makeStream()
         let logger = Logger(label: "test")
-        let board = StatusBoard(version: "test", position: .init(source: "none"), diskPath: dir.path, queuedFrames: { 0 })
+        let board = StatusBoard(version: "test", position: PositionFeed(), diskPath: dir.path, queuedFrames: { 0 })
         let journalService = EventChainService(
             settings: ChainSettings(grouping: GroupingSettings()), enrichers: [],
             sink: JournalSink(journal: journal, status: board, logger: logger), inputs: events, ticks: continuation,

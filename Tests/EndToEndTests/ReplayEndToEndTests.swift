@@ -172,3 +172,42 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         #expect(try #require(figure("top-1 exact", in: result.stdout)) >= 25)
     }
 }
+
+@Suite struct ReplayPositionTests {
+    struct PositionedRead: Decodable {
+        var plate: String
+        var captureTime: String
+        var positionStatus: String
+        var latitude: Double?
+        var longitude: Double?
+    }
+
+    @Test("a recording with a position log: each read gets the position the unit had at the frame's capture time")
+    func recordedPositions() throws {
+        let dir = try TemporaryDirectory()
+        let copy = dir.file("pass-night")
+        try FileManager.default.copyItem(atPath: frames("pass-night"), toPath: copy)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: copy + "/manifest.json"))) as! [String: Any]
+        let times = (manifest["frames"] as! [[String: Any]]).compactMap { ($0["captureTime"] as? String).flatMap(ISO8601.parse) }
+        let first = try #require(times.min()), last = try #require(times.max())
+        // A receiver driving the test track around the recording, as `record --nmea` saves it.
+        let track = StraightTrack(t0: first / 1_000_000_000 * 1_000_000_000 - 3_000_000_000)
+        var lines: [String] = []
+        for i in 0...Int((last - track.t0) / 1_000_000_000 + 3) {
+            let received = track.t0 + Int64(i) * 1_000_000_000 + 120_000_000
+            lines += track.epoch(i).map { "\(received) \($0)" }
+        }
+        _ = try dir.write("pass-night/position.log", lines.joined(separator: "\n") + "\n")
+        let result = try runCommand(TestPaths.executable, ["replay", copy])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("fixes from"))
+        let reads = try result.stdout.split(separator: "\n").map { try JSONDecoder().decode(PositionedRead.self, from: Data($0.utf8)) }
+        #expect(!reads.isEmpty)
+        for r in reads {
+            let at = try #require(ISO8601.parse(r.captureTime))
+            #expect(["interpolated", "fix"].contains(r.positionStatus))
+            let error = StraightTrack.meters(track.truth(at: at), (r.latitude ?? 0, r.longitude ?? 0))
+            #expect(error < 1.0, "\(r.plate) at \(r.captureTime): \(error) m")
+        }
+    }
+}

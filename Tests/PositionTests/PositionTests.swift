@@ -1,60 +1,8 @@
 import Foundation
 import PlateKeeperCore
+import PlateKeeperTesting
 import Position
 import Testing
-
-/// A receiver driving a straight line at constant speed: NMEA sentences per 1 s epoch, and the
-/// true position at any time, for checking what the track makes of them.
-struct StraightTrack {
-    var t0 = Int64(1_795_000_000) * 1_000_000_000  // 2026-11-18T11:06:40Z
-    var lat0 = 48.137, lon0 = 11.575, speed = 15.0, course = 60.0
-    static let r = 6_371_008.8
-
-    func truth(at ns: Int64) -> (lat: Double, lon: Double) {
-        let d = speed * Double(ns - t0) / 1e9
-        let lat = lat0 + (d * cos(course * .pi / 180) / Self.r) * 180 / .pi
-        let lon = lon0 + (d * sin(course * .pi / 180) / (Self.r * cos(lat0 * .pi / 180))) * 180 / .pi
-        return (lat, lon)
-    }
-
-    static func dm(_ v: Double, lat: Bool) -> String {
-        let a = abs(v), d = Int(a), m = (a - Double(d)) * 60
-        let hemi = lat ? (v >= 0 ? "N" : "S") : (v >= 0 ? "E" : "W")
-        return String(format: lat ? "%02d%08.5f,%@" : "%03d%08.5f,%@", d, m, hemi)
-    }
-
-    /// RMC, GGA, GSA for second `i`; `fix` 3, 2 or 0 (none).
-    func epoch(_ i: Int, fix: Int = 3, talker: String = "GP") -> [String] {
-        let ns = t0 + Int64(i) * 1_000_000_000
-        let date = Date(timeIntervalSince1970: Double(ns) / 1e9)
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(identifier: "UTC")!
-        let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let hms = String(format: "%02d%02d%02d.00", c.hour!, c.minute!, c.second!)
-        let dmy = String(format: "%02d%02d%02d", c.day!, c.month!, c.year! % 100)
-        let p = truth(at: ns)
-        let pos = "\(Self.dm(p.lat, lat: true)),\(Self.dm(p.lon, lat: false))"
-        let knots = String(format: "%.2f", speed / 0.514444)
-        if fix == 0 {
-            return [NMEASentence.checksummed("\(talker)RMC,\(hms),V,,,,,,,\(dmy),,,N"),
-                    NMEASentence.checksummed("\(talker)GGA,\(hms),,,,,0,00,99.99,,,,,,"),
-                    NMEASentence.checksummed("\(talker)GSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99")]
-        }
-        let rmc = NMEASentence.checksummed("\(talker)RMC,\(hms),A,\(pos),\(knots),\(String(format: "%.1f", course)),\(dmy),,,A")
-        if fix == 2 {
-            return [rmc, NMEASentence.checksummed("\(talker)GGA,\(hms),\(pos),1,03,2.5,,,,,,"),
-                    NMEASentence.checksummed("\(talker)GSA,A,2,05,12,18,,,,,,,,,,2.8,2.5,1.0")]
-        }
-        return [rmc, NMEASentence.checksummed("\(talker)GGA,\(hms),\(pos),1,08,0.9,520.0,M,47.0,M,,"),
-                NMEASentence.checksummed("\(talker)GSA,A,3,02,05,12,15,18,21,25,29,,,,,1.6,0.9,1.3")]
-    }
-
-    /// Metres between two points (equirectangular; exact enough over a few hundred metres).
-    static func meters(_ a: (lat: Double, lon: Double), _ b: (lat: Double, lon: Double)) -> Double {
-        let x = (b.lon - a.lon) * .pi / 180 * cos((a.lat + b.lat) / 2 * .pi / 180), y = (b.lat - a.lat) * .pi / 180
-        return (x * x + y * y).squareRoot() * r
-    }
-}
 
 func feed(_ lines: [String], into receiver: inout NMEAReceiver, track: inout PositionTrack) throws {
     for line in lines {
@@ -139,11 +87,11 @@ struct PositionTests {
         var worst = 0.0, worstRaw = 0.0
         var ns = line.t0 + 250_000_000
         while ns < line.t0 + 19_000_000_000 {
-            guard case let .position(p, age, interpolated) = track.position(at: ns) else {
+            guard case let .position(p, age, method, _) = track.position(at: ns) else {
                 Issue.record("no position at \(ns)")
                 break
             }
-            #expect((interpolated || age == 0) && age <= 0.5 + 1e-9, "exactly at a fix, nothing to interpolate")
+            #expect((method == .interpolated || age == 0) && age <= 0.5 + 1e-9, "exactly at a fix, nothing to interpolate")
             let truth = line.truth(at: ns)
             worst = max(worst, StraightTrack.meters(truth, (p.latitude, p.longitude)))
             // What the previous fix alone would have said (no interpolation): up to 15 m off.
@@ -156,11 +104,11 @@ struct PositionTests {
         #expect(worstRaw > 10, "the stale-fix error it replaces: \(worstRaw) m")
         // 0.6 s after the last fix: carried forward along speed and course.
         let last = line.t0 + 19_000_000_000
-        guard case let .position(ahead, age, _) = track.position(at: last + 600_000_000) else {
+        guard case let .position(ahead, age, method, _) = track.position(at: last + 600_000_000) else {
             Issue.record("no position just after the last fix")
             return
         }
-        #expect(abs(age - 0.6) < 1e-9)
+        #expect(abs(age - 0.6) < 1e-9 && method == .carried)
         #expect(StraightTrack.meters(line.truth(at: last + 600_000_000), (ahead.latitude, ahead.longitude)) < 1.0)
         #expect(track.position(at: last + 2_500_000_000) == .stale(ageSeconds: 2.5))
         #expect(track.position(at: line.t0 - 1) == .unknown)
@@ -176,12 +124,12 @@ struct PositionTests {
         for i in 8..<11 { try feed(line.epoch(i, fix: 2), into: &receiver, track: &track) }
         #expect(track.position(at: line.t0 + 6_500_000_000) == .noFix)
         // Between the last good fix (4 s) and the first no-fix report (5 s): only carried forward.
-        guard case let .position(_, age, _) = track.position(at: line.t0 + 4_500_000_000) else {
+        guard case let .position(_, age, _, _) = track.position(at: line.t0 + 4_500_000_000) else {
             Issue.record("no position before the outage")
             return
         }
         #expect(abs(age - 0.5) < 1e-9)
-        guard case let .position(after, _, _) = track.position(at: line.t0 + 9_500_000_000) else {
+        guard case let .position(after, _, _, _) = track.position(at: line.t0 + 9_500_000_000) else {
             Issue.record("no position after the fix came back")
             return
         }

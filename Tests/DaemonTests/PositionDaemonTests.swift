@@ -1,0 +1,145 @@
+@testable import Daemon
+import Foundation
+import Journal
+import PlateKeeperCore
+import PlateKeeperTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `platekeeper run` with a real gpsd: reads are tagged with the position at their best frame's
+/// capture time, status shows the source, and a source that goes away leaves reads marked, not lost.
+@Suite("Daemon: position and clock", .serialized, .enabled(if: TestGpsd.available, "gpsd is not installed (.ci/install-deps installs it)"))
+struct PositionDaemonTests {
+    /// The frames of one pass as a recording whose capture times start at `start` (Unix ns), 100 ms apart.
+    static func recording(in dir: TemporaryDirectory, start: Int64, name: String = "rec") throws -> String {
+        let source = (TestPaths.testFrames as NSString).appendingPathComponent("pass-day")
+        let files = try FileManager.default.contentsOfDirectory(atPath: source).filter { $0.hasSuffix(".jpg") }.sorted()
+        try FileManager.default.createDirectory(atPath: dir.file(name), withIntermediateDirectories: true)
+        var entries: [String] = []
+        for (k, file) in files.enumerated() {
+            try FileManager.default.copyItem(atPath: (source as NSString).appendingPathComponent(file), toPath: dir.file("\(name)/\(file)"))
+            let time = ISO8601.format(unixNanoseconds: start + Int64(k) * 100_000_000)
+            entries.append(#"{"file": "\#(file)", "captureTime": "\#(time)"}"#)
+        }
+        try dir.write("\(name)/manifest.json", #"{"version": 1, "camera": "lane", "clockQuality": "synchronized", "frames": ["#
+            + entries.joined(separator: ",") + "]}")
+        return dir.file(name)
+    }
+
+    static func config(_ dir: TemporaryDirectory, recording: String, position: String) throws -> String {
+        try dir.write("platekeeper.toml", """
+            [[cameras]]
+            id = "lane"
+            replay = "\(recording)"
+            speed = 0
+            [grouping]
+            window = "3s"
+            [journal]
+            path = "\(dir.file("state/journal.sqlite"))"
+            quota = "16MiB"
+            [position]
+            \(position)
+            [status]
+            socket = "\(dir.file("run/status.sock"))"
+            """)
+    }
+
+    static func status(_ dir: TemporaryDirectory) -> StatusDocument? {
+        guard let data = try? StatusSocket.fetch(from: dir.file("run/status.sock"), timeout: 2) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try? decoder.decode(StatusDocument.self, from: data)
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
+
+    @Test("gpsd on a moving unit: every read carries the position at its capture time, within a metre of the track, with fix mode, age and clock; status shows the source; gpsd gone leaves the daemon running and says so")
+    func movingUnit() throws {
+        let start = Self.now()
+        // The receiver drives the test track in real time: epoch i is sent at t0 + i s.
+        let gpsd = try TestGpsd(track: StraightTrack(t0: start / 1_000_000_000 * 1_000_000_000 - 5_000_000_000), realTime: true)
+        let dir = try TemporaryDirectory("pkpos")
+        // The recording appears once the daemon has fixes (its replay camera retries until then),
+        // with frames captured just then: fixes before and after each capture time.
+        let recording = dir.file("rec")
+        let config = try Self.config(dir, recording: recording, position: """
+            source = "gpsd"
+            gpsd = "127.0.0.1:\(gpsd.port)"
+            clock_offset_warning = "5s"
+            """)
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        let journalPath = dir.file("state/journal.sqlite")
+        #expect(waitUntil(timeout: 30) { Self.status(dir)?.position.fixMode == "3d" }, "the daemon got fixes: \(daemon.log)")
+        let staged = try Self.recording(in: dir, start: Self.now(), name: "staged")
+        try FileManager.default.moveItem(atPath: staged, toPath: recording)
+        var seen: StatusDocument?
+        #expect(waitUntil(timeout: 60) {
+            guard let s = Self.status(dir) else { return false }
+            seen = s
+            return s.cameras.allSatisfy { $0.state == "finished" } && s.journal.rows > 0
+        }, "reads journaled: \(daemon.log)")
+        let s = try #require(seen)
+        #expect(s.position.source == "gpsd" && s.position.state == "receiving", "\(s.position)")
+        #expect(s.position.fixMode == "3d")
+        #expect((s.position.lastFixAgeSeconds ?? 99) < 3)
+        #expect(s.position.latitude != nil)
+        #expect(s.clock?.synchronized != nil)
+        #expect(s.clock?.gpsOffsetSeconds.map { abs($0) < 2 } == true, "GNSS time is the system clock here, less gpsd's delay")
+
+        let events = try Journal(settings: JournalSettings(path: journalPath), mode: .inspect).events().map(\.event)
+        #expect(!events.isEmpty)
+        var worst = 0.0
+        for e in events {
+            let status = try #require(e.positionStatus)
+            #expect([.interpolated, .fix].contains(status.state), "\(e.plate): \(status)")
+            let p = try #require(e.position, "\(e.plate): \(status)")
+            #expect(p.source == .gpsd && p.fix == .threeD)
+            let error = StraightTrack.meters(gpsd.track.truth(at: e.bestSeen.unixNanoseconds), (p.latitude, p.longitude))
+            #expect(error < 1.0, "\(e.plate) at \(e.bestSeen.iso8601): \(error) m from the track")
+            worst = max(worst, error)
+            #expect((status.fixAgeSeconds ?? 9) <= 0.5)
+            #expect(e.clock?.synchronized != nil)
+        }
+        print("daemon with gpsd: \(events.count) read event(s), position at capture time at most \(String(format: "%.3f", worst)) m from the track")
+        // The export carries them in the wire format.
+        let export = try runCommand(TestPaths.executable, ["journal", "export", "--journal", journalPath])
+        #expect(export.stdout.contains(#""position_status":{"#) && export.stdout.contains(#""state":"interpolated""#)
+                || export.stdout.contains(#""state":"fix""#))
+
+        // gpsd goes away: status says so; the daemon keeps running and stops cleanly.
+        gpsd.stopGpsd()
+        #expect(waitUntil(timeout: 20) { Self.status(dir)?.position.state == "disconnected" })
+        #expect(Self.status(dir)?.problems.contains { $0.contains("position source gpsd is disconnected") } == true)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+        #expect(daemon.log.contains("gpsd connected"))
+    }
+
+    @Test("a serial receiver that is not there: the daemon runs, reads are journaled marked no-source, status names the error")
+    func missingReceiver() throws {
+        let dir = try TemporaryDirectory("pkpos")
+        let recording = try Self.recording(in: dir, start: Self.now())
+        let config = try Self.config(dir, recording: recording, position: """
+            source = "nmea"
+            device = "\(dir.file("ttyNONE"))"
+            baud = 4800
+            """)
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        var seen: StatusDocument?
+        #expect(waitUntil(timeout: 60) {
+            guard let s = Self.status(dir) else { return false }
+            seen = s
+            return s.cameras.allSatisfy { $0.state == "finished" } && s.journal.rows > 0
+        }, "reads journaled: \(daemon.log)")
+        #expect(seen?.position.state == "disconnected")
+        #expect(seen?.position.error?.contains("No such file or directory") == true, "\(String(describing: seen?.position))")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+        let events = try Journal(settings: JournalSettings(path: dir.file("state/journal.sqlite")), mode: .inspect).events().map(\.event)
+        #expect(!events.isEmpty)
+        #expect(events.allSatisfy { $0.position == nil && $0.positionStatus?.state == .noSource })
+    }
+}
