@@ -4,6 +4,7 @@ import Config
 import Imaging
 import Journal
 import PlateKeeperCore
+import Position
 
 /// The entry points that libFuzzer drives (`Fuzz/`), one per kind of input from outside, and that
 /// `FuzzTargetsTests` runs over the seed corpora and over every input a fuzzer ever found to fail.
@@ -14,7 +15,7 @@ import PlateKeeperCore
 public enum FuzzTargets {
     /// The targets by name, as `Fuzz/run` and the regression tests call them.
     public static let all: [String: @Sendable ([UInt8]) -> Void] = [
-        "frame": frame, "manifest": manifest, "config": config, "journal": journal,
+        "frame": frame, "manifest": manifest, "config": config, "journal": journal, "position": position,
     ]
 
     /// One decoder for every input, as a camera stream reuses one; not shared between threads.
@@ -89,5 +90,34 @@ public enum FuzzTargets {
             box: PixelBox(x: 0, y: 0, width: 1, height: 1), firstSeen: now, lastSeen: now, frameCount: 1, bestFrame: "f", crop: [1, 2, 3]))
         _ = try? owned.stats()
         _ = try? owned.events()
+    }
+
+    /// What a GNSS receiver or gpsd sends, and a recording's position.log: each line as NMEA (a
+    /// receiver feeding a track, whose positions are then asked for around every fix) or as gpsd
+    /// JSON, and the whole input as a position log.
+    public static func position(_ data: [UInt8]) {
+        var receiver = NMEAReceiver()
+        var track = PositionTrack(source: .nmea, capacity: 64)
+        for line in data.split(separator: 0x0A, maxSplits: 2000) {
+            if line.first == UInt8(ascii: "{") {
+                if case let .tpv(fix)? = try? GpsdReport(line: line) { track.add(fix) }
+            } else if let sentence = try? NMEASentence(String(decoding: line, as: UTF8.self)[...]),
+                      let fix = try? receiver.take(sentence) {
+                track.add(fix)
+            }
+        }
+        if let latest = track.latest {
+            for offset in stride(from: Int64(-3_000_000_000), through: 3_000_000_000, by: 250_000_000) {
+                let (t, overflow) = latest.time.addingReportingOverflow(offset)
+                if !overflow { _ = track.position(at: t) }
+            }
+        }
+        let path = scratch + "/position.log"
+        guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { return }
+        defer { unlink(path) }
+        let feed = PositionFeed(source: .nmea)
+        _ = try? PositionRecording.load(path: path, into: feed)
+        _ = feed.snapshot()
+        if let t = feed.newestReportTime { _ = feed.lookup(at: t, clockSynchronized: false) }
     }
 }

@@ -35,7 +35,9 @@ public final class TestGpsd: @unchecked Sendable {
         ["/usr/sbin/gpsd", "/usr/bin/gpsd"].contains { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    public init(track: StraightTrack = StraightTrack(), period: Double = 0.2, realTime: Bool = false) throws {
+    /// `gnssAheadSeconds`: with `realTime`, how far the receiver's time runs ahead of this
+    /// machine's clock (a unit whose clock is wrong).
+    public init(track: StraightTrack = StraightTrack(), period: Double = 0.2, realTime: Bool = false, gnssAheadSeconds: Double = 0) throws {
         dir = try TemporaryDirectory()
         self.track = track
         port = try Self.freePort(SOCK_STREAM)
@@ -43,7 +45,8 @@ public final class TestGpsd: @unchecked Sendable {
         try startGpsd()
         // The feeder holds what it needs, not the harness, so releasing the harness stops it.
         let (state, track, feedPort) = (self.state, track, feedPort)
-        let thread = Thread { Self.feed(state: state, track: track, feedPort: feedPort, period: period, realTime: realTime) }
+        let ahead = Int64(gnssAheadSeconds * 1e9)
+        let thread = Thread { Self.feed(state: state, track: track, feedPort: feedPort, period: period, realTime: realTime, ahead: ahead) }
         thread.name = "test-gpsd-feeder"
         thread.start()
     }
@@ -129,7 +132,7 @@ public final class TestGpsd: @unchecked Sendable {
     public func unplug() { controlCommand("-" + device) }
     public func replug() { controlCommand("+" + device) }
 
-    private static func feed(state: Locked<State>, track: StraightTrack, feedPort: UInt16, period: Double, realTime: Bool) {
+    private static func feed(state: Locked<State>, track: StraightTrack, feedPort: UInt16, period: Double, realTime: Bool, ahead: Int64) {
         let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(udp) }
         func send(_ lines: [String]) {
@@ -147,7 +150,7 @@ public final class TestGpsd: @unchecked Sendable {
         var i = 0
         if realTime {
             // Start at the current second.
-            i = max(0, Int((Double(wallNanoseconds() - track.t0) / 1e9).rounded(.down)))
+            i = max(0, Int((Double(wallNanoseconds() + ahead - track.t0) / 1e9).rounded(.down)))
         }
         while true {
             let (stopped, fix, extra) = state.withLock { s -> (Bool, Int?, [String]) in
@@ -159,7 +162,7 @@ public final class TestGpsd: @unchecked Sendable {
             if let fix { send(track.epoch(i, fix: fix)) }
             i += 1
             if realTime {
-                let next = track.t0 + Int64(i) * 1_000_000_000
+                let next = track.t0 + Int64(i) * 1_000_000_000 - ahead
                 let wait = Double(next - wallNanoseconds()) / 1e9
                 if wait > 0 { Thread.sleep(forTimeInterval: min(wait, 1)) }
             } else {

@@ -142,4 +142,27 @@ struct PositionDaemonTests {
         #expect(!events.isEmpty)
         #expect(events.allSatisfy { $0.position == nil && $0.positionStatus?.state == .noSource })
     }
+
+    @Test("GNSS time 10 s ahead of the system clock: the daemon warns, status lists the problem and shows the offset")
+    func clockOffsetWarning() throws {
+        let now = Self.now()
+        let gpsd = try TestGpsd(track: StraightTrack(t0: now / 1_000_000_000 * 1_000_000_000), realTime: true, gnssAheadSeconds: 10)
+        let dir = try TemporaryDirectory("pkpos")
+        let config = try Self.config(dir, recording: dir.file("none"), position: """
+            source = "gpsd"
+            gpsd = "127.0.0.1:\(gpsd.port)"
+            clock_offset_warning = "2s"
+            """)
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 30) {
+            guard let s = Self.status(dir), let offset = s.clock?.gpsOffsetSeconds else { return false }
+            return offset > 9 && offset < 10.5 && s.problems.contains { $0.contains("system clock differs from GNSS time") }
+        }, "\(String(describing: Self.status(dir)?.clock)) \(daemon.log)")
+        #expect(Self.status(dir)?.clock?.offsetWarningSeconds == 2)
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("system clock differs from GNSS time") })
+        let text = try runCommand(TestPaths.executable, ["status", "--socket", dir.file("run/status.sock")])
+        #expect(text.stdout.contains("GNSS − system +9.") || text.stdout.contains("GNSS − system +10."), "\(text.stdout)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+    }
 }

@@ -194,4 +194,29 @@ struct GpsdReportTests {
         let long = #"{"class":"SKY","pad":""# + String(repeating: "x", count: 20_000) + #""}"#
         #expect(throws: GpsdReport.Failure.tooLong(long.utf8.count)) { try Self.report(long) }
     }
+
+    @Test("an unsynchronised clock 10 s behind GNSS time: capture times are moved onto GNSS time by the measured offset; a synchronised clock is taken as it is")
+    func clockOffset() throws {
+        let track = StraightTrack()
+        let feed = PositionFeed(source: .nmea)
+        var receiver = NMEAReceiver()
+        // Each epoch arrives 150 ms after its GNSS time, by a system clock 10 s behind.
+        for i in 0..<6 {
+            for line in track.epoch(i) {
+                if let fix = try receiver.take(try NMEASentence(Substring(line))) {
+                    feed.report(fix, receivedAt: fix.time - 10_000_000_000 + 150_000_000)
+                }
+            }
+        }
+        #expect(abs((feed.gpsOffsetSeconds ?? 0) - 9.85) < 1e-6)
+        // Captured at GNSS t0 + 2.5 s, which the system clock read as 10 s earlier.
+        let capture = track.t0 + 2_500_000_000 - 10_000_000_000
+        let (p, status) = feed.lookup(at: capture, clockSynchronized: false)
+        let position = try #require(p)
+        #expect(status.state == .interpolated)
+        // Off by the reporting delay the offset includes: 0.15 s at 15 m/s.
+        let error = StraightTrack.meters(track.truth(at: track.t0 + 2_500_000_000), (position.latitude, position.longitude))
+        #expect(abs(error - 2.25) < 0.1, "\(error) m")
+        #expect(feed.lookup(at: capture, clockSynchronized: true).1.state == .unknown, "a synchronised clock is not second-guessed")
+    }
 }

@@ -4,7 +4,7 @@ import FuzzTargets
 import Glibc
 #endif
 
-/// The target this process fuzzes, named by `FUZZ_TARGET` (frame, manifest, config, journal).
+/// The target this process fuzzes, named by `FUZZ_TARGET` (frame, manifest, config, journal, position).
 nonisolated(unsafe) private var target: (@Sendable ([UInt8]) -> Void)?
 
 @_cdecl("LLVMFuzzerInitialize")
