@@ -25,8 +25,9 @@ public struct StraightTrack: Sendable {
         return String(format: lat ? "%02d%08.5f,%@" : "%03d%08.5f,%@", d, m, hemi)
     }
 
-    /// RMC, GGA, GSA for second `i`; `fix` 3, 2 or 0 (none).
-    public func epoch(_ i: Int, fix: Int = 3, talker: String = "GP") -> [String] {
+    /// RMC, GGA, GSA for second `i`; `fix` 3, 2 or 0 (none). With `satellites`, a 3D epoch also
+    /// has the GSV sentences of its eight satellites (gpsd reports SKY only after them).
+    public func epoch(_ i: Int, fix: Int = 3, talker: String = "GP", satellites: Bool = false) -> [String] {
         let ns = t0 + Int64(i) * 1_000_000_000
         let date = Date(timeIntervalSince1970: Double(ns) / 1e9)
         var cal = Calendar(identifier: .gregorian)
@@ -47,8 +48,12 @@ public struct StraightTrack: Sendable {
             return [rmc, NMEASentence.checksummed("\(talker)GGA,\(hms),\(pos),1,03,2.5,,,,,,"),
                     NMEASentence.checksummed("\(talker)GSA,A,2,05,12,18,,,,,,,,,,2.8,2.5,1.0")]
         }
+        let gsv = satellites ? [
+            NMEASentence.checksummed("\(talker)GSV,2,1,08,02,45,050,40,05,30,120,38,12,60,200,42,15,20,300,35"),
+            NMEASentence.checksummed("\(talker)GSV,2,2,08,18,50,010,41,21,35,090,39,25,25,180,36,29,15,270,33"),
+        ] : []
         return [rmc, NMEASentence.checksummed("\(talker)GGA,\(hms),\(pos),1,08,0.9,520.0,M,47.0,M,,"),
-                NMEASentence.checksummed("\(talker)GSA,A,3,02,05,12,15,18,21,25,29,,,,,1.6,0.9,1.3")]
+                NMEASentence.checksummed("\(talker)GSA,A,3,02,05,12,15,18,21,25,29,,,,,1.6,0.9,1.3")] + gsv
     }
 
     /// Metres between two points (equirectangular; exact enough over a few hundred metres).

@@ -159,7 +159,7 @@ public final class TestGpsd: @unchecked Sendable {
             }
             if stopped { return }
             if !extra.isEmpty { send(extra) }
-            if let fix { send(track.epoch(i, fix: fix)) }
+            if let fix { send(track.epoch(i, fix: fix, satellites: true)) }
             i += 1
             if realTime {
                 let next = track.t0 + Int64(i) * 1_000_000_000 - ahead

@@ -157,6 +157,7 @@ public final class PositionFeed: Sendable {
             $0.satellitesUsed = used
             $0.satellitesSeen = seen
             $0.lastReportAt = now
+            $0.track?.noteSatellites(used)
         }
     }
 

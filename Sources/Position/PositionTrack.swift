@@ -101,6 +101,13 @@ public struct PositionTrack: Sendable {
         return true
     }
 
+    /// Gives the newest report the satellite count of its epoch, when it has none yet (gpsd sends
+    /// SKY after the epoch's TPV).
+    public mutating func noteSatellites(_ used: Int) {
+        guard !fixes.isEmpty, fixes[fixes.count - 1].satellites == nil else { return }
+        fixes[fixes.count - 1].satellites = used
+    }
+
     /// The position at `time` (Unix ns, in the same time scale as the fixes).
     public func position(at time: Int64) -> PositionLookup {
         guard let first = fixes.first, time >= first.time else { return .unknown }

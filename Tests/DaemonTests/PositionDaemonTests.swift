@@ -84,6 +84,7 @@ struct PositionDaemonTests {
         let s = try #require(seen)
         #expect(s.position.source == "gpsd" && s.position.state == "receiving", "\(s.position)")
         #expect(s.position.fixMode == "3d")
+        #expect(s.position.satellitesUsed == 8 && s.position.satellitesSeen == 8, "gpsd's SKY")
         #expect((s.position.lastFixAgeSeconds ?? 99) < 3)
         #expect(s.position.latitude != nil)
         #expect(s.clock?.synchronized != nil)
@@ -101,6 +102,7 @@ struct PositionDaemonTests {
             #expect(error < 1.0, "\(e.plate) at \(e.bestSeen.iso8601): \(error) m from the track")
             worst = max(worst, error)
             #expect((status.fixAgeSeconds ?? 9) <= 0.5)
+            #expect(status.satellites == 8)
             #expect(e.clock?.synchronized != nil)
         }
         print("daemon with gpsd: \(events.count) read event(s), position at capture time at most \(String(format: "%.3f", worst)) m from the track")
