@@ -104,6 +104,28 @@ struct BadInputLog {
     }
 }
 
+/// The loop both receivers share: a session until it fails (it returns why), then the failure on
+/// the feed, one log line per new reason (not one per retry), and a backoff pause; until `stop`.
+func runReconnecting(
+    feed: PositionFeed, logger: Logger, source: String, lost: Logger.Message, stop: () -> Bool,
+    session: (inout BadInputLog, inout Backoff) -> String
+) {
+    var backoff = Backoff()
+    var bad = BadInputLog(logger: logger, source: source)
+    var lastError: String?
+    while !stop() {
+        feed.connecting()
+        let error = session(&bad, &backoff)
+        if stop() { break }
+        feed.disconnected(error)
+        if error != lastError {
+            logger.error(lost, metadata: ["position.source": "\(source)", "error": "\(error)"])
+            lastError = error
+        }
+        _ = pause(backoff.delay(), stop: stop)
+    }
+}
+
 /// Watches for a silent source: logs once when reports stop for the feed's limit and once when
 /// they resume.
 struct SilenceWatch {
@@ -141,19 +163,8 @@ public struct GpsdSource: PositionSource {
     public var description: String { "gpsd \(host):\(port)" }
 
     public func run(feed: PositionFeed, stop: @escaping @Sendable () -> Bool) {
-        var backoff = Backoff()
-        var bad = BadInputLog(logger: logger, source: description)
-        var lastError: String?
-        while !stop() {
-            feed.connecting()
-            let error = session(feed: feed, bad: &bad, backoff: &backoff, stop: stop)
-            if stop() { break }
-            feed.disconnected(error)
-            if error != lastError {
-                logger.error("gpsd connection lost; reconnecting", metadata: ["position.source": "\(description)", "error": "\(error)"])
-                lastError = error
-            }
-            _ = pause(backoff.delay(), stop: stop)
+        runReconnecting(feed: feed, logger: logger, source: description, lost: "gpsd connection lost; reconnecting", stop: stop) {
+            session(feed: feed, bad: &$0, backoff: &$1, stop: stop)
         }
     }
 
@@ -315,20 +326,9 @@ public struct SerialNMEASource: PositionSource {
     public var description: String { "nmea \(path)" }
 
     public func run(feed: PositionFeed, stop: @escaping @Sendable () -> Bool) {
-        var backoff = Backoff()
-        var bad = BadInputLog(logger: logger, source: description)
         var receiver = NMEAReceiver()
-        var lastError: String?
-        while !stop() {
-            feed.connecting()
-            let error = session(feed: feed, receiver: &receiver, bad: &bad, backoff: &backoff, stop: stop)
-            if stop() { break }
-            feed.disconnected(error)
-            if error != lastError {
-                logger.error("serial GNSS receiver unavailable; reopening", metadata: ["position.source": "\(description)", "error": "\(error)"])
-                lastError = error
-            }
-            _ = pause(backoff.delay(), stop: stop)
+        runReconnecting(feed: feed, logger: logger, source: description, lost: "serial GNSS receiver unavailable; reopening", stop: stop) {
+            session(feed: feed, receiver: &receiver, bad: &$0, backoff: &$1, stop: stop)
         }
     }
 

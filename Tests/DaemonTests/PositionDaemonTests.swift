@@ -54,6 +54,16 @@ struct PositionDaemonTests {
         return try? decoder.decode(StatusDocument.self, from: data)
     }
 
+    /// Status once the replay has played and its reads are journaled (nil after 60 s).
+    static func statusOnceJournaled(_ dir: TemporaryDirectory) -> StatusDocument? {
+        var seen: StatusDocument?
+        _ = waitUntil(timeout: 60) {
+            seen = status(dir)
+            return seen.map { s in s.cameras.allSatisfy { $0.state == "finished" } && s.journal.rows > 0 } ?? false
+        }
+        return seen.flatMap { s in s.journal.rows > 0 ? s : nil }
+    }
+
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
     @Test("gpsd on a moving unit: every read carries the position at its capture time, within a metre of the track, with fix mode, age and clock; status shows the source; gpsd gone leaves the daemon running and says so")
@@ -75,12 +85,8 @@ struct PositionDaemonTests {
         #expect(waitUntil(timeout: 30) { Self.status(dir)?.position.fixMode == "3d" }, "the daemon got fixes: \(daemon.log)")
         let staged = try Self.recording(in: dir, start: Self.now(), name: "staged")
         try FileManager.default.moveItem(atPath: staged, toPath: recording)
-        var seen: StatusDocument?
-        #expect(waitUntil(timeout: 60) {
-            guard let s = Self.status(dir) else { return false }
-            seen = s
-            return s.cameras.allSatisfy { $0.state == "finished" } && s.journal.rows > 0
-        }, "reads journaled: \(daemon.log)")
+        let seen = Self.statusOnceJournaled(dir)
+        #expect(seen != nil, "reads journaled: \(daemon.log)")
         let s = try #require(seen)
         #expect(s.position.source == "gpsd" && s.position.state == "receiving", "\(s.position)")
         #expect(s.position.fixMode == "3d")
@@ -130,12 +136,8 @@ struct PositionDaemonTests {
             baud = 4800
             """)
         let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
-        var seen: StatusDocument?
-        #expect(waitUntil(timeout: 60) {
-            guard let s = Self.status(dir) else { return false }
-            seen = s
-            return s.cameras.allSatisfy { $0.state == "finished" } && s.journal.rows > 0
-        }, "reads journaled: \(daemon.log)")
+        let seen = Self.statusOnceJournaled(dir)
+        #expect(seen != nil, "reads journaled: \(daemon.log)")
         #expect(seen?.position.state == "disconnected")
         #expect(seen?.position.error?.contains("No such file or directory") == true, "\(String(describing: seen?.position))")
         daemon.signal(SIGTERM)
