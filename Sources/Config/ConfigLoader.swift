@@ -192,7 +192,7 @@ private final class Validator {
             let p = "position"
             unknownKeys(t, path: p, allowed: [
                 "source", "latitude", "longitude", "altitude", "gpsd", "device", "baud", "max_gap", "max_extrapolation",
-                "silent_after", "clock_offset_warning",
+                "silent_after", "clock_offset_warning", "recording",
             ])
             c.position.source = choice(t, p, "source", PositionSection.Source.self) ?? (t["latitude"] != nil ? .fixed : .none)
             c.position.latitude = double(t, p, "latitude", -90...90) ?? c.position.latitude
@@ -209,6 +209,10 @@ private final class Validator {
                 }
             }
             c.position.device = absolutePath(t, p, "device") ?? c.position.device
+            c.position.recording = absolutePath(t, p, "recording") ?? c.position.recording
+            if c.position.source == .recording, c.position.recording.isEmpty {
+                issue("position", "source \"recording\" needs recording, the path of a position.log")
+            }
             if let baud = int(t, p, "baud", 1...1_000_000) {
                 if [4800, 9600, 19200, 38400, 57600, 115200, 230400].contains(baud) {
                     c.position.baud = baud
@@ -221,7 +225,7 @@ private final class Validator {
             c.position.silentAfterSeconds = duration(t, p, "silent_after", 0.5...600) ?? c.position.silentAfterSeconds
             c.position.clockOffsetWarningSeconds = duration(t, p, "clock_offset_warning", 0.01...86_400) ?? c.position.clockOffsetWarningSeconds
             let unused: [(PositionSection.Source, [String])] = [
-                (.gpsd, ["gpsd"]), (.nmea, ["device", "baud"]), (.fixed, ["latitude", "longitude", "altitude"]),
+                (.gpsd, ["gpsd"]), (.nmea, ["device", "baud"]), (.fixed, ["latitude", "longitude", "altitude"]), (.recording, ["recording"]),
             ]
             for (source, keys) in unused where source != c.position.source {
                 for key in keys where t[key] != nil {
@@ -267,7 +271,7 @@ private final class Validator {
             }
             unknownKeys(t, path: p, allowed: [
                 "id", "device", "replay", "loop", "speed", "region", "roi", "min_char_height", "skip_cut_plates", "formats", "width", "height",
-                "fps", "buffers", "controls", "stall_timeout",
+                "fps", "buffers", "controls", "stall_timeout", "recorded_times",
             ])
             guard let id = string(t, p, "id", required: true) else { continue }
             if id.isEmpty || id.count > 64 || !id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
@@ -282,7 +286,7 @@ private final class Validator {
                     issue("\(p).device", "must be a device path under /dev (e.g. /dev/video0 or /dev/v4l/by-id/…), got \"\(d)\"")
                     continue
                 }
-                for key in ["loop", "speed"] where t[key] != nil { issue("\(p).\(key)", "only applies to a replay camera") }
+                for key in ["loop", "speed", "recorded_times"] where t[key] != nil { issue("\(p).\(key)", "only applies to a replay camera") }
                 source = .device(path: d)
             case let (nil, r?):
                 guard r.hasPrefix("/") else {
@@ -334,6 +338,10 @@ private final class Validator {
             cam.framesPerSecond = double(t, p, "fps", 0.1...240) ?? cam.framesPerSecond
             cam.buffers = int(t, p, "buffers", 2...32) ?? cam.buffers
             cam.stallSeconds = duration(t, p, "stall_timeout", 0.5...3600) ?? cam.stallSeconds
+            if case let .replay(_, loop, _) = source, let keep = bool(t, p, "recorded_times") {
+                if keep, loop { issue("\(p).recorded_times", "cannot be combined with loop: capture times would go back at each pass") }
+                cam.recordedTimes = keep
+            }
             if let controls = t["controls"] {
                 if let ct = controls.table {
                     for key in ct.keys {

@@ -76,6 +76,10 @@ public struct CameraSection: Sendable, Equatable {
     public var controls: [String: Int] = [:]
     /// Seconds without a frame before the camera counts as stalled.
     public var stallSeconds = 5.0
+    /// A replay camera keeps the capture times in the recording's manifest instead of stamping
+    /// frames as live (with `[position] source = "recording"`, a car unit's recording then gets
+    /// the positions the unit had). Not with `loop`: times would go back at each pass.
+    public var recordedTimes = false
 
     public init(id: CameraID, source: CameraSource) {
         self.id = id
@@ -153,8 +157,9 @@ public struct UploadSection: Sendable, Equatable {
 
 public struct PositionSection: Sendable, Equatable {
     /// `none`; `fixed` with `latitude`/`longitude` (pole units); `gpsd` (its JSON protocol over
-    /// TCP, at `gpsd`); `nmea` (a serial receiver opened directly, `device` at `baud`).
-    public enum Source: String, Sendable, Equatable, CaseIterable { case none, fixed, gpsd, nmea }
+    /// TCP, at `gpsd`); `nmea` (a serial receiver opened directly, `device` at `baud`);
+    /// `recording` (a recording's `position.log`, for replaying a car unit's recordings).
+    public enum Source: String, Sendable, Equatable, CaseIterable { case none, fixed, gpsd, nmea, recording }
     public var source = Source.none
     public var latitude = 0.0
     public var longitude = 0.0
@@ -165,6 +170,8 @@ public struct PositionSection: Sendable, Equatable {
     /// The serial receiver's device and baud rate.
     public var device = "/dev/ttyUSB0"
     public var baud = 9600
+    /// The position log of `source = "recording"`.
+    public var recording = ""
     /// Fixes further apart than this are not interpolated between.
     public var maxGapSeconds = 3.0
     /// A position is carried forward from the last fix for at most this long; after it, a read's

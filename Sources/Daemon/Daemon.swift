@@ -255,7 +255,7 @@ struct Pipeline: Sendable {
                 boards.append(cameraBoard)
                 services.append(.init(
                     service: ReplayCameraService(
-                        id: camera.id, path: path, loop: loop, speed: speed, board: cameraBoard, queue: queue,
+                        id: camera.id, path: path, loop: loop, speed: speed, recordedTimes: camera.recordedTimes, board: cameraBoard, queue: queue,
                         logger: cameraLogger),
                     successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
             case let .device(path):

@@ -34,22 +34,25 @@ struct PositionSetup: Sendable {
         case .nmea:
             feed = PositionFeed(source: .nmea, settings: settings)
             source = SerialNMEASource(path: config.device, baud: config.baud, logger: logger)
+        case .recording:
+            // A recording's position log, loaded whole: replayed frames carry their recorded
+            // capture times, and get the positions the unit had then.
+            settings.capacity = PositionRecording.maxFixes
+            feed = PositionFeed(source: PositionRecording.source(of: config.recording), settings: settings)
+            source = nil
+            do {
+                let summary = try PositionRecording.load(path: config.recording, into: feed)
+                feed.recorded()
+                logger.notice("recorded positions loaded", metadata: [
+                    "path": "\(config.recording)", "lines": "\(summary.lines)", "fixes": "\(summary.fixes)", "bad": "\(summary.bad)",
+                ])
+            } catch {
+                feed.disconnected("\(config.recording): \(error)")
+                logger.error("recorded positions cannot be read; reads will say no-source", metadata: [
+                    "path": "\(config.recording)", "error": "\(error)",
+                ])
+            }
         }
-    }
-
-    /// A replay's recorded positions (`position.log` beside the frames), loaded whole.
-    init(recording path: String, config: PositionSection, logger: Logger) throws {
-        var settings = PositionFeed.Settings()
-        settings.maxGapSeconds = config.maxGapSeconds
-        settings.maxExtrapolationSeconds = config.maxExtrapolationSeconds
-        settings.capacity = 1_000_000
-        feed = PositionFeed(source: .gpsd, settings: settings)
-        source = nil
-        clockOffsetWarningSeconds = config.clockOffsetWarningSeconds
-        let summary = try PositionRecording.load(path: path, into: feed)
-        logger.notice("recorded positions loaded", metadata: [
-            "path": "\(path)", "lines": "\(summary.lines)", "fixes": "\(summary.fixes)", "bad": "\(summary.bad)",
-        ])
     }
 }
 

@@ -19,6 +19,8 @@ struct ReplayCameraService: Service, CustomStringConvertible {
     let path: String
     let loop: Bool
     let speed: Double
+    /// Keep a recording's manifest capture times instead of stamping frames as live.
+    var recordedTimes = false
     let board: CameraBoard
     let queue: FrameQueue
     let logger: Logger
@@ -109,8 +111,11 @@ struct ReplayCameraService: Service, CustomStringConvertible {
                 sequence += 1
                 // Stamped as a live camera would have: now, plus the recorded spacing of the frames
                 // (scaled by speed), so grouping sees the pass as recorded whatever the replay rate.
-                lastStamp = max(startStamp + Int64(scaled * 1e9), lastStamp + 1_000)
-                frame.captureTime = CaptureTime(unixNanoseconds: lastStamp, quality: SystemClock.quality())
+                // With `recordedTimes`, a recording's frames keep the times (and quality) they were captured with.
+                if !(recordedTimes && firstRecorded != nil) {
+                    lastStamp = max(startStamp + Int64(scaled * 1e9), lastStamp + 1_000)
+                    frame.captureTime = CaptureTime(unixNanoseconds: lastStamp, quality: SystemClock.quality())
+                }
                 if speed > 0 {
                     board.received(dropped: queue.push(frame))
                 } else {

@@ -373,7 +373,7 @@ public final class StatusBoard: Sendable {
         switch p.state {
         case .disconnected, .silent, .deviceGone:
             problems.append("position source \(p.source?.rawValue ?? "") is \(p.state.rawValue)" + (p.error.map { ": \($0)" } ?? ""))
-        case .none, .fixed, .connecting, .receiving:
+        case .none, .fixed, .connecting, .receiving, .recorded:
             break
         }
         let kernel = SystemClock.state()

@@ -105,7 +105,7 @@ struct JournalCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             if format == "csv" {
-                print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled")
+                print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled,best_seen,position_status,fix_age_s,clock_synchronized,gps_offset_s")
             }
             for stored in events {
                 let e = stored.event
@@ -116,6 +116,10 @@ struct JournalCommand: ParsableCommand {
                         e.position.map { String($0.latitude) } ?? "", e.position.map { String($0.longitude) } ?? "",
                         String(e.box.x), String(e.box.y), String(e.box.width), String(e.box.height), stored.uploadState,
                         ISO8601.format(unixNanoseconds: stored.journaledAt),
+                        // Added after the columns above, so their positions stay as they were.
+                        e.bestSeen.iso8601, e.positionStatus?.state.rawValue ?? "",
+                        e.positionStatus?.fixAgeSeconds.map { String($0) } ?? "", e.clock?.synchronized.map { String($0) } ?? "",
+                        e.clock?.gpsOffsetSeconds.map { String($0) } ?? "",
                     ]
                     print(fields.map(Self.csv).joined(separator: ","))
                 } else {

@@ -84,8 +84,8 @@ struct ReplayCommand: ParsableCommand {
             .filter { FileManager.default.fileExists(atPath: $0) }
         guard !logs.isEmpty else { return nil }
         var settings = PositionFeed.Settings()
-        settings.capacity = 1_000_000
-        let feed = PositionFeed(source: .gpsd, settings: settings)
+        settings.capacity = PositionRecording.maxFixes
+        let feed = PositionFeed(source: PositionRecording.source(of: logs[0]), settings: settings)
         for log in logs {
             do {
                 let summary = try PositionRecording.load(path: log, into: feed)

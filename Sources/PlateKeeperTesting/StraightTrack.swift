@@ -61,5 +61,15 @@ public struct StraightTrack: Sendable {
         let x = (b.lon - a.lon) * .pi / 180 * cos((a.lat + b.lat) / 2 * .pi / 180), y = (b.lat - a.lat) * .pi / 180
         return (x * x + y * y).squareRoot() * r
     }
-}
 
+    /// A position log as `record` saves it (`<receive ns> <sentence>` lines): this track's epochs
+    /// from t0 until 3 s after `last`, each received 120 ms after its GNSS time.
+    public func positionLog(through last: Int64) -> String {
+        var lines: [String] = []
+        for i in 0...Int((last - t0) / 1_000_000_000 + 3) {
+            let received = t0 + Int64(i) * 1_000_000_000 + 120_000_000
+            lines += epoch(i).map { "\(received) \($0)" }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

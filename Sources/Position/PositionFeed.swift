@@ -37,6 +37,8 @@ public final class PositionFeed: Sendable {
         case deviceGone = "device-gone"
         /// Not connected (gpsd down, the serial device unplugged); retrying with backoff.
         case disconnected
+        /// Fixes loaded from a recording's position log.
+        case recorded
     }
 
     /// The feed's figures for status.
@@ -114,6 +116,9 @@ public final class PositionFeed: Sendable {
             $0.lastReportAt = Self.monotonic()
         }
     }
+
+    /// The fixes came from a recording: no live source to be silent or disconnected.
+    public func recorded() { state.withLock { $0.state = .recorded } }
 
     public func disconnected(_ error: String) {
         state.withLock {

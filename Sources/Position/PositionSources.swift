@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import PlateKeeperCore
+public import PlateKeeperCore
 
 /// Something that delivers fixes to a feed: gpsd over TCP, or a serial NMEA receiver.
 ///
@@ -423,6 +423,15 @@ public enum PositionRecording {
     public static let fileName = "position.log"
     /// A day at 10 Hz with a few sentences per epoch.
     public static let maxBytes = 256 << 20
+    /// Fixes a feed keeps when loaded from a log: a day at 10 Hz.
+    public static let maxFixes = 864_000
+
+    /// The kind of source a log was recorded from: gpsd when its first line is JSON, else NMEA.
+    public static func source(of path: String) -> GeoPosition.Source {
+        guard let head = try? BoundedFile.read(path, limit: 4096), let first = head.split(separator: 0x0A).first,
+              let space = first.firstIndex(of: 0x20), first.index(after: space) < first.endIndex else { return .nmea }
+        return first[first.index(after: space)] == UInt8(ascii: "{") ? .gpsd : .nmea
+    }
 
     public struct Summary: Sendable, Equatable {
         public var lines = 0

@@ -149,6 +149,8 @@ struct ConfigTests {
         ("roi outside the frame", minimal + "\nroi = [1000, 0, 800, 100]\n", 4, "cameras[0].roi", "outside"),
         ("bad pixel format", minimal + "\nformats = [\"RGB3\"]\n", 4, "cameras[0].formats", "GREY"),
         ("loop on a device", minimal + "\nloop = true\n", 4, "cameras[0].loop", "only applies to a replay"),
+        ("recorded times on a looping replay", "[[cameras]]\nid = \"a\"\nreplay = \"/r\"\nloop = true\nrecorded_times = true\n", 5, "cameras[0].recorded_times", "cannot be combined with loop"),
+        ("recording source without its log", minimal + "\n[position]\nsource = \"recording\"\n", 4, "position", "needs recording"),
         ("bad control", minimal + "\n[cameras.controls]\ngain = \"high\"\n", 5, "cameras[0].controls.gain", "integer or a boolean"),
         ("fixed position without longitude", minimal + "\n[position]\nsource = \"fixed\"\nlatitude = 1.0\n", 4, "position", "both latitude and longitude"),
         ("latitude out of range", minimal + "\n[position]\nlatitude = 91\nlongitude = 0\n", 5, "position.latitude", "between -90 and 90"),

@@ -29,12 +29,13 @@ struct PositionDaemonTests {
         return dir.file(name)
     }
 
-    static func config(_ dir: TemporaryDirectory, recording: String, position: String) throws -> String {
+    static func config(_ dir: TemporaryDirectory, recording: String, position: String, camera: String = "") throws -> String {
         try dir.write("platekeeper.toml", """
             [[cameras]]
             id = "lane"
             replay = "\(recording)"
             speed = 0
+            \(camera)
             [grouping]
             window = "3s"
             [journal]
@@ -168,5 +169,32 @@ struct PositionDaemonTests {
         #expect(text.stdout.contains("GNSS − system +9.") || text.stdout.contains("GNSS − system +10."), "\(text.stdout)")
         daemon.signal(SIGTERM)
         #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+    }
+
+    @Test("source = \"recording\": a car unit's recording replayed through the daemon gets the positions the unit saw")
+    func recordedPositions() throws {
+        let dir = try TemporaryDirectory("pkpos")
+        let start = Int64(1_795_000_010) * 1_000_000_000 + 250_000_000
+        let recording = try Self.recording(in: dir, start: start)
+        let track = StraightTrack(t0: start / 1_000_000_000 * 1_000_000_000 - 2_000_000_000)
+        let log = try dir.write("position.log", track.positionLog(through: start + 2_000_000_000))
+        let config = try Self.config(dir, recording: recording, position: """
+            source = "recording"
+            recording = "\(log)"
+            """, camera: "recorded_times = true")
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        let seen = Self.statusOnceJournaled(dir)
+        #expect(seen?.position.state == "recorded" && seen?.position.source == "nmea", "\(String(describing: seen?.position))")
+        #expect(seen?.problems.isEmpty == true, "\(String(describing: seen?.problems))")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+        let events = try Journal(settings: JournalSettings(path: dir.file("state/journal.sqlite")), mode: .inspect).events().map(\.event)
+        #expect(!events.isEmpty)
+        for e in events {
+            #expect(e.firstSeen.unixNanoseconds >= start && e.lastSeen.unixNanoseconds < start + 2_000_000_000, "recorded times kept")
+            #expect(e.positionStatus?.state == .interpolated || e.positionStatus?.state == .fix, "\(String(describing: e.positionStatus))")
+            let p = try #require(e.position)
+            #expect(StraightTrack.meters(track.truth(at: e.bestSeen.unixNanoseconds), (p.latitude, p.longitude)) < 1.0)
+        }
     }
 }

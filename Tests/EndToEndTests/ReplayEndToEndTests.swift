@@ -192,12 +192,7 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         let first = try #require(times.min()), last = try #require(times.max())
         // A receiver driving the test track around the recording, as `record --nmea` saves it.
         let track = StraightTrack(t0: first / 1_000_000_000 * 1_000_000_000 - 3_000_000_000)
-        var lines: [String] = []
-        for i in 0...Int((last - track.t0) / 1_000_000_000 + 3) {
-            let received = track.t0 + Int64(i) * 1_000_000_000 + 120_000_000
-            lines += track.epoch(i).map { "\(received) \($0)" }
-        }
-        _ = try dir.write("pass-night/position.log", lines.joined(separator: "\n") + "\n")
+        _ = try dir.write("pass-night/position.log", track.positionLog(through: last))
         let result = try runCommand(TestPaths.executable, ["replay", copy])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("fixes from"))
