@@ -10,6 +10,8 @@ public enum GpsdReport: Sendable, Equatable {
     case version(release: String, protocolMajor: Int, protocolMinor: Int)
     /// Time-position-velocity: a fix, or the news that there is none (mode 0 or 1).
     case tpv(PositionFix)
+    /// A TPV without time and without a fix (mode 0 or 1): a receiver that has neither yet.
+    case noFixWithoutTime
     /// Satellites seen and used.
     case sky(used: Int, seen: Int)
     /// A device appeared (`activated` set) or went away (`activated` 0).
@@ -88,7 +90,13 @@ public enum GpsdReport: Sendable, Equatable {
             self = .version(release: String((parsed.release ?? "?").prefix(32)), protocolMajor: parsed.proto_major ?? 0,
                             protocolMinor: parsed.proto_minor ?? 0)
         case "TPV":
-            self = .tpv(try Self.fix(parsed))
+            // Without a fix a receiver may not know the time either; without time, a fix is refused.
+            if parsed.time == nil, (parsed.mode ?? 0) < 2 {
+                guard (0...1).contains(parsed.mode ?? 0) else { throw .invalid(field: "mode", value: "\(parsed.mode ?? 0)") }
+                self = .noFixWithoutTime
+            } else {
+                self = .tpv(try Self.fix(parsed))
+            }
         case "SKY":
             let used = parsed.uSat ?? parsed.satellites?.filter { $0.used == true }.count ?? 0
             let seen = parsed.nSat ?? parsed.satellites?.count ?? 0
@@ -104,6 +112,10 @@ public enum GpsdReport: Sendable, Equatable {
 
     private static func fix(_ l: Line) throws(Failure) -> PositionFix {
         guard let text = l.time else { throw .invalid(field: "time", value: "missing") }
+        return try fix(l, time: text)
+    }
+
+    private static func fix(_ l: Line, time text: String) throws(Failure) -> PositionFix {
         guard let time = ISO8601.parse(text), let year = Int(text.prefix(4)), (2020...2079).contains(year) else {
             throw .invalid(field: "time", value: text)
         }

@@ -69,6 +69,8 @@ public final class PositionFeed: Sendable {
         var offsets: [Double] = []
         var badInputs = 0
         var lastBadInput: String?
+        /// The newest report said "no fix" without a time (it cannot go into the track).
+        var noFixWithoutTime = false
     }
 
     public let source: GeoPosition.Source?
@@ -143,6 +145,7 @@ public final class PositionFeed: Sendable {
         return state.withLock { s in
             s.lastReportAt = now
             if s.state != .deviceGone { s.state = .receiving }
+            s.noFixWithoutTime = false
             var fix = fix
             if fix.satellites == nil { fix.satellites = s.satellitesUsed }
             guard s.track?.add(fix) == true else { return false }
@@ -152,6 +155,17 @@ public final class PositionFeed: Sendable {
                 if s.offsets.count > 16 { s.offsets.removeFirst() }
             }
             return true
+        }
+    }
+
+    /// A report of no fix that carries no time (a receiver that has neither yet): shown in status;
+    /// reads after the last fix become stale by themselves.
+    public func noFixWithoutTime() {
+        let now = Self.monotonic()
+        state.withLock {
+            $0.noFixWithoutTime = true
+            $0.lastReportAt = now
+            if $0.state != .deviceGone { $0.state = .receiving }
         }
     }
 
@@ -232,7 +246,7 @@ public final class PositionFeed: Sendable {
                 return geo
             }()
             return Snapshot(
-                source: source, state: current, error: s.error, fixMode: fixed?.fix ?? latestFix?.mode,
+                source: source, state: current, error: s.error, fixMode: fixed?.fix ?? (s.noFixWithoutTime ? GeoPosition.FixMode.none : latestFix?.mode),
                 satellitesUsed: s.satellitesUsed ?? latestFix?.satellites, satellitesSeen: s.satellitesSeen,
                 lastFixAgeSeconds: s.lastFixAt.map { Self.rounded(now - $0) }, lastFix: lastFix, gpsOffsetSeconds: s.offsets.max(),
                 badInputs: s.badInputs, lastBadInput: s.lastBadInput)

@@ -162,6 +162,9 @@ public struct GpsdSource: PositionSource {
 
     public var description: String { "gpsd \(host):\(port)" }
 
+    /// gpsd greets a client at once; a server that says nothing for this long is not gpsd.
+    static let greetingSeconds = 5.0
+
     public func run(feed: PositionFeed, stop: @escaping @Sendable () -> Bool) {
         runReconnecting(feed: feed, logger: logger, source: description, lost: "gpsd connection lost; reconnecting", stop: stop) {
             session(feed: feed, bad: &$0, backoff: &$1, stop: stop)
@@ -182,6 +185,7 @@ public struct GpsdSource: PositionSource {
         }
         var lines = LineSplitter(maxLine: GpsdReport.maxLineBytes)
         var greeted = false
+        let connectedAt = PositionFeed.monotonic()
         var silence = SilenceWatch()
         var buffer = [UInt8](repeating: 0, count: 8192)
         while !stop() {
@@ -192,7 +196,11 @@ public struct GpsdSource: PositionSource {
                 return "poll: \(errnoText(errno))"
             }
             if ready == 0 {
-                if greeted { silence.check(feed: feed, logger: logger, source: description) }
+                if greeted {
+                    silence.check(feed: feed, logger: logger, source: description)
+                } else if PositionFeed.monotonic() - connectedAt > Self.greetingSeconds {
+                    return "no VERSION greeting within \(Int(Self.greetingSeconds)) s: is gpsd listening at \(host):\(port)?"
+                }
                 continue
             }
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -234,6 +242,8 @@ public struct GpsdSource: PositionSource {
                         }
                     case let .sky(used, seen):
                         feed.satellites(used: used, seen: seen)
+                    case .noFixWithoutTime:
+                        feed.noFixWithoutTime()
                     case let .device(path, active):
                         logger.notice(active ? "gpsd device active" : "gpsd device gone", metadata: [
                             "position.source": "\(description)", "gpsd.device": "\(path)",

@@ -3,6 +3,7 @@ import Foundation
 import Journal
 import PlateKeeperCore
 import PlateKeeperTesting
+import Position
 import Testing
 
 #if canImport(Glibc)
@@ -196,5 +197,43 @@ struct PositionDaemonTests {
             let p = try #require(e.position)
             #expect(StraightTrack.meters(track.truth(at: e.bestSeen.unixNanoseconds), (p.latitude, p.longitude)) < 1.0)
         }
+    }
+
+    @Test("a serial receiver that sends only garbage: each kind is logged clearly (at a bounded rate), counted in status; the daemon keeps journaling, positions marked missing")
+    func garbageReceiver() throws {
+        let dir = try TemporaryDirectory("pkpos")
+        let port = try TestSerialPort(link: dir.file("ttyGPS0"))
+        let sending = Locked(true)
+        let sender = Thread {
+            var random = SeededRandom(seed: 3)
+            while sending.withLock({ $0 }) {
+                let good = NMEASentence.checksummed("GPRMC,120000.00,A,4808.000,N,01134.500,E,10.0,90.0,181126,,,A")
+                _ = port.write(lines: [
+                    String(good.dropLast(2)) + "00", "$GPGGA,1200", NMEASentence.checksummed("GPRMC,120000.00,A,9500.000,N,01134.500,E,10.0,90.0,181126,,,A"),
+                    String(decoding: (0..<60).map { _ in UInt8(random.next() % 94) + 33 }, as: UTF8.self),
+                ])
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        sender.start()
+        defer { sending.withLock { $0 = false } }
+        let recording = try Self.recording(in: dir, start: Self.now())
+        let config = try Self.config(dir, recording: recording, position: """
+            source = "nmea"
+            device = "\(port.link)"
+            """)
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        let seen = Self.statusOnceJournaled(dir)
+        #expect(seen?.position.state == "receiving" || seen?.position.state == "silent", "\(String(describing: seen?.position))")
+        #expect((seen?.position.badInputs ?? 0) > 10)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+        let log = daemon.log
+        #expect(log.contains("position input skipped") && log.contains("does not match the sentence") && log.contains("invalid latitude"), "\(log)")
+        let skippedLines = log.split(separator: "\n").filter { $0.contains("position input skipped") }.count
+        #expect(skippedLines < 60, "bounded: \(skippedLines) lines for \(seen?.position.badInputs ?? 0) bad inputs")
+        let events = try Journal(settings: JournalSettings(path: dir.file("state/journal.sqlite")), mode: .inspect).events().map(\.event)
+        #expect(!events.isEmpty)
+        #expect(events.allSatisfy { $0.position == nil && $0.positionStatus?.state == .noSource })
     }
 }

@@ -171,6 +171,10 @@ struct PositionSourceTests {
         server.serve([#"{"class":"VERSION","release":"2.95","proto_major":2,"proto_minor":0}"#, tpv("2026-11-30T10:00:02.000Z")])
         #expect(waitUntil(timeout: 10) { feed.snapshot().error?.contains("protocol 2.0") == true }, "\(feed.snapshot())")
         #expect(feed.snapshot().lastFix?.latitude == 48.2, "nothing from the refused server was used")
+
+        // A server that accepts and says nothing is not taken for gpsd.
+        server.serve([])
+        #expect(waitUntil(timeout: 15) { feed.snapshot().error?.contains("no VERSION greeting") == true }, "\(feed.snapshot())")
     }
 
     @Test("serial NMEA over a pseudo-terminal: fixes arrive; bad checksums, truncated, overlong and random lines, latitude 95°, dates in 1980 and 2090 are skipped; unplugged and plugged back in, it reopens")

@@ -173,6 +173,9 @@ struct GpsdReportTests {
             == .sky(used: 2, seen: 3))
         #expect(try Self.report(#"{"class":"DEVICE","path":"udp://127.0.0.1:48603","activated":0}"#) == .device(path: "udp://127.0.0.1:48603", active: false))
         #expect(try Self.report(#"{"class":"WATCH","enable":true,"json":true}"#) == .other("WATCH"))
+        // A receiver with neither fix nor time yet: not an error, not a fix.
+        #expect(try Self.report(#"{"class":"TPV","device":"/dev/ttyACM0","mode":1}"#) == .noFixWithoutTime)
+        #expect(try Self.report(#"{"class":"TPV","mode":0}"#) == .noFixWithoutTime)
     }
 
     @Test("malformed or impossible reports are refused with the reason: not JSON, wrong types, latitude 95°, dates in 1980 and 2090, overlong lines")
