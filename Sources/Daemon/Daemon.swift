@@ -42,6 +42,17 @@ public struct Daemon: Sendable {
         // The configuration (and its journal) that ran before the last reload: if the reloaded
         // one's pipeline fails, the daemon goes back to it instead of exiting.
         var previous: (config: PlateKeeperConfig, journal: Journal)?
+        // At exit, whatever the way out, the journal is closed cleanly (its WAL folded into the file).
+        defer {
+            let open = [journal] + (previous.map { $0.journal === journal ? [] : [$0.journal] } ?? [])
+            for j in open {
+                do {
+                    try j.close()
+                } catch {
+                    logger.warning("journal not closed cleanly; its WAL stays beside it (nothing is lost)", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         while true {
             let running = config, currentJournal = journal, configPath = self.configPath
             let outcome: Outcome

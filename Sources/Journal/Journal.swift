@@ -33,6 +33,8 @@ public final class Journal: Sendable {
     public let quarantined: (path: String, reason: String)?
     private let pool: DatabasePool
     private let pageSize: Int64
+    /// The owner's lock on the journal (nil for read-only tools).
+    private let lock: JournalLock?
 
     /// How a journal is opened.
     public enum OpenMode: Sendable {
@@ -52,24 +54,32 @@ public final class Journal: Sendable {
         self.settings = settings
         let path = settings.path
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw .cannotOpen(path: path, reason: "cannot create folder \(folder): \(error.localizedDescription)")
-            }
-        }
         var moved: (String, String)?
         if mode == .inspect {
+            // Read-only tools create nothing and change nothing.
+            lock = nil
             guard FileManager.default.fileExists(atPath: path) else { throw .cannotOpen(path: path, reason: "no journal file") }
             if let problem = try Self.problem(withFileAt: path, writable: false) { throw .cannotOpen(path: path, reason: problem) }
-        } else if let problem = try Self.problem(withFileAt: path, writable: true) {
-            moved = (try Self.quarantine(path, reason: problem), problem)
+        } else {
+            if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+                do {
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw .cannotOpen(path: path, reason: "cannot create folder \(folder): \(error.localizedDescription)")
+                }
+            }
+            // Before anything else of the journal is touched: a second daemon stops here.
+            lock = try JournalLock.acquire(forJournal: path)
+            if let problem = try Self.problem(withFileAt: path, writable: true) {
+                moved = (try Self.quarantine(path, reason: problem), problem)
+            }
         }
         quarantined = moved
         if mode == .owner { try Self.createFileIfMissing(path) }
         do {
-            pool = try DatabasePool(path: path, configuration: Self.configuration(settings))
+            pool = mode == .owner
+                ? try DatabasePool(path: path, configuration: Self.configuration(settings))
+                : try DatabasePool(path: Self.readOnlyLocation(path), configuration: Self.readOnlyConfiguration())
             // GRDB sets synchronous = NORMAL with WAL; a read must survive a power cut, so FULL.
             if mode == .owner {
                 let level = settings.synchronous.rawValue
@@ -81,6 +91,21 @@ public final class Journal: Sendable {
             pageSize = try pool.read { db in try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
         } catch {
             throw .cannotOpen(path: path, reason: String(describing: error))
+        }
+    }
+
+    /// Closes the database at a clean stop: the last connection checkpoints the WAL into the file
+    /// and removes the WAL and shared-memory files, so the journal is one file that read-only
+    /// tools open without changing anything. Nothing can be read or written afterwards.
+    /// Throws when a connection cannot be closed (a statement still open): the WAL then stays, as
+    /// after a crash, and every commit in it is durable.
+    public func close() throws(JournalError) {
+        // Folded in first, so that even if SQLite keeps the WAL file it is empty.
+        try checkpoint()
+        do {
+            try pool.close()
+        } catch {
+            throw .sqlite(path: settings.path, operation: "close", message: "\(error)")
         }
     }
 
@@ -368,7 +393,7 @@ public final class Journal: Sendable {
         var header = [UInt8](repeating: 0, count: 100)
         let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
         let readErrno = errno
-        close(fd)
+        Glibc.close(fd)
         guard n >= 0 else { throw accessError(path, call: "read", errno: readErrno) }
         if writable {
             let folder = (path as NSString).deletingLastPathComponent
@@ -380,11 +405,12 @@ public final class Journal: Sendable {
         guard n >= 16, header.prefix(16).elementsEqual("SQLite format 3\0".utf8) else {
             return "not an SQLite database (bad header)"
         }
-        // Open it through SQLite, which replays a WAL left by a crash, then check what it is.
+        // Open it through SQLite, which replays a WAL left by a crash, then check what it is;
+        // read-only tools open it read-only.
         do {
-            var config = Configuration()
+            var config = writable ? Configuration() : readOnlyConfiguration()
             config.busyMode = .timeout(10)
-            let queue = try DatabaseQueue(path: path, configuration: config)
+            let queue = try DatabaseQueue(path: writable ? path : readOnlyLocation(path), configuration: config)
             defer { try? queue.close() }
             return try queue.read { db -> String? in
                 let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
@@ -417,8 +443,30 @@ public final class Journal: Sendable {
         }
     }
 
+    /// How read-only tools open the journal. When no daemon holds it and no WAL is left over, the
+    /// file is opened immutable (`?immutable=1`): SQLite then creates no WAL or shared-memory file
+    /// and writes nothing. A live journal (or a WAL left by a crash) is opened read-only, which
+    /// reads the WAL through the daemon's shared-memory file.
+    static func readOnlyLocation(_ path: String) -> String {
+        var st = stat()
+        let walLeft = stat(path + "-wal", &st) == 0 && st.st_size > 0
+        guard !walLeft, !JournalLock.isHeld(forJournal: path) else { return path }
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let encoded = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+        return "file:\(encoded)?immutable=1"
+    }
+
+    static func readOnlyConfiguration() -> Configuration {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(10)
+        config.label = "journal (read-only)"
+        return config
+    }
+
     /// A journal file the process may not read or write: never corruption, never moved aside.
-    private static func accessError(_ path: String, call: String, errno code: Int32) -> JournalError {
+    static func accessError(_ path: String, call: String, errno code: Int32) -> JournalError {
         var reason = "\(call)(\(path)) failed: \(String(cString: strerror(code))) (errno \(code))"
         if code == EACCES || code == EPERM {
             var st = stat()
@@ -452,6 +500,6 @@ public final class Journal: Sendable {
         guard fd >= 0 else {
             throw .cannotOpen(path: path, reason: "open(O_CREAT) failed: \(String(cString: strerror(errno))) (errno \(errno))")
         }
-        close(fd)
+        Glibc.close(fd)
     }
 }

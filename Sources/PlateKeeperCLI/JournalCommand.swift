@@ -17,20 +17,28 @@ struct JournalCommand: ParsableCommand {
         @Option(help: "The journal file (default: from the configuration file).")
         var journal: String?
 
+        /// Opens the journal read-only, with the configured quota and retention when the
+        /// configuration names this journal (so stats show the quota the daemon applies).
         func open() throws -> Journal {
-            let path: String
-            if let journal {
-                path = journal
-            } else {
+            var section: JournalSection?
+            if journal == nil || FileManager.default.fileExists(atPath: config) {
                 do {
-                    path = try ConfigLoader.load(path: config).journal.path
+                    section = try ConfigLoader.load(path: config).journal
                 } catch {
-                    Terminal.error("cannot take the journal path from \(config) (give --journal):\n\(error)")
-                    throw ExitCode.failure
+                    guard journal != nil else {
+                        Terminal.error("cannot take the journal path from \(config) (give --journal):\n\(error)")
+                        throw ExitCode.failure
+                    }
                 }
             }
+            let path = journal ?? section?.path ?? ""
+            var settings = JournalSettings(path: path)
+            if let section, section.path == path {
+                settings.quotaBytes = section.quotaBytes
+                settings.retentionSeconds = section.retentionSeconds
+            }
             do {
-                return try Journal(settings: JournalSettings(path: path), mode: .inspect)
+                return try Journal(settings: settings, mode: .inspect)
             } catch {
                 Terminal.error(error.description)
                 throw ExitCode.failure
@@ -62,7 +70,7 @@ struct JournalCommand: ParsableCommand {
             print("""
                 journal: \(stats.path) (schema \(stats.schemaVersion))
                 reads: \(stats.rows), waiting for upload: \(stats.pending)
-                size on disk: \(StatusCommand.bytes(stats.bytesOnDisk))
+                size on disk: \(StatusCommand.bytes(stats.bytesOnDisk)) of a quota of \(StatusCommand.bytes(stats.quotaBytes))
                 oldest: \(time(stats.oldest)), newest: \(time(stats.newest)), oldest waiting for upload: \(time(stats.oldestPending))
                 dropped because full: \(stats.droppedFull), uploaded rows evicted: \(stats.evictedUploaded), expired: \(stats.expired)
                 """)

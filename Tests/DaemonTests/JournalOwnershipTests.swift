@@ -1,0 +1,72 @@
+@testable import Daemon
+import Foundation
+import Journal
+import PlateKeeperCore
+import PlateKeeperTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One daemon owns a journal; the journal tools only look.
+@Suite("Journal ownership", .serialized)
+struct JournalOwnershipTests {
+    /// Every file in `folder` with its size, modification time and bytes.
+    static func snapshot(_ folder: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+            let path = (folder as NSString).appendingPathComponent(name)
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in bytes { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+            out[name] = "\(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(String(hash, radix: 16)) \(String(st.st_mode & 0o7777, radix: 8))"
+        }
+        return out
+    }
+
+    @Test("a second daemon on the same journal fails at once with a clear message and exit 1; the first keeps running; the tools read the live journal")
+    func secondDaemonRefused() throws {
+        let unit = try DaemonTests.unit(cameras: DaemonTests.replayCamera("day", "pass-day", loop: true, speed: 1))
+        let first = try DaemonProcess(config: unit.config, logPath: unit.dir.file("first.log"))
+        #expect(waitUntil(timeout: 60) { (DaemonTests.status(unit)?.journal.rows ?? 0) > 0 }, "\(first.log)")
+        let second = try DaemonProcess(config: unit.config, logPath: unit.dir.file("second.log"))
+        #expect(second.wait(timeout: 30) == 1, "\(second.log)")
+        #expect(second.log.contains("in use by another process (pid \(first.pid)"), "\(second.log)")
+        #expect(!second.log.contains("retention") && !second.log.contains("ready"))
+        #expect(DaemonTests.status(unit)?.pid == first.pid, "the first daemon's socket is its own")
+
+        let stats = try runCommand(TestPaths.executable, ["journal", "stats", "--config", unit.config, "--json"])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        #expect(stats.stdout.contains("\"quota_bytes\":16777216"), "the configured quota: \(stats.stdout)")
+        first.signal(SIGTERM)
+        #expect(first.wait() == 0, "\(first.log)")
+    }
+
+    @Test("journal stats and export after a clean stop change no byte, time or mode of any file; on a missing journal they create nothing")
+    func toolsChangeNothing() throws {
+        let unit = try DaemonTests.unit(cameras: DaemonTests.replayCamera("day", "pass-day"))
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 60) { DaemonTests.status(unit)?.cameras.allSatisfy { $0.state == "finished" } == true
+            && (DaemonTests.status(unit)?.journal.rows ?? 0) > 0 })
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+        let folder = (unit.journalPath as NSString).deletingLastPathComponent
+        let before = try Self.snapshot(folder)
+        for arguments in [["journal", "stats"], ["journal", "stats", "--json"], ["journal", "export"], ["journal", "export", "--format", "csv"],
+                          ["journal", "export", "--crops"]] {
+            let result = try runCommand(TestPaths.executable, arguments + ["--journal", unit.journalPath])
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            let after = try Self.snapshot(folder)
+            let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+                .map { "\($0): \(before[$0] ?? "-") → \(after[$0] ?? "-")" }
+            #expect(changed.isEmpty, "\(arguments) changed the journal's folder: \(changed)")
+        }
+        let missing = unit.dir.file("nowhere/state/journal.sqlite")
+        let stats = try runCommand(TestPaths.executable, ["journal", "stats", "--journal", missing])
+        #expect(stats.status == 1 && stats.stderr.contains("no journal file"), "\(stats.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: unit.dir.file("nowhere")), "no folder created")
+    }
+}
