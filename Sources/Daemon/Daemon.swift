@@ -15,7 +15,7 @@ import UnixSignals
 /// re-reads the config and, if it is valid, restarts the pipeline with it (the journal stays open
 /// unless its settings changed); an invalid config on SIGHUP is logged and the old one kept.
 public struct Daemon: Sendable {
-    public static let version = "0.3.0"
+    public static let version = PlateKeeperVersion.current
 
     let configPath: String
     let logger: Logger

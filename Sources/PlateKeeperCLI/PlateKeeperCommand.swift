@@ -1,8 +1,9 @@
 public import ArgumentParser
+import PlateKeeperCore
 
 /// The `platekeeper` command line: the root command and its subcommands.
 public struct PlateKeeperCommand: AsyncParsableCommand {
-    public static let version = "0.1.0"
+    public static let version = PlateKeeperVersion.current
 
     public static let configuration = CommandConfiguration(
         commandName: "platekeeper",

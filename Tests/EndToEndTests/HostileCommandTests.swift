@@ -50,3 +50,16 @@ struct HostileCommandTests {
         #expect(result.stderr.contains("must be"), "\(result.stderr)")
     }
 }
+
+@Suite struct VersionTests {
+    @Test("one version: --version, the status document's and the man pages' headers all say PlateKeeperVersion.current")
+    func oneVersion() throws {
+        let result = try runCommand(TestPaths.executable, ["--version"])
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == PlateKeeperVersion.current)
+        for page in ["docs/man/man8/platekeeper.8", "docs/man/man5/platekeeper.toml.5"] {
+            let text = try String(contentsOfFile: (TestPaths.repository as NSString).appendingPathComponent(page), encoding: .utf8)
+            let header = text.split(separator: "\n").first { $0.hasPrefix(".TH ") } ?? ""
+            #expect(header.contains("\"PlateKeeper \(PlateKeeperVersion.current)\""), "\(page): \(header)")
+        }
+    }
+}
