@@ -113,7 +113,7 @@ public struct Daemon: Sendable {
                 return .groupEnded
             }
             tasks.addTask {
-                await pipeline.waitUntilStarted()
+                guard await pipeline.waitUntilStarted() else { return .started }
                 notifier.notify("READY=1\nSTATUS=running \(running.cameras.count) cameras")
                 logger.notice("ready", metadata: ["cameras": "\(running.cameras.count)", "journal": "\(currentJournal.settings.path)"])
                 return .started
@@ -183,6 +183,14 @@ public struct Daemon: Sendable {
             }
             return stream
         }
+    }
+
+    /// A start-up failure that a restart cannot fix (a model or tessdata missing): `platekeeper
+    /// run` exits 78 for it, as for a bad configuration, so `Restart=on-failure` does not loop.
+    public struct StartupFailure: Error, CustomStringConvertible {
+        public var stage: String
+        public var reason: String
+        public var description: String { "\(stage) cannot start: \(reason)" }
     }
 
     /// The pipeline stopped without being asked to.
@@ -291,11 +299,18 @@ struct Pipeline: Sendable {
         self.board = board
     }
 
-    /// Returns once every camera has left the `starting` state (or after 10 s).
-    func waitUntilStarted() async {
-        for _ in 0..<200 {
-            if board.cameras.allSatisfy({ $0.currentState != "starting" }) { return }
+    /// Returns once recognition has its models loaded (READY=1 means the pipeline can run; a
+    /// failure ends the group first) and every camera has left the `starting` state (or 10 s passed).
+    /// Returns false if cancelled first (the pipeline failed to start): then nothing is ready.
+    func waitUntilStarted() async -> Bool {
+        while !board.isRecognitionReady {
+            if Task.isCancelled { return false }
             try? await Task.sleep(for: .milliseconds(50))
         }
+        for _ in 0..<200 {
+            if board.cameras.allSatisfy({ $0.currentState != "starting" }) { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return !Task.isCancelled
     }
 }

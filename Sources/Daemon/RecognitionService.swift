@@ -39,8 +39,14 @@ struct RecognitionService: Service, CustomStringConvertible {
                     return .failure(error)
                 }
             }
-            first.append(try made.get())
+            do {
+                first.append(try made.get())
+            } catch {
+                // A missing or unreadable model or tessdata: restarting will not help.
+                throw Daemon.StartupFailure(stage: "recognition", reason: error.description)
+            }
         }
+        status.recognitionIsReady()
         let states = first
         await withTaskCancellationOrGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in

@@ -247,6 +247,8 @@ public final class StatusBoard: Sendable {
         var quarantined: String?
         var heartbeats: [String: Double] = [:]
         var workers = 0
+        /// Every recognition worker has its readers (models loaded): the pipeline can run.
+        var recognitionReady = false
         var upload: (@Sendable () -> UploadStatus)?
     }
 
@@ -270,6 +272,10 @@ public final class StatusBoard: Sendable {
         self.diskPath = diskPath
         self.queuedFrames = queuedFrames
     }
+
+    /// Recognition says its workers are set up; READY=1 waits for this.
+    func recognitionIsReady() { shared.withLock { $0.recognitionReady = true } }
+    var isRecognitionReady: Bool { shared.withLock { $0.recognitionReady } }
 
     func setCameras(_ boards: [CameraBoard], workers: Int) {
         shared.withLock {

@@ -16,7 +16,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             SIGTERM or SIGINT: stop, after committing every read in flight. SIGHUP: reload the \
             configuration (an invalid one is logged and the running one kept). Exit status 78 means \
-            the configuration is invalid.
+            the configuration is invalid, or names a model or tessdata that cannot be loaded: \
+            restarting will not help. READY=1 reaches systemd once recognition has its models.
             """
     )
 
@@ -42,6 +43,11 @@ struct RunCommand: AsyncParsableCommand {
         umask(0o077)
         do {
             try await Daemon(configPath: config, logger: logger).run(config: settings)
+        } catch let failure as Daemon.StartupFailure {
+            // A restart cannot fix it: the same status as a bad configuration, which systemd's
+            // RestartPreventExitStatus=78 does not restart.
+            logger.critical("daemon cannot start", metadata: ["error": "\(failure)"])
+            throw ExitCode(78)
         } catch {
             logger.critical("daemon failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure

@@ -195,7 +195,7 @@ struct DaemonTests {
         #expect(events.filter { $0.plate == "8DMW013" }.count == 1)
     }
 
-    @Test("a pipeline that cannot start (no OCR model) makes the daemon exit with an error, not hang")
+    @Test("a pipeline that cannot start (no OCR model) makes the daemon exit 78, not hang")
     func pipelineFailure() throws {
         let unit = try Self.unit(cameras: Self.replayCamera("day", "pass-day"))
         let empty = unit.dir.file("no-model")
@@ -204,8 +204,8 @@ struct DaemonTests {
         try (config + "\n[recognition]\ntessdata = \"\(empty)\"\n").write(toFile: unit.config, atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
         let status = daemon.wait(timeout: 60)
-        #expect(status == 1, "exit status \(String(describing: status)); log:\n\(daemon.log)")
-        #expect(daemon.log.contains("<2>daemon failed"))
+        #expect(status == 78, "exit status \(String(describing: status)); log:\n\(daemon.log)")
+        #expect(daemon.log.contains("<2>daemon cannot start"))
     }
 
     @Test("a status socket that cannot be made stops every service and the daemon exits with an error")
@@ -325,6 +325,23 @@ struct HeartbeatTests {
 
 /// A Unix datagram socket standing in for systemd's notification socket, drained by a thread of
 /// its own as systemd drains its socket.
+
+@Suite("Daemon start-up", .serialized)
+struct StartupTests {
+    @Test("a missing glyph model or tessdata folder: exit 78 (not restarted), no READY=1 reaches systemd, no `ready` logged", arguments: [
+        "glyph_model = \"/nonexistent/glyphs.bin\"", "tessdata = \"/nonexistent/tessdata\"",
+    ])
+    func unfixableStartIs78(_ setting: String) throws {
+        let unit = try DaemonTests.unit(cameras: DaemonTests.replayCamera("day", "pass-day"), extra: "\n[recognition]\n\(setting)\n")
+        let notify = try NotifySocket(path: unit.dir.file("notify.sock"))
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"), environment: ["NOTIFY_SOCKET": notify.path])
+        #expect(daemon.wait(timeout: 60) == 78, "\(daemon.log)")
+        #expect(daemon.log.contains("recognition cannot start"), "\(daemon.log)")
+        #expect(!daemon.log.contains("ready"), "\(daemon.log)")
+        #expect(!notify.messages().contains { $0.hasPrefix("READY=1") })
+    }
+}
+
 final class NotifySocket: @unchecked Sendable {
     let path: String
     let fd: Int32
