@@ -81,8 +81,17 @@ struct JournalCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write read events as JSON Lines or CSV on stdout.")
         @OptionGroup var location: Location
 
-        @Option(help: "Only events last seen at or after this time: ISO 8601 (2026-11-27T08:00:00Z) or an age (30m, 12h, 7d).")
+        @Option(help: "Only events last seen at or after this time: a date (2026-11-27, UTC), an ISO 8601 time (2026-11-27T08:00:00Z) or an age (30m, 12h, 7d, 2w).")
         var since: String?
+
+        @Option(help: "Only events first seen before this time: a date, an ISO 8601 time or an age, as for --since.")
+        var until: String?
+
+        @Option(help: "Only this camera's events (repeat for several).")
+        var camera: [String] = []
+
+        @Option(help: "Only events of this plate (exact, as read).")
+        var plate: String?
 
         @Option(help: "jsonl or csv.")
         var format: String = "jsonl"
@@ -92,22 +101,37 @@ struct JournalCommand: ParsableCommand {
 
         func validate() throws {
             guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
-            if let since, Self.sinceNanoseconds(since) == nil {
-                throw ValidationError("--since must be an ISO 8601 time such as 2026-11-27T08:00:00Z or an age up to 200 years such as 30m, 12h, 7d")
+            for (name, value) in [("--since", since), ("--until", until)] {
+                if let value, Self.timeNanoseconds(value) == nil {
+                    throw ValidationError("\(name) must be a date such as 2026-11-27, an ISO 8601 time such as 2026-11-27T08:00:00Z, "
+                        + "or an age up to 200 years such as 30m, 12h, 7d, 2w")
+                }
+            }
+            if crops, format == "csv" {
+                throw ValidationError("--crops works with --format jsonl only (CSV has no place for them; they would be dropped)")
             }
         }
 
-        static func sinceNanoseconds(_ text: String) -> Int64? {
+        /// A date (midnight UTC), an ISO 8601 time, or an age before now.
+        static func timeNanoseconds(_ text: String) -> Int64? {
             if let ns = ISO8601.parse(text) { return ns }
+            if text.utf8.count == 10, let ns = ISO8601.parse(text + "T00:00:00Z") { return ns }
             // An age, bounded to 200 years so that no arithmetic on it can overflow.
-            guard let seconds = Units.seconds(text), seconds <= 200 * 365.25 * 86_400 else { return nil }
+            var seconds = Units.seconds(text)
+            if seconds == nil, text.hasSuffix("w"), let weeks = Double(text.dropLast()), weeks >= 0 { seconds = weeks * 7 * 86_400 }
+            guard let seconds, seconds <= 200 * 365.25 * 86_400 else { return nil }
             return ISO8601.nanoseconds(seconds: Date().timeIntervalSince1970 - seconds)
         }
 
         func run() throws {
             let events: [StoredEvent]
             do {
-                events = try location.open().events(since: since.flatMap(Self.sinceNanoseconds), includeCrops: crops)
+                let untilNs = until.flatMap(Self.timeNanoseconds)
+                events = try location.open().events(since: since.flatMap(Self.timeNanoseconds), includeCrops: crops).filter { stored in
+                    let e = stored.event
+                    return (camera.isEmpty || camera.contains(e.camera.rawValue)) && (plate.map { $0 == e.plate } ?? true)
+                        && (untilNs.map { e.firstSeen.unixNanoseconds < $0 } ?? true)
+                }
             } catch let error as JournalError {
                 Terminal.error(error.description)
                 throw ExitCode.failure

@@ -70,3 +70,35 @@ struct JournalOwnershipTests {
         #expect(!FileManager.default.fileExists(atPath: unit.dir.file("nowhere")), "no folder created")
     }
 }
+
+@Suite("Journal export filters")
+struct JournalExportTests {
+    @Test("export --camera, --plate, --since/--until with dates, times and ages; --crops with CSV is refused, not silently dropped")
+    func filters() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("journal.sqlite")
+        let journal = try Journal(settings: JournalSettings(path: path))
+        for (camera, plate, day) in [("a", "P1", "2026-11-20"), ("b", "P2", "2026-11-25"), ("a", "P2", "2026-11-29")] {
+            let t = CaptureTime(unixNanoseconds: ISO8601.parse("\(day)T12:00:00Z")!, quality: .synchronized)
+            _ = try journal.appendNow(ReadEvent(
+                kind: .vehicle, camera: CameraID(camera), plate: plate, confidence: 90, candidates: [], region: "us",
+                box: PixelBox(x: 0, y: 0, width: 1, height: 1), firstSeen: t, lastSeen: t, frameCount: 1, bestFrame: "f"))
+        }
+        try journal.close()
+        func plates(_ arguments: [String]) throws -> [String] {
+            let result = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--format", "csv"] + arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return result.stdout.split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[3]) + "@" + String($0.split(separator: ",")[2]) }
+        }
+        #expect(try plates([]) == ["P1@a", "P2@b", "P2@a"])
+        #expect(try plates(["--camera", "a"]) == ["P1@a", "P2@a"])
+        #expect(try plates(["--camera", "a", "--camera", "b", "--plate", "P2"]) == ["P2@b", "P2@a"])
+        #expect(try plates(["--since", "2026-11-24", "--until", "2026-11-28"]) == ["P2@b"])
+        #expect(try plates(["--until", "2026-11-25T12:00:00Z"]) == ["P1@a"])
+        #expect(try plates(["--since", "1000w"]).count == 3)
+        let crops = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--format", "csv", "--crops"])
+        #expect(crops.status != 0 && crops.stderr.contains("--crops works with --format jsonl only"), "\(crops.stderr)")
+        let bad = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--until", "next tuesday"])
+        #expect(bad.status != 0 && bad.stderr.contains("--until must be a date"), "\(bad.stderr)")
+    }
+}
