@@ -32,15 +32,9 @@ public enum SystemClock {
     }
 
     public static func now() -> CaptureTime {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return CaptureTime(unixNanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec), quality: quality())
+        CaptureTime(unixNanoseconds: Clocks.wallNanoseconds(), quality: quality())
     }
 
     /// Monotonic seconds, for rates and ages that must not jump with the wall clock.
-    public static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    public static func monotonic() -> Double { Clocks.monotonicSeconds() }
 }

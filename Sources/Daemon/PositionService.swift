@@ -73,7 +73,7 @@ struct PositionService: Service, CustomStringConvertible {
         }
         let feed = setup.feed
         await runOnThreadUntilShutdown(name: "position") { stop in
-            source.run(feed: feed, stop: { stop.isSet })
+            source.run(feed: feed, stop: stop)
         }
     }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import PlateKeeperCore
 import Logging
 import ServiceLifecycle
 

@@ -1,25 +1,6 @@
 import Foundation
+import PlateKeeperCore
 import ServiceLifecycle
-import Synchronization
-
-/// A flag one side sets to ask a blocking loop on another thread to stop.
-final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .releasing) }
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-
-    /// Sleeps up to `seconds`, waking early when the flag is set. Returns false if it was set.
-    func sleep(_ seconds: Double) -> Bool {
-        var left = seconds
-        while left > 0 {
-            if isSet { return false }
-            let step = min(left, 0.05)
-            Thread.sleep(forTimeInterval: step)
-            left -= step
-        }
-        return !isSet
-    }
-}
 
 /// Runs blocking work (C calls, file I/O, sleeps) on a thread of its own, so the cooperative
 /// pool (two threads on these units) is never held up; resumes when the work returns.

@@ -172,30 +172,21 @@ struct RecordCommand: ParsableCommand {
     }
 }
 
-/// Runs a position source on a thread of its own while frames are recorded, saving every line it
-/// reads into the recording's position.log.
+/// Runs a position source while frames are recorded, saving every line it reads into the
+/// recording's position.log.
 final class PositionLogRecorder: Sendable {
     private let writer: PositionRecording.Writer
-    private let stopped = Locked(false)
-    private let done = Locked(false)
+    private let thread: PositionSourceThread
 
     init(path: String, source make: (@escaping PositionLineTap) -> any PositionSource) throws {
-        let writer = try PositionRecording.Writer(path: path)
-        self.writer = writer
-        let source = make(writer.tap)
-        let (stopped, done) = (self.stopped, self.done)
-        let thread = Thread {
-            source.run(feed: PositionFeed(source: .gpsd), stop: { stopped.withLock { $0 } })
-            done.withLock { $0 = true }
-        }
-        thread.start()
+        writer = try PositionRecording.Writer(path: path)
+        thread = PositionSourceThread(make(writer.tap), feed: PositionFeed(source: .gpsd))
     }
 
     var lines: Int { writer.lines }
 
     func stop() {
-        stopped.withLock { $0 = true }
-        while !done.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.05) }
+        thread.stop(timeout: 30)
         writer.close()
     }
 }

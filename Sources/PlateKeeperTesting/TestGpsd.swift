@@ -150,7 +150,7 @@ public final class TestGpsd: @unchecked Sendable {
         var i = 0
         if realTime {
             // Start at the current second.
-            i = max(0, Int((Double(wallNanoseconds() + ahead - track.t0) / 1e9).rounded(.down)))
+            i = max(0, Int((Double(Clocks.wallNanoseconds() + ahead - track.t0) / 1e9).rounded(.down)))
         }
         while true {
             let (stopped, fix, extra) = state.withLock { s -> (Bool, Int?, [String]) in
@@ -163,18 +163,12 @@ public final class TestGpsd: @unchecked Sendable {
             i += 1
             if realTime {
                 let next = track.t0 + Int64(i) * 1_000_000_000 - ahead
-                let wait = Double(next - wallNanoseconds()) / 1e9
+                let wait = Double(next - Clocks.wallNanoseconds()) / 1e9
                 if wait > 0 { Thread.sleep(forTimeInterval: min(wait, 1)) }
             } else {
                 Thread.sleep(forTimeInterval: period)
             }
         }
-    }
-
-    private static func wallNanoseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     static func freePort(_ kind: __socket_type) throws -> UInt16 {

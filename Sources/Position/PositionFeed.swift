@@ -115,7 +115,7 @@ public final class PositionFeed: Sendable {
         state.withLock {
             $0.state = .receiving
             $0.error = nil
-            $0.lastReportAt = Self.monotonic()
+            $0.lastReportAt = Clocks.monotonicSeconds()
         }
     }
 
@@ -141,7 +141,7 @@ public final class PositionFeed: Sendable {
     /// Returns false when the track refused it (older than the newest).
     @discardableResult
     public func report(_ fix: PositionFix, receivedAt: Int64) -> Bool {
-        let now = Self.monotonic()
+        let now = Clocks.monotonicSeconds()
         return state.withLock { s in
             s.lastReportAt = now
             if s.state != .deviceGone { s.state = .receiving }
@@ -161,7 +161,7 @@ public final class PositionFeed: Sendable {
     /// A report of no fix that carries no time (a receiver that has neither yet): shown in status;
     /// reads after the last fix become stale by themselves.
     public func noFixWithoutTime() {
-        let now = Self.monotonic()
+        let now = Clocks.monotonicSeconds()
         state.withLock {
             $0.noFixWithoutTime = true
             $0.lastReportAt = now
@@ -171,7 +171,7 @@ public final class PositionFeed: Sendable {
 
     /// gpsd's SKY report.
     public func satellites(used: Int, seen: Int) {
-        let now = Self.monotonic()
+        let now = Clocks.monotonicSeconds()
         state.withLock {
             $0.satellitesUsed = used
             $0.satellitesSeen = seen
@@ -182,7 +182,7 @@ public final class PositionFeed: Sendable {
 
     /// A line that could not be used (bad checksum, malformed JSON…): counted and kept for status.
     public func badInput(_ description: String) {
-        let now = Self.monotonic()
+        let now = Clocks.monotonicSeconds()
         state.withLock {
             $0.badInputs += 1
             $0.lastBadInput = String(description.prefix(200))
@@ -235,7 +235,7 @@ public final class PositionFeed: Sendable {
     }
 
     public func snapshot() -> Snapshot {
-        let now = Self.monotonic()
+        let now = Clocks.monotonicSeconds()
         return state.withLock { s in
             var current = s.state
             if current == .receiving, let last = s.lastReportAt, now - last > settings.silentAfterSeconds { current = .silent }
@@ -257,16 +257,4 @@ public final class PositionFeed: Sendable {
     public var isSilent: Bool { snapshot().state == .silent }
 
     static func rounded(_ seconds: Double) -> Double { (seconds * 1000).rounded() / 1000 }
-
-    static func monotonic() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    static func wallNanoseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
 }

@@ -4,12 +4,36 @@ public import PlateKeeperCore
 
 /// Something that delivers fixes to a feed: gpsd over TCP, or a serial NMEA receiver.
 ///
-/// `run` blocks (on a thread of its own) until `stop` returns true. It never gives up: a lost
+/// `run` blocks (on a thread of its own) until `stop` is set. It never gives up: a lost
 /// connection, an unplugged device or a malformed line is logged, shown on the feed, and the
 /// source reconnects with backoff; the daemon keeps running and reads keep being journaled, with
 /// their position marked missing meanwhile.
 public protocol PositionSource: Sendable, CustomStringConvertible {
-    func run(feed: PositionFeed, stop: @escaping @Sendable () -> Bool)
+    func run(feed: PositionFeed, stop: StopFlag)
+}
+
+/// A source running on a thread of its own until `stop()`, for tools (`record`) and tests; the
+/// daemon runs sources as services instead.
+public final class PositionSourceThread: Sendable {
+    private let flag = StopFlag()
+    private let done = StopFlag()
+
+    public init(_ source: any PositionSource, feed: PositionFeed) {
+        let (flag, done) = (flag, done)
+        let thread = Thread {
+            source.run(feed: feed, stop: flag)
+            done.set()
+        }
+        thread.name = "position"
+        thread.start()
+    }
+
+    /// Asks the source to stop and waits up to `timeout` seconds for it; false if it did not.
+    @discardableResult
+    public func stop(timeout: Double = 5) -> Bool {
+        flag.set()
+        return !done.sleep(timeout)
+    }
 }
 
 /// Receives every line a source reads, with the system time it arrived (Unix ns): `record` saves
@@ -74,18 +98,6 @@ struct Backoff {
     mutating func reset() { next = 0.5 }
 }
 
-/// Sleeps up to `seconds`, waking early when `stop` says so. Returns false if stopped.
-func pause(_ seconds: Double, stop: () -> Bool) -> Bool {
-    var left = seconds
-    while left > 0 {
-        if stop() { return false }
-        let step = min(left, 0.05)
-        Thread.sleep(forTimeInterval: step)
-        left -= step
-    }
-    return !stop()
-}
-
 func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
 /// Logs bad input at a bounded rate and keeps the last one on the feed.
@@ -96,7 +108,7 @@ struct BadInputLog {
 
     mutating func report(_ what: String, feed: PositionFeed) {
         feed.badInput(what)
-        let (log, held) = throttle.allow(now: PositionFeed.monotonic())
+        let (log, held) = throttle.allow(now: Clocks.monotonicSeconds())
         guard log else { return }
         var meta: Logger.Metadata = ["position.source": "\(source)", "error": "\(what)"]
         if held > 0 { meta["held"] = "\(held)" }
@@ -107,22 +119,22 @@ struct BadInputLog {
 /// The loop both receivers share: a session until it fails (it returns why), then the failure on
 /// the feed, one log line per new reason (not one per retry), and a backoff pause; until `stop`.
 func runReconnecting(
-    feed: PositionFeed, logger: Logger, source: String, lost: Logger.Message, stop: () -> Bool,
+    feed: PositionFeed, logger: Logger, source: String, lost: Logger.Message, stop: StopFlag,
     session: (inout BadInputLog, inout Backoff) -> String
 ) {
     var backoff = Backoff()
     var bad = BadInputLog(logger: logger, source: source)
     var lastError: String?
-    while !stop() {
+    while !stop.isSet {
         feed.connecting()
         let error = session(&bad, &backoff)
-        if stop() { break }
+        if stop.isSet { break }
         feed.disconnected(error)
         if error != lastError {
             logger.error(lost, metadata: ["position.source": "\(source)", "error": "\(error)"])
             lastError = error
         }
-        _ = pause(backoff.delay(), stop: stop)
+        _ = stop.sleep(backoff.delay())
     }
 }
 
@@ -165,14 +177,14 @@ public struct GpsdSource: PositionSource {
     /// gpsd greets a client at once; a server that says nothing for this long is not gpsd.
     static let greetingSeconds = 5.0
 
-    public func run(feed: PositionFeed, stop: @escaping @Sendable () -> Bool) {
+    public func run(feed: PositionFeed, stop: StopFlag) {
         runReconnecting(feed: feed, logger: logger, source: description, lost: "gpsd connection lost; reconnecting", stop: stop) {
             session(feed: feed, bad: &$0, backoff: &$1, stop: stop)
         }
     }
 
     /// One connection, until it fails (returns why) or `stop`.
-    private func session(feed: PositionFeed, bad: inout BadInputLog, backoff: inout Backoff, stop: () -> Bool) -> String {
+    private func session(feed: PositionFeed, bad: inout BadInputLog, backoff: inout Backoff, stop: StopFlag) -> String {
         let fd: Int32
         switch TCPConnection.open(host: host, port: port, timeoutSeconds: 5) {
         case let .success(socket): fd = socket
@@ -185,10 +197,10 @@ public struct GpsdSource: PositionSource {
         }
         var lines = LineSplitter(maxLine: GpsdReport.maxLineBytes)
         var greeted = false
-        let connectedAt = PositionFeed.monotonic()
+        let connectedAt = Clocks.monotonicSeconds()
         var silence = SilenceWatch()
         var buffer = [UInt8](repeating: 0, count: 8192)
-        while !stop() {
+        while !stop.isSet {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&p, 1, 250)
             if ready < 0 {
@@ -198,7 +210,7 @@ public struct GpsdSource: PositionSource {
             if ready == 0 {
                 if greeted {
                     silence.check(feed: feed, logger: logger, source: description)
-                } else if PositionFeed.monotonic() - connectedAt > Self.greetingSeconds {
+                } else if Clocks.monotonicSeconds() - connectedAt > Self.greetingSeconds {
                     return "no VERSION greeting within \(Int(Self.greetingSeconds)) s: is gpsd listening at \(host):\(port)?"
                 }
                 continue
@@ -209,7 +221,7 @@ public struct GpsdSource: PositionSource {
                 if errno == EINTR || errno == EAGAIN { continue }
                 return "recv: \(errnoText(errno))"
             }
-            let received = PositionFeed.wallNanoseconds()
+            let received = Clocks.wallNanoseconds()
             for piece in lines.feed(buffer[0..<n]) {
                 switch piece {
                 case let .tooLong(count):
@@ -335,7 +347,7 @@ public struct SerialNMEASource: PositionSource {
 
     public var description: String { "nmea \(path)" }
 
-    public func run(feed: PositionFeed, stop: @escaping @Sendable () -> Bool) {
+    public func run(feed: PositionFeed, stop: StopFlag) {
         var receiver = NMEAReceiver()
         runReconnecting(feed: feed, logger: logger, source: description, lost: "serial GNSS receiver unavailable; reopening", stop: stop) {
             session(feed: feed, receiver: &receiver, bad: &$0, backoff: &$1, stop: stop)
@@ -355,7 +367,7 @@ public struct SerialNMEASource: PositionSource {
     }
 
     private func session(
-        feed: PositionFeed, receiver: inout NMEAReceiver, bad: inout BadInputLog, backoff: inout Backoff, stop: () -> Bool
+        feed: PositionFeed, receiver: inout NMEAReceiver, bad: inout BadInputLog, backoff: inout Backoff, stop: StopFlag
     ) -> String {
         let fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return "open(\(path)): \(errnoText(errno))" }
@@ -380,7 +392,7 @@ public struct SerialNMEASource: PositionSource {
         var lines = LineSplitter(maxLine: 256)
         var silence = SilenceWatch()
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while !stop() {
+        while !stop.isSet {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&p, 1, 250)
             if ready < 0 {
@@ -401,7 +413,7 @@ public struct SerialNMEASource: PositionSource {
                 if p.revents & Int16(POLLHUP) != 0 { return "\(path): hang-up" }
                 continue
             }
-            let received = PositionFeed.wallNanoseconds()
+            let received = Clocks.wallNanoseconds()
             for piece in lines.feed(buffer[0..<n]) {
                 switch piece {
                 case let .tooLong(count):

@@ -9,27 +9,6 @@ import Testing
 import Glibc
 #endif
 
-/// Runs a source's blocking loop on a thread of its own until `stop()`.
-final class SourceRunner: Sendable {
-    private let stopped = Locked(false)
-    private let done = Locked(false)
-
-    init(_ source: any PositionSource, feed: PositionFeed) {
-        let thread = Thread { [stopped, done] in
-            source.run(feed: feed, stop: { stopped.withLock { $0 } })
-            done.withLock { $0 = true }
-        }
-        thread.start()
-    }
-
-    /// Asks the loop to stop and waits up to 5 s for it; false if it did not.
-    @discardableResult
-    func stop() -> Bool {
-        stopped.withLock { $0 = true }
-        return waitUntil(timeout: 5) { done.withLock { $0 } }
-    }
-}
-
 let quietLogger: Logger = {
     var l = Logger(label: "position-test")
     l.logLevel = .critical
@@ -45,7 +24,7 @@ struct PositionSourceTests {
         // What `record --gpsd` saves beside the frames, for the replay below.
         let log = gpsd.dir.file(PositionRecording.fileName)
         let writer = try PositionRecording.Writer(path: log)
-        let runner = SourceRunner(GpsdSource(host: "127.0.0.1", port: gpsd.port, logger: quietLogger, tap: writer.tap), feed: feed)
+        let runner = PositionSourceThread(GpsdSource(host: "127.0.0.1", port: gpsd.port, logger: quietLogger, tap: writer.tap), feed: feed)
         defer { runner.stop() }
         let times = Locked<[Int64]>([])
         #expect(waitUntil(timeout: 20) {
@@ -98,7 +77,7 @@ struct PositionSourceTests {
         var settings = PositionFeed.Settings()
         settings.silentAfterSeconds = 1
         let feed = PositionFeed(source: .gpsd, settings: settings)
-        let runner = SourceRunner(GpsdSource(host: "127.0.0.1", port: gpsd.port, logger: quietLogger), feed: feed)
+        let runner = PositionSourceThread(GpsdSource(host: "127.0.0.1", port: gpsd.port, logger: quietLogger), feed: feed)
         defer { runner.stop() }
         #expect(waitUntil(timeout: 20) { feed.snapshot().fixMode == .threeD })
 
@@ -144,7 +123,7 @@ struct PositionSourceTests {
     func gpsdBadInput() throws {
         let server = try ScriptedLineServer()
         let feed = PositionFeed(source: .gpsd)
-        let runner = SourceRunner(GpsdSource(host: "127.0.0.1", port: server.port, logger: quietLogger), feed: feed)
+        let runner = PositionSourceThread(GpsdSource(host: "127.0.0.1", port: server.port, logger: quietLogger), feed: feed)
         defer { runner.stop() }
         func tpv(_ time: String, lat: Double = 48.1, mode: Int = 3) -> String {
             #"{"class":"TPV","mode":\#(mode),"time":"\#(time)","lat":\#(lat),"lon":11.5,"speed":10.0,"track":90.0}"#
@@ -182,7 +161,7 @@ struct PositionSourceTests {
         let dir = try TemporaryDirectory()
         let port = try TestSerialPort(link: dir.file("ttyGPS0"))
         let feed = PositionFeed(source: .nmea)
-        let runner = SourceRunner(SerialNMEASource(path: port.link, baud: 9600, logger: quietLogger), feed: feed)
+        let runner = PositionSourceThread(SerialNMEASource(path: port.link, baud: 9600, logger: quietLogger), feed: feed)
         defer { runner.stop() }
         let track = StraightTrack()
         let epoch = Locked(0)
