@@ -3,7 +3,7 @@ import EventChain
 import Capture
 import Foundation
 import Grouping
-import Journal
+public import Journal
 public import Logging
 import PlateKeeperCore
 import ServiceLifecycle
@@ -204,12 +204,7 @@ public struct Daemon: Sendable {
     }
 
     private func openJournal(_ section: JournalSection) throws -> Journal {
-        var settings = JournalSettings(path: section.path)
-        settings.quotaBytes = section.quotaBytes
-        settings.retentionSeconds = section.retentionSeconds
-        settings.whenFull = section.whenFull == .dropOldest ? .dropOldest : .stopAccepting
-        settings.keepCrops = section.keepCrops
-        let journal = try Journal(settings: settings)
+        let journal = try Journal(settings: JournalSettings(section))
         if let moved = journal.quarantined {
             logger.critical(
                 "journal file was unusable and has been moved aside; a new journal was started",
@@ -312,5 +307,16 @@ struct Pipeline: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         return !Task.isCancelled
+    }
+}
+
+extension JournalSettings {
+    /// The journal settings `[journal]` gives, for the daemon and the journal tools alike.
+    public init(_ section: JournalSection) {
+        self.init(path: section.path)
+        quotaBytes = section.quotaBytes
+        retentionSeconds = section.retentionSeconds
+        whenFull = section.whenFull == .dropOldest ? .dropOldest : .stopAccepting
+        keepCrops = section.keepCrops
     }
 }

@@ -37,16 +37,16 @@ struct PositionSetup: Sendable {
         case .recording:
             // A recording's position log, loaded whole: replayed frames carry their recorded
             // capture times, and get the positions the unit had then.
-            settings.capacity = PositionRecording.maxFixes
-            feed = PositionFeed(source: PositionRecording.source(of: config.recording), settings: settings)
             source = nil
             do {
-                let summary = try PositionRecording.load(path: config.recording, into: feed)
-                feed.recorded()
+                let (loaded, summaries) = try PositionRecording.feed(loading: [config.recording], settings: settings)
+                feed = loaded
                 logger.notice("recorded positions loaded", metadata: [
-                    "path": "\(config.recording)", "lines": "\(summary.lines)", "fixes": "\(summary.fixes)", "bad": "\(summary.bad)",
+                    "path": "\(config.recording)", "lines": "\(summaries[0].lines)", "fixes": "\(summaries[0].fixes)",
+                    "bad": "\(summaries[0].bad)",
                 ])
             } catch {
+                feed = PositionFeed(source: .nmea, settings: settings)
                 feed.disconnected("\(config.recording): \(error)")
                 logger.error("recorded positions cannot be read; reads will say no-source", metadata: [
                     "path": "\(config.recording)", "error": "\(error)",
@@ -107,7 +107,7 @@ struct PositionEnricher: ReadEventEnricher {
 
     func enrich(_ event: inout ReadEvent) async {
         var clock = SystemClock.state()
-        clock.gpsOffsetSeconds = feed.gpsOffsetSeconds.map { ($0 * 1000).rounded() / 1000 }
+        clock.gpsOffsetSeconds = feed.gpsOffsetSeconds
         let (position, status) = feed.lookup(at: event.bestSeen.unixNanoseconds, clockSynchronized: clock.synchronized)
         event.position = position
         event.positionStatus = status

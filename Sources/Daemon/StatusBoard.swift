@@ -72,10 +72,10 @@ public struct StatusDocument: Sendable, Codable {
     }
 
     public struct Position: Sendable, Codable {
-        /// `none`, `fixed`, `gpsd` or `nmea`.
+        /// `none`, `fixed`, `gpsd` or `nmea` (a recording's log is one of the last two).
         public var source: String
         /// What the source is doing: `none`, `fixed`, `connecting`, `receiving`, `silent`,
-        /// `device-gone`, `disconnected`.
+        /// `device-gone`, `disconnected`, `recorded`.
         public var state: String?
         public var error: String?
         /// The last fix's mode (`none`, `2d`, `3d`, `fixed`) and satellites.
@@ -383,7 +383,7 @@ public final class StatusBoard: Sendable {
             break
         }
         let kernel = SystemClock.state()
-        let offset = p.gpsOffsetSeconds.map { ($0 * 1000).rounded() / 1000 }
+        let offset = p.gpsOffsetSeconds
         if let offset, abs(offset) > clockOffsetWarningSeconds {
             problems.append("system clock differs from GNSS time by \(offset) s (limit \(clockOffsetWarningSeconds) s)")
         }

@@ -55,11 +55,15 @@ public final class Journal: Sendable {
         let path = settings.path
         let folder = (path as NSString).deletingLastPathComponent
         var moved: (String, String)?
+        // Where read-only tools open the file (nil for the daemon).
+        let readOnly: String?
         if mode == .inspect {
             // Read-only tools create nothing and change nothing.
             lock = nil
             guard FileManager.default.fileExists(atPath: path) else { throw .cannotOpen(path: path, reason: "no journal file") }
-            if let problem = try Self.problem(withFileAt: path, writable: false) { throw .cannotOpen(path: path, reason: problem) }
+            let location = Self.readOnlyLocation(path)
+            if let problem = try Self.problem(withFileAt: path, readOnlyAt: location) { throw .cannotOpen(path: path, reason: problem) }
+            readOnly = location
         } else {
             if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
                 do {
@@ -70,16 +74,19 @@ public final class Journal: Sendable {
             }
             // Before anything else of the journal is touched: a second daemon stops here.
             lock = try JournalLock.acquire(forJournal: path)
-            if let problem = try Self.problem(withFileAt: path, writable: true) {
+            readOnly = nil
+            if let problem = try Self.problem(withFileAt: path) {
                 moved = (try Self.quarantine(path, reason: problem), problem)
             }
         }
         quarantined = moved
         if mode == .owner { try Self.createFileIfMissing(path) }
         do {
-            pool = mode == .owner
-                ? try DatabasePool(path: path, configuration: Self.configuration(settings))
-                : try DatabasePool(path: Self.readOnlyLocation(path), configuration: Self.readOnlyConfiguration())
+            pool = if let readOnly {
+                try DatabasePool(path: readOnly, configuration: Self.readOnlyConfiguration())
+            } else {
+                try DatabasePool(path: path, configuration: Self.configuration(settings))
+            }
             // GRDB sets synchronous = NORMAL with WAL; a read must survive a power cut, so FULL.
             if mode == .owner {
                 let level = settings.synchronous.rawValue
@@ -381,9 +388,11 @@ public final class Journal: Sendable {
     ///
     /// Throws instead when the file cannot be examined at all (permission denied, an I/O error,
     /// SQLite unable to open it): that says nothing about its content, so it must never lead to the
-    /// file being moved aside. With `writable`, the files the daemon writes (the journal, its WAL
-    /// and shared-memory files, the folder for them) must be writable too.
-    static func problem(withFileAt path: String, writable: Bool) throws(JournalError) -> String? {
+    /// file being moved aside. Without `readOnlyAt` (the daemon), the files the daemon writes (the
+    /// journal, its WAL and shared-memory files, the folder for them) must be writable too; with
+    /// it (the tools), the file is opened read-only at that location (`readOnlyLocation`).
+    static func problem(withFileAt path: String, readOnlyAt location: String? = nil) throws(JournalError) -> String? {
+        let writable = location == nil
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -410,7 +419,7 @@ public final class Journal: Sendable {
         do {
             var config = writable ? Configuration() : readOnlyConfiguration()
             config.busyMode = .timeout(10)
-            let queue = try DatabaseQueue(path: writable ? path : readOnlyLocation(path), configuration: config)
+            let queue = try DatabaseQueue(path: location ?? path, configuration: config)
             defer { try? queue.close() }
             return try queue.read { db -> String? in
                 let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0

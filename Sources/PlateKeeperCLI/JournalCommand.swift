@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import Foundation
 import Journal
+import Daemon
 import WireFormat
 import PlateKeeperCore
 
@@ -32,11 +33,7 @@ struct JournalCommand: ParsableCommand {
                 }
             }
             let path = journal ?? section?.path ?? ""
-            var settings = JournalSettings(path: path)
-            if let section, section.path == path {
-                settings.quotaBytes = section.quotaBytes
-                settings.retentionSeconds = section.retentionSeconds
-            }
+            let settings = section.flatMap { $0.path == path ? JournalSettings($0) : nil } ?? JournalSettings(path: path)
             do {
                 return try Journal(settings: settings, mode: .inspect)
             } catch {

@@ -83,19 +83,16 @@ struct ReplayCommand: ParsableCommand {
         let logs = paths.map { ($0 as NSString).appendingPathComponent(PositionRecording.fileName) }
             .filter { FileManager.default.fileExists(atPath: $0) }
         guard !logs.isEmpty else { return nil }
-        var settings = PositionFeed.Settings()
-        settings.capacity = PositionRecording.maxFixes
-        let feed = PositionFeed(source: PositionRecording.source(of: logs[0]), settings: settings)
-        for log in logs {
-            do {
-                let summary = try PositionRecording.load(path: log, into: feed)
+        do {
+            let (feed, summaries) = try PositionRecording.feed(loading: logs, settings: PositionFeed.Settings())
+            for (log, summary) in zip(logs, summaries) {
                 Terminal.stderrLine("replay: \(log): \(summary.fixes) fixes from \(summary.lines) lines\(summary.bad > 0 ? ", \(summary.bad) unusable" : "")")
-            } catch {
-                Terminal.error("\(log): \(error)")
-                throw ExitCode(1)
             }
+            return feed
+        } catch {
+            Terminal.error("\(error)")
+            throw ExitCode(1)
         }
-        return feed
     }
 
     /// Adds the recorded position (and how it was obtained) to a read's JSON line.

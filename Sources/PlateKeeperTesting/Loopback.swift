@@ -15,7 +15,7 @@ public enum Loopback {
     }
 
     /// A listening socket on `port` (0: a free one) and the port it got.
-    static func listen(port: UInt16) throws -> (fd: Int32, port: UInt16) {
+    public static func listen(port: UInt16) throws -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         var one: Int32 = 1

@@ -137,10 +137,7 @@ public final class TestGpsd: @unchecked Sendable {
         defer { close(udp) }
         func send(_ lines: [String]) {
             let data = Array(lines.map { $0 + "\r\n" }.joined().utf8)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = feedPort.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var address = Loopback.address(feedPort)
             _ = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     sendto(udp, data, data.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -174,9 +171,7 @@ public final class TestGpsd: @unchecked Sendable {
     static func freePort(_ kind: __socket_type) throws -> UInt16 {
         let fd = socket(AF_INET, Int32(kind.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var address = Loopback.address(0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }

@@ -194,8 +194,9 @@ public final class PositionFeed: Sendable {
 
     /// GNSS time minus the system clock, seconds: the largest of the recent samples, since each
     /// sample is the true offset less that report's delay, and the largest has the least delay.
+    /// To the millisecond, as reads and status report it.
     public var gpsOffsetSeconds: Double? {
-        state.withLock { $0.offsets.max() }
+        state.withLock { $0.offsets.max() }.map(Self.rounded)
     }
 
     /// The GNSS time of the newest report, with or without a position.
@@ -209,8 +210,7 @@ public final class PositionFeed: Sendable {
     public func lookup(at captureNs: Int64, clockSynchronized: Bool?) -> (GeoPosition?, PositionStatus) {
         if let fixed { return (fixed, PositionStatus(state: .fixed)) }
         return state.withLock { s in
-            guard let track = s.track else { return (nil, PositionStatus(state: .noSource)) }
-            guard track.count > 0 else { return (nil, PositionStatus(state: .noSource)) }
+            guard let track = s.track, track.count > 0 else { return (nil, PositionStatus(state: .noSource)) }
             var time = captureNs
             if clockSynchronized != true, let offset = s.offsets.max(), abs(offset) > 1,
                let shift = ISO8601.nanoseconds(seconds: offset), case (let t, false) = captureNs.addingReportingOverflow(shift) {
@@ -248,7 +248,7 @@ public final class PositionFeed: Sendable {
             return Snapshot(
                 source: source, state: current, error: s.error, fixMode: fixed?.fix ?? (s.noFixWithoutTime ? GeoPosition.FixMode.none : latestFix?.mode),
                 satellitesUsed: s.satellitesUsed ?? latestFix?.satellites, satellitesSeen: s.satellitesSeen,
-                lastFixAgeSeconds: s.lastFixAt.map { Self.rounded(now - $0) }, lastFix: lastFix, gpsOffsetSeconds: s.offsets.max(),
+                lastFixAgeSeconds: s.lastFixAt.map { Self.rounded(now - $0) }, lastFix: lastFix, gpsOffsetSeconds: s.offsets.max().map(Self.rounded),
                 badInputs: s.badInputs, lastBadInput: s.lastBadInput)
         }
     }

@@ -449,10 +449,28 @@ public enum PositionRecording {
     public static let maxFixes = 864_000
 
     /// The kind of source a log was recorded from: gpsd when its first line is JSON, else NMEA.
-    public static func source(of path: String) -> GeoPosition.Source {
-        guard let head = try? BoundedFile.read(path, limit: 4096), let first = head.split(separator: 0x0A).first,
-              let space = first.firstIndex(of: 0x20), first.index(after: space) < first.endIndex else { return .nmea }
+    static func source(of log: [UInt8]) -> GeoPosition.Source {
+        guard let first = log.split(separator: 0x0A).first, let space = first.firstIndex(of: 0x20),
+              first.index(after: space) < first.endIndex else { return .nmea }
         return first[first.index(after: space)] == UInt8(ascii: "{") ? .gpsd : .nmea
+    }
+
+    /// A feed of every fix in the logs at `paths` (each read once), keeping up to `maxFixes` and
+    /// marked recorded; its source kind is the first log's. With what each log held.
+    public static func feed(loading paths: [String], settings: PositionFeed.Settings) throws -> (PositionFeed, [Summary]) {
+        var settings = settings
+        settings.capacity = maxFixes
+        var feed: PositionFeed?
+        var summaries: [Summary] = []
+        for path in paths {
+            let data = try BoundedFile.read(path, limit: maxBytes)
+            let into = feed ?? PositionFeed(source: source(of: data), settings: settings)
+            feed = into
+            summaries.append(load(data, into: into))
+        }
+        let loaded = feed ?? PositionFeed(source: .nmea, settings: settings)
+        loaded.recorded()
+        return (loaded, summaries)
     }
 
     public struct Summary: Sendable, Equatable {
@@ -498,7 +516,10 @@ public enum PositionRecording {
     /// Loads a position log into `feed`. Each line's source is told by its first character: NMEA
     /// lines start with `$`, gpsd's JSON with `{`.
     public static func load(path: String, into feed: PositionFeed) throws -> Summary {
-        let data = try BoundedFile.read(path, limit: maxBytes)
+        load(try BoundedFile.read(path, limit: maxBytes), into: feed)
+    }
+
+    static func load(_ data: [UInt8], into feed: PositionFeed) -> Summary {
         var summary = Summary()
         var receiver = NMEAReceiver()
         for raw in data.split(separator: 0x0A, omittingEmptySubsequences: true) {
