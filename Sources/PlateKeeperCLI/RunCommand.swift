@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The configuration file.")
     var config: String = PlateKeeperConfig.defaultPath
 
-    @Flag(help: "Prefix log lines with a timestamp (default when stderr is a terminal) instead of a syslog priority.")
+    @Flag(help: "Log plain stderr lines with a timestamp (default when stderr is a terminal), not journald records or lines with a syslog priority.")
     var logTimestamps = false
 
     func run() async throws {
@@ -37,7 +37,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let timestamps = logTimestamps || isatty(2) != 0
         let level = Logger.Level(rawValue: settings.logging.level.rawValue) ?? .info
-        LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level, timestamps: timestamps) }
+        let output = JournaldLogHandler.output(timestamps: timestamps)
+        LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level, output: output) }
         let logger = Logger(label: "platekeeper")
         // Journal files, sockets and crops are for this user only (the unit file sets UMask too).
         umask(0o077)

@@ -342,11 +342,13 @@ struct StartupTests {
     }
 }
 
+/// A datagram socket standing in for systemd's notify socket or the journal's socket.
 final class NotifySocket: @unchecked Sendable {
     let path: String
     let fd: Int32
     private let lock = NSLock()
     private var received: [String] = []
+    private var raw: [[UInt8]] = []
     private var open = true
 
     init(path: String) throws {
@@ -362,12 +364,15 @@ final class NotifySocket: @unchecked Sendable {
         var tv = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         Thread.detachNewThread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 4096)
+            var buffer = [UInt8](repeating: 0, count: 65_536)
             while lock.withLock({ open }) {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n > 0 {
                     let lines = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").map(String.init)
-                    lock.withLock { received += lines }
+                    lock.withLock {
+                        received += lines
+                        raw.append(Array(buffer[0..<n]))
+                    }
                 }
             }
         }
@@ -378,6 +383,9 @@ final class NotifySocket: @unchecked Sendable {
         Thread.sleep(forTimeInterval: 0.3)
         return lock.withLock { received }
     }
+
+    /// Every datagram received so far, as sent.
+    func datagrams() -> [[UInt8]] { lock.withLock { raw } }
 
     func stop() { lock.withLock { open = false } }
 
