@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "platekeeper", "Daemon", "Journal", "Config", "Grouping", "EventChain", "Position", "PlateKeeperCore", "PlateKeeperTesting",
+                "platekeeper", "Daemon", "Capture", "Journal", "Config", "Grouping", "EventChain", "Position", "PlateKeeperCore", "PlateKeeperTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

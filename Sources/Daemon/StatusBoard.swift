@@ -107,8 +107,15 @@ public struct StatusDocument: Sendable, Codable {
     public var clockSynchronized: Bool
     public var clockQuality: String
     public var diskFreeBytes: Int64?
+    /// `healthy`; `degraded`: everything runs but what it records is worth less (the clock is
+    /// not synchronised, so read times may be off), see `warnings`; `unhealthy`: something is
+    /// broken, see `problems`. `platekeeper status` exits 0, 1 or 2 for them (as monitoring
+    /// checks do: OK, WARNING, CRITICAL).
+    public var state: String
+    /// True only when `state` is `healthy`.
     public var healthy: Bool
     public var problems: [String]
+    public var warnings: [String]
     public var cameras: [Camera]
     public var journal: JournalPart
     public var upload: UploadPart?
@@ -387,6 +394,13 @@ public final class StatusBoard: Sendable {
         if let offset, abs(offset) > clockOffsetWarningSeconds {
             problems.append("system clock differs from GNSS time by \(offset) s (limit \(clockOffsetWarningSeconds) s)")
         }
+        var warnings: [String] = []
+        if quality != .synchronized {
+            warnings.append(
+                "system clock is not synchronised (\(quality.rawValue)): read times may be off; check NTP or the GNSS time source"
+                    + (offset.map { " (GNSS − system \($0) s)" } ?? ""))
+        }
+        let state = !problems.isEmpty ? "unhealthy" : !warnings.isEmpty ? "degraded" : "healthy"
         let clock = StatusDocument.Clock(
             synchronized: kernel.synchronized, estimatedErrorSeconds: kernel.estimatedErrorSeconds,
             maximumErrorSeconds: kernel.maximumErrorSeconds, gpsOffsetSeconds: offset, offsetWarningSeconds: clockOffsetWarningSeconds)
@@ -394,7 +408,7 @@ public final class StatusBoard: Sendable {
             version: version, pid: getpid(), startedAt: ISO8601.format(unixNanoseconds: Int64(startedAt.timeIntervalSince1970 * 1e9)),
             uptimeSeconds: ((now - startedMonotonic) * 10).rounded() / 10, now: SystemClock.now().iso8601,
             clockSynchronized: quality == .synchronized, clockQuality: quality.rawValue, diskFreeBytes: Self.diskFree(diskPath),
-            healthy: problems.isEmpty, problems: problems, cameras: cameras, journal: journal, upload: upload, position: positionPart,
+            state: state, healthy: state == "healthy", problems: problems, warnings: warnings, cameras: cameras, journal: journal, upload: upload, position: positionPart,
             clock: clock, workers: s.workers, framesQueued: queuedFrames())
     }
 

@@ -113,7 +113,15 @@ public enum StatusSocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else {
-            throw Failure(description: "cannot connect to \(path): \(String(cString: strerror(errno))) (is the daemon running?)")
+            let code = errno
+            switch code {
+            case ENOENT, ECONNREFUSED:
+                throw Failure(description: "no daemon is running (nothing listens at \(path))")
+            case EACCES, EPERM:
+                throw Failure(description: "not allowed to reach the daemon at \(path) (the socket is for root and the socket's group)")
+            default:
+                throw Failure(description: "cannot reach the daemon at \(path): \(String(cString: strerror(code)))")
+            }
         }
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)

@@ -8,7 +8,12 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the running daemon's cameras, journal, upload, position and clock.",
-        discussion: "Exit status: 0 healthy, 1 a camera or the journal is unhealthy, 3 the daemon cannot be reached."
+        discussion: """
+            Exit status, as monitoring checks read it: 0 healthy; 1 degraded (running, but the \
+            system clock is not synchronised, so read times may be off); 2 unhealthy (a camera, \
+            the journal, upload or the position source has a problem); 3 the daemon cannot be \
+            reached or its answer cannot be read.
+            """
     )
 
     @Option(help: "The daemon's status socket (default: from the configuration file).")
@@ -26,13 +31,13 @@ struct StatusCommand: ParsableCommand {
         do {
             data = try StatusSocket.fetch(from: path)
         } catch {
-            Terminal.error("platekeeper status: \(error)")
+            Terminal.stderrLine("platekeeper status: \(error)")
             throw ExitCode(3)
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         guard let doc = try? decoder.decode(StatusDocument.self, from: data) else {
-            Terminal.error("platekeeper status: the daemon at \(path) sent a document this version cannot read")
+            Terminal.stderrLine("platekeeper status: the daemon at \(path) sent a document this version cannot read")
             throw ExitCode(3)
         }
         if json {
@@ -40,13 +45,18 @@ struct StatusCommand: ParsableCommand {
         } else {
             print(Self.render(doc))
         }
-        if !doc.healthy { throw ExitCode.failure }
+        switch doc.state {
+        case "healthy": break
+        case "degraded": throw ExitCode(1)
+        default: throw ExitCode(2)
+        }
     }
 
     static func render(_ d: StatusDocument) -> String {
         var out: [String] = []
-        out.append("platekeeper \(d.version), pid \(d.pid), up \(duration(d.uptimeSeconds)): \(d.healthy ? "healthy" : "UNHEALTHY")")
+        out.append("platekeeper \(d.version), pid \(d.pid), up \(duration(d.uptimeSeconds)): \(d.state == "healthy" ? d.state : d.state.uppercased())")
         for p in d.problems { out.append("  ! \(p)") }
+        for w in d.warnings { out.append("  ~ \(w)") }
         var clock = "clock: \(d.clockSynchronized ? "synchronised" : "NOT synchronised (\(d.clockQuality))")"
         if let c = d.clock {
             if let est = c.estimatedErrorSeconds, let max = c.maximumErrorSeconds {
