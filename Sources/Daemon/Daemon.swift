@@ -269,8 +269,8 @@ struct Pipeline: Sendable {
                 boards.append(cameraBoard)
                 services.append(.init(
                     service: ReplayCameraService(
-                        id: camera.id, path: path, loop: loop, speed: speed, recordedTimes: camera.recordedTimes, board: cameraBoard, queue: queue,
-                        logger: cameraLogger),
+                        id: camera.id, path: path, loop: loop, speed: speed, recordedTimes: camera.recordedTimes,
+                        passGapSeconds: config.grouping.windowSeconds + 1, board: cameraBoard, queue: queue, logger: cameraLogger),
                     successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
             case let .device(path):
                 let cameraBoard = CameraBoard(id: camera.id, source: path, stallSeconds: camera.stallSeconds)

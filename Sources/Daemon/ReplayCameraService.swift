@@ -21,6 +21,11 @@ struct ReplayCameraService: Service, CustomStringConvertible {
     let speed: Double
     /// Keep a recording's manifest capture times instead of stamping frames as live.
     var recordedTimes = false
+    /// With `loop`, the empty road between two passes of the recording, in capture time: longer
+    /// than the grouping window, so each pass is a vehicle pass of its own (one read event per
+    /// plate per pass), as it would be at a real roadside. With `speed` above 0 the camera also
+    /// waits this long, so its capture times stay on the wall clock.
+    var passGapSeconds = 0.0
     let board: CameraBoard
     let queue: FrameQueue
     let logger: Logger
@@ -71,8 +76,10 @@ struct ReplayCameraService: Service, CustomStringConvertible {
                 if !retry(plan.errors.first?.description ?? "no frames in \(path)", "replay source unusable, retrying") { return }
                 continue
             }
+            if sequence > 0, passGapSeconds > 0, speed > 0, !stop.sleep(passGapSeconds) { return }
             let start = SystemClock.monotonic()
-            let startStamp = max(SystemClock.now().unixNanoseconds, lastStamp + 1_000_000)
+            let gap = sequence > 0 ? Int64(passGapSeconds * 1e9) : 0
+            let startStamp = max(SystemClock.now().unixNanoseconds, lastStamp + max(gap, 1_000_000))
             var firstRecorded: Int64?
             var delivered = 0
             var lastError: CaptureError?

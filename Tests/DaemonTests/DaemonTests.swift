@@ -279,6 +279,30 @@ struct DaemonTests {
         #expect(daemon.wait() == 0)
     }
 
+    @Test("a looping replay camera: every pass of the recording is a vehicle pass of its own, one event per plate per pass, lettering included")
+    func loopingReplay() throws {
+        let unit = try Self.unit(cameras: Self.replayCamera("loop", "pass-day", loop: true, speed: 0))
+        let frames = try FileManager.default.contentsOfDirectory(atPath: (TestPaths.testFrames as NSString).appendingPathComponent("pass-day"))
+            .filter { $0.hasSuffix(".jpg") }.count
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 120) { (Self.status(unit)?.cameras.first?.framesProcessed ?? 0) >= 4 * frames }, "\(daemon.log)")
+        // A few more frames may come in between this look and the stop: one pass of slack.
+        let received = try #require(Self.status(unit)?.cameras.first?.framesReceived)
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+        let passesBegun = (received + frames - 1) / frames + 1
+        let journal = try Journal(settings: JournalSettings(path: unit.journalPath), mode: .inspect)
+        let events = try journal.events().map(\.event)
+        let plate = try Self.expectedPlate("pass-day")
+        let byPlate = Dictionary(grouping: events, by: \.plate)
+        let platePasses = try #require(byPlate[plate]).count
+        #expect(platePasses >= 4 && platePasses <= passesBegun, "\(passesBegun) passes: \(byPlate.mapValues(\.count))")
+        for (text, group) in byPlate {
+            #expect(group.count <= passesBegun, "\(text) made more events than there were passes: \(byPlate.mapValues(\.count))")
+            #expect(group.allSatisfy { $0.frameCount <= frames }, "\(text): an event spans more than one pass")
+        }
+    }
+
     @Test("kill -9 at random points, 20 times: every committed read survives, the journal opens cleanly, nothing is duplicated")
     func killNine() throws {
         let unit = try Self.unit(cameras: Self.replayCamera("stills", "stills", loop: true, speed: 0),
