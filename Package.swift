@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries: one thin system-library target each (module map, pkg-config, apt provider).
@@ -87,13 +89,15 @@ let package = Package(
         // errors with line and key.
         .target(name: "Config", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // `platekeeper run`: wires capture → recognition → grouping → journal → upload as services,
-        // serves status, talks to systemd.
+        // serves status, talks to systemd, writes Prometheus metrics (swift-metrics → swift-prometheus).
         .target(
             name: "Daemon",
             dependencies: [
                 "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "EventChain", "Position", "Journal", "Upload", "Config",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),

@@ -94,7 +94,7 @@ private final class Validator {
 
     func config(_ root: TOMLTable) -> PlateKeeperConfig {
         var c = PlateKeeperConfig()
-        let sections = ["unit", "cameras", "recognition", "grouping", "journal", "upload", "position", "status", "logging"]
+        let sections = ["unit", "cameras", "recognition", "grouping", "journal", "upload", "position", "status", "metrics", "logging"]
         unknownKeys(root, path: "", allowed: sections)
         if let t = table(root, "unit", "unit") {
             unknownKeys(t, path: "unit", allowed: ["id"])
@@ -244,6 +244,22 @@ private final class Validator {
         }
         if [c.journal.path, c.journal.path + "-wal", c.journal.path + "-shm", c.journal.path + ".lock"].contains(c.status.socket) {
             issue("status.socket", "is one of the journal's files (\(c.journal.path)); give the socket a path of its own")
+        }
+        if let t = table(root, "metrics", "metrics") {
+            unknownKeys(t, path: "metrics", allowed: ["textfile", "interval"])
+            if t["textfile"]?.string == "" {
+                c.metrics.textfile = ""
+            } else if let path = absolutePath(t, "metrics", "textfile") {
+                if path.hasSuffix(".prom"), !path.hasSuffix("/.prom") {
+                    c.metrics.textfile = path
+                } else {
+                    issue("metrics.textfile", "must name a file ending in .prom (node_exporter reads only those), got \"\(path)\"")
+                }
+            }
+            c.metrics.intervalSeconds = duration(t, "metrics", "interval", 1...3600) ?? c.metrics.intervalSeconds
+            if !c.metrics.textfile.isEmpty, [c.journal.path, c.journal.path + "-wal", c.journal.path + "-shm", c.journal.path + ".lock", c.status.socket].contains(c.metrics.textfile) {
+                issue("metrics.textfile", "is one of the journal's files or the status socket; give the metrics a file of their own")
+            }
         }
         if let t = table(root, "logging", "logging") {
             unknownKeys(t, path: "logging", allowed: ["level"])

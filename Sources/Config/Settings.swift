@@ -17,6 +17,7 @@ public struct PlateKeeperConfig: Sendable, Equatable {
     public var upload = UploadSection()
     public var position = PositionSection()
     public var status = StatusSection()
+    public var metrics = MetricsSection()
     public var logging = LoggingSection()
 
     public static let defaultPath = "/etc/platekeeper/platekeeper.toml"
@@ -188,6 +189,15 @@ public struct StatusSection: Sendable, Equatable {
     /// `sun_path` holds 108 bytes with the terminating NUL.
     public static let maxSocketPathBytes = 107
     public var socket = "/run/platekeeper/status.sock"
+    public init() {}
+}
+
+/// Prometheus metrics, written as a node_exporter textfile (no port of its own to open or guard).
+public struct MetricsSection: Sendable, Equatable {
+    /// The file to write, ending in `.prom`, in node_exporter's textfile folder; empty: off.
+    public var textfile = ""
+    /// How often it is rewritten.
+    public var intervalSeconds = 15.0
     public init() {}
 }
 

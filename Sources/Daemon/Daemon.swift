@@ -230,6 +230,7 @@ struct Pipeline: Sendable {
             diskPath: (config.journal.path as NSString).deletingLastPathComponent,
             queuedFrames: { queue.count })
         if let moved = journal.quarantined { board.quarantined(moved.path) }
+        let metrics = config.metrics.textfile.isEmpty ? DaemonMetrics.off : DaemonMetrics.prometheus()
         let (stream, continuation) = AsyncStream<ChainInput>.makeStream(bufferingPolicy: .unbounded)
         var grouping = GroupingSettings()
         grouping.windowSeconds = config.grouping.windowSeconds
@@ -265,7 +266,8 @@ struct Pipeline: Sendable {
             cameraLogger[metadataKey: "camera.id"] = "\(camera.id)"
             switch camera.source {
             case let .replay(path, loop, speed):
-                let cameraBoard = CameraBoard(id: camera.id, source: "replay:\(path)", stallSeconds: max(camera.stallSeconds, speed == 0 ? 30 : 0))
+                let cameraBoard = CameraBoard(
+                    id: camera.id, source: "replay:\(path)", stallSeconds: max(camera.stallSeconds, speed == 0 ? 30 : 0), metrics: metrics)
                 boards.append(cameraBoard)
                 services.append(.init(
                     service: ReplayCameraService(
@@ -273,7 +275,7 @@ struct Pipeline: Sendable {
                         passGapSeconds: config.grouping.windowSeconds + 1, board: cameraBoard, queue: queue, logger: cameraLogger),
                     successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
             case let .device(path):
-                let cameraBoard = CameraBoard(id: camera.id, source: path, stallSeconds: camera.stallSeconds)
+                let cameraBoard = CameraBoard(id: camera.id, source: path, stallSeconds: camera.stallSeconds, metrics: metrics)
                 boards.append(cameraBoard)
                 services.append(.init(
                     service: DeviceCameraService(camera: camera, path: path, board: cameraBoard, queue: queue, logger: cameraLogger),
@@ -281,6 +283,13 @@ struct Pipeline: Sendable {
             }
         }
         board.setCameras(boards, workers: config.recognition.workers)
+        if !config.metrics.textfile.isEmpty {
+            // First to start, last to stop: its last write holds every count of this run.
+            services.insert(.init(
+                service: MetricsService(
+                    path: config.metrics.textfile, interval: config.metrics.intervalSeconds, metrics: metrics, board: board, logger: logger),
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore), at: 0)
+        }
         // After the cameras in start order, so it stops before the journal closes.
         if let upload = try UploadService.make(config: config, journal: journal, logger: logger) {
             board.setUpload { upload.uploader.status }

@@ -74,9 +74,12 @@ struct RecognitionService: Service, CustomStringConvertible {
             case let .frame(frame):
                 guard let camera = cameras[frame.camera] else { continue }
                 var observations: [Observation] = []
+                let started = Clocks.monotonicSeconds()
+                var seconds = 0.0
                 do {
                     let reader = try state.reader(for: camera)
                     let reads = reader.read(frame.image, regionOfInterest: camera.regionOfInterest)
+                    seconds = Clocks.monotonicSeconds() - started
                     for read in reads {
                         let crop = journal.keepCrops ? state.crop(read.box, of: frame.image, quality: journal.cropQuality) : nil
                         observations.append(Observation(
@@ -93,7 +96,7 @@ struct RecognitionService: Service, CustomStringConvertible {
                     ])
                 }
                 output.yield(.frame(camera: frame.camera, time: frame.captureTime, observations: observations))
-                status.camera(frame.camera)?.processed()
+                status.camera(frame.camera)?.processed(plates: observations.count, seconds: seconds)
                 queue.finished(frame) { output.yield(.drained(camera: $0)) }
             }
         }

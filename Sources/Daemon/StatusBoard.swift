@@ -148,11 +148,14 @@ final class CameraBoard: Sendable {
     let source: String
     let stallSeconds: Double
     private let state = Locked(State())
+    /// The same counts for Prometheus (no-ops when metrics are off).
+    let metrics: CameraMetrics
 
-    init(id: CameraID, source: String, stallSeconds: Double) {
+    init(id: CameraID, source: String, stallSeconds: Double, metrics: DaemonMetrics = .off) {
         self.id = id
         self.source = source
         self.stallSeconds = stallSeconds
+        self.metrics = CameraMetrics(camera: id, metrics: metrics)
     }
 
     func set(state newState: String, error: String? = nil) {
@@ -168,6 +171,8 @@ final class CameraBoard: Sendable {
 
     func received(dropped: Bool) {
         let now = SystemClock.monotonic()
+        metrics.received.increment()
+        if dropped { metrics.dropped.increment() }
         state.withLock {
             $0.received += 1
             if dropped { $0.dropped += 1 }
@@ -178,6 +183,7 @@ final class CameraBoard: Sendable {
 
     /// A frame that could not be read or decoded and was skipped.
     func badFrame(_ error: String) {
+        metrics.bad.increment()
         state.withLock {
             $0.bad += 1
             $0.lastBad = error
@@ -186,14 +192,20 @@ final class CameraBoard: Sendable {
 
     /// Frames the driver dropped before we saw them (sequence gaps).
     func driverDropped(_ n: Int) {
+        metrics.received.increment(by: Int64(n))
+        metrics.dropped.increment(by: Int64(n))
         state.withLock {
             $0.dropped += n
             $0.received += n
         }
     }
 
-    func processed() {
+    /// A frame recognition is done with: how many plates it read and how long that took.
+    func processed(plates: Int, seconds: Double) {
         let now = SystemClock.monotonic()
+        metrics.processed.increment()
+        metrics.plates.increment(by: Int64(plates))
+        metrics.recognition.recordNanoseconds(Int64(max(seconds, 0) * 1e9))
         state.withLock {
             $0.processed += 1
             Self.note(now, in: &$0.processedTimes)
@@ -201,6 +213,7 @@ final class CameraBoard: Sendable {
     }
 
     func journaled(_ event: ReadEvent) {
+        metrics.events.increment()
         state.withLock {
             $0.readEvents += 1
             $0.lastRead = .init(plate: event.plate, confidence: event.confidence, at: event.lastSeen.iso8601)

@@ -169,6 +169,10 @@ struct ConfigTests {
         ("client certificate without key", minimal + "\n[upload]\nenabled = true\nurl = \"https://s/v1/reads\"\ntoken_file = \"/t\"\nclient_certificate = \"/c.pem\"\n", 4, "upload", "go together"),
         ("batch size out of range", minimal + "\n[upload]\nbatch_size = 100000\n", 5, "upload.batch_size", "between 1 and 5000"),
         ("unit id the store cannot take", "[unit]\nid = \"unit 7\"\n" + minimal + "\n[upload]\nenabled = true\nurl = \"https://s/v1/reads\"\ntoken_file = \"/t\"\n", 2, "unit.id", "letters, digits"),
+        ("metrics file node_exporter would skip", minimal + "\n[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter/platekeeper.txt\"\n", 5, "metrics.textfile", "ending in .prom"),
+        ("relative metrics file", minimal + "\n[metrics]\ntextfile = \"platekeeper.prom\"\n", 5, "metrics.textfile", "absolute path"),
+        ("metrics interval too short", minimal + "\n[metrics]\ninterval = \"100ms\"\n", 5, "metrics.interval", "between"),
+        ("metrics over the journal", minimal + "\n[journal]\npath = \"/x/j.prom\"\n[metrics]\ntextfile = \"/x/j.prom\"\n", 7, "metrics.textfile", "journal's files"),
         ("section not a table", "journal = 3\n" + minimal, 1, "journal", "must be a table"),
         ("cameras not tables", "cameras = [1, 2]\n", 1, "cameras[0]", "must be a table"),
     ]
