@@ -289,40 +289,41 @@ private final class Validator {
                 "id", "device", "replay", "loop", "speed", "region", "roi", "min_char_height", "skip_cut_plates", "formats", "width", "height",
                 "fps", "buffers", "controls", "stall_timeout", "recorded_times",
             ])
-            guard let id = string(t, p, "id", required: true) else { continue }
-            if id.isEmpty || id.count > 64 || !id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
-                issue("\(p).id", "must be 1 to 64 letters, digits, '-', '_' or '.', got \"\(id)\"")
+            // A camera with a problem in its id or source is still checked to the end, so that
+            // every problem of the file shows at once; it is left out of the result.
+            let id = string(t, p, "id", required: true)
+            if let id {
+                if id.isEmpty || id.count > 64 || !id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
+                    issue("\(p).id", "must be 1 to 64 letters, digits, '-', '_' or '.', got \"\(id)\"")
+                }
+                if !seen.insert(id).inserted { issue("\(p).id", "duplicate camera id \"\(id)\"") }
             }
-            if !seen.insert(id).inserted { issue("\(p).id", "duplicate camera id \"\(id)\"") }
             let device = string(t, p, "device"), replay = string(t, p, "replay")
-            let source: CameraSource
+            var source: CameraSource?
             switch (device, replay) {
             case let (d?, nil):
-                guard d.hasPrefix("/dev/") else {
+                if d.hasPrefix("/dev/") {
+                    source = .device(path: d)
+                } else {
                     issue("\(p).device", "must be a device path under /dev (e.g. /dev/video0 or /dev/v4l/by-id/…), got \"\(d)\"")
-                    continue
                 }
                 for key in ["loop", "speed", "recorded_times"] where t[key] != nil { issue("\(p).\(key)", "only applies to a replay camera") }
-                source = .device(path: d)
-            case let (nil, r?):
-                guard r.hasPrefix("/") else {
-                    issue("\(p).replay", "must be an absolute path to a recording folder, got \"\(r)\"")
-                    continue
+            case (nil, let r):
+                if r == nil, t["device"] == nil, t["replay"] == nil {
+                    issue(p, "needs a source: device = \"/dev/video0\" or replay = \"/path/to/recording\"")
                 }
+                if let r, !r.hasPrefix("/") { issue("\(p).replay", "must be an absolute path to a recording folder, got \"\(r)\"") }
                 var speed = double(t, p, "speed", 0...1000) ?? 1
                 if speed > 0, speed < 0.01 {
                     issue("\(p).speed", "must be 0 (as fast as recognition goes) or between 0.01 and 1000, got \(speed)")
                     speed = 1
                 }
-                source = .replay(path: r, loop: bool(t, p, "loop") ?? false, speed: speed)
-            case (nil, nil):
-                if t["device"] == nil, t["replay"] == nil { issue(p, "needs a source: device = \"/dev/video0\" or replay = \"/path/to/recording\"") }
-                continue
+                let loop = bool(t, p, "loop") ?? false
+                if let r, r.hasPrefix("/") { source = .replay(path: r, loop: loop, speed: speed) }
             case (_?, _?):
                 issue("\(p).replay", "give either device or replay, not both")
-                continue
             }
-            var cam = CameraSection(id: CameraID(id), source: source)
+            var cam = CameraSection(id: CameraID(id ?? ""), source: source ?? .device(path: "/dev/null"))
             if let region = string(t, p, "region") {
                 // The names of Recognition's `PlateFormat.all` (Config does not depend on Recognition).
                 if ["us", "eu", "br"].contains(region) { cam.region = region } else { issue("\(p).region", "must be \"us\", \"eu\" or \"br\", got \"\(region)\"") }
@@ -354,7 +355,7 @@ private final class Validator {
             cam.framesPerSecond = double(t, p, "fps", 0.1...240) ?? cam.framesPerSecond
             cam.buffers = int(t, p, "buffers", 2...32) ?? cam.buffers
             cam.stallSeconds = duration(t, p, "stall_timeout", 0.5...3600) ?? cam.stallSeconds
-            if case let .replay(_, loop, _) = source, let keep = bool(t, p, "recorded_times") {
+            if case let .replay(_, loop, _)? = source, let keep = bool(t, p, "recorded_times") {
                 if keep, loop { issue("\(p).recorded_times", "cannot be combined with loop: capture times would go back at each pass") }
                 cam.recordedTimes = keep
             }
@@ -369,10 +370,10 @@ private final class Validator {
                     issue("\(p).controls", "must be a table of control names to integers")
                 }
             }
-            if let roi = cam.regionOfInterest, case .device = cam.source, roi.x + roi.width > cam.width || roi.y + roi.height > cam.height {
+            if let roi = cam.regionOfInterest, case .device? = source, roi.x + roi.width > cam.width || roi.y + roi.height > cam.height {
                 issue("\(p).roi", "reaches outside the \(cam.width)x\(cam.height) frame")
             }
-            result.append(cam)
+            if id != nil, source != nil { result.append(cam) }
         }
         if array.isEmpty { issue("cameras", "at least one [[cameras]] table is needed") }
         return result

@@ -63,20 +63,39 @@ struct ConfigCommand: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a configuration file; print each problem with its line and key.")
+            abstract: "Validate a configuration file, and whether the daemon could start with it here.",
+            discussion: """
+                Prints every problem of the file with its line and key. Then, for a valid file, \
+                checks this machine as the current user: the glyph model and tessdata load, the \
+                journal's and status socket's folders can be made, token and certificate files \
+                can be read. Camera devices, recordings and a serial receiver that are absent are \
+                warnings, since the daemon waits for them. Changes nothing. Exit status 0 when \
+                the daemon could start (warnings or not), 1 otherwise.
+                """)
 
         @Argument(help: "The file to check.")
         var file: String = PlateKeeperConfig.defaultPath
 
         func run() throws {
+            let config: PlateKeeperConfig
             do {
-                let config = try ConfigLoader.load(path: file)
-                print("\(file): OK: \(config.cameras.count) camera(s), journal \(config.journal.path), status \(config.status.socket)")
+                config = try ConfigLoader.load(path: file)
             } catch {
                 for issue in error.issues { Terminal.error(issue.description) }
                 Terminal.error("\(file): \(error.issues.count) problem(s)")
                 throw ExitCode.failure
             }
+            let findings = Preflight.check(config)
+            let errors = findings.filter { $0.severity == .error }, warnings = findings.filter { $0.severity == .warning }
+            for finding in errors { Terminal.error("\(file): \(finding)") }
+            for finding in warnings { Terminal.error("warning: \(file): \(finding)") }
+            let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
+            if !errors.isEmpty {
+                Terminal.error("\(file): \(errors.count) problem(s), \(warnings.count) warning(s) (checked as user \(user))")
+                throw ExitCode.failure
+            }
+            print("\(file): OK: \(config.cameras.count) camera(s), journal \(config.journal.path), status \(config.status.socket)"
+                + (warnings.isEmpty ? "" : "; \(warnings.count) warning(s)") + " (checked as user \(user))")
         }
     }
 }

@@ -202,6 +202,16 @@ struct ConfigTests {
         }
     }
 
+    @Test("a camera with two sources or a bad id still has its other keys checked")
+    func cameraProblemsAllShown() {
+        do {
+            _ = try ConfigLoader.parse("[[cameras]]\nid = \"a b\"\ndevice = \"/dev/video0\"\nreplay = \"/r\"\nregion = \"mars\"\nfps = 0\n")
+            Issue.record("accepted")
+        } catch {
+            #expect(Set(error.issues.map(\.key)) == ["cameras[0].id", "cameras[0].replay", "cameras[0].region", "cameras[0].fps"], "\(error)")
+        }
+    }
+
     @Test("unreadable and non-UTF-8 files are clear errors")
     func unreadable() throws {
         let dir = try TemporaryDirectory()
