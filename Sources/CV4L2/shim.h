@@ -1,21 +1,47 @@
 /* CV4L2: the few things Swift cannot import from libv4l2 and <linux/videodev2.h>.
  * v4l2_open and v4l2_ioctl are variadic, and the VIDIOC_* request numbers are
  * function-like macros (_IOWR), so both are re-exported here as non-variadic
- * functions and plain constants. Nothing else belongs in this file. */
+ * functions and plain constants, and libv4l2's log stream is set here (a C global Swift 6
+ * cannot assign safely). Nothing else belongs in this file. */
 #ifndef CV4L2_SHIM_H
 #define CV4L2_SHIM_H
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <linux/videodev2.h>
 #include <libv4l2.h>
 
-static inline int cv4l2_open(const char *path, int flags) { return v4l2_open(path, flags); }
+/* Opens a device and asks it VIDIOC_QUERYCAP before libv4l2 sees it: libv4l2's plugins (the
+ * mplane one) print perror() lines on stderr for a file that is not a V4L2 device, whatever
+ * v4l2_log_file says. Only a device that answers is handed to v4l2_fd_open. */
+static inline int cv4l2_open(const char *path, int flags) {
+    int fd = open(path, flags);
+    if (fd < 0) return -1;
+    struct v4l2_capability cap;
+    int r;
+    do { r = ioctl(fd, VIDIOC_QUERYCAP, &cap); } while (r < 0 && errno == EINTR);
+    if (r < 0 || v4l2_fd_open(fd, 0) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
 static inline int cv4l2_close(int fd) { return v4l2_close(fd); }
 static inline int cv4l2_ioctl(int fd, unsigned long request, void *arg) { return v4l2_ioctl(fd, request, arg); }
 static inline void *cv4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t offset) {
     return v4l2_mmap(start, length, prot, flags, fd, offset);
 }
 static inline int cv4l2_munmap(void *start, size_t length) { return v4l2_munmap(start, length); }
+/* libv4l2 prints its errors ("libv4l2: error getting pixformat…") to stderr unless given a
+ * log file: send them to /dev/null once; every failing call is reported with its errno anyway. */
+static inline void cv4l2_silence_log(void) {
+    if (!v4l2_log_file) { v4l2_log_file = fopen("/dev/null", "we"); }
+}
 
 static const unsigned long CV4L2_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP;
 static const unsigned long CV4L2_VIDIOC_ENUM_FMT = VIDIOC_ENUM_FMT;

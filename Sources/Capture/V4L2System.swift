@@ -24,7 +24,11 @@ public protocol V4L2System: Sendable {
 public struct LibV4L2System: V4L2System {
     public init() {}
 
+    /// libv4l2's own stderr messages are silenced once per process, before the first open.
+    private static let quiet: Void = cv4l2_silence_log()
+
     public func open(_ path: String) -> Int32 {
+        _ = Self.quiet
         let fd = cv4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
         return fd >= 0 ? fd : -errno
     }

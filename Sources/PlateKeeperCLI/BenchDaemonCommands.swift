@@ -83,8 +83,8 @@ struct DaemonBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon", abstract: "Daemon frames per second over a replay camera, against recognition alone.")
 
-    @Argument(help: "A recording folder (default: TestFrames/pass-day).")
-    var recording: String = "TestFrames/pass-day"
+    @Argument(help: "A recording folder (default: TestFrames/pass-day, from the current folder or the install's share folder).")
+    var recording: String?
 
     @Option(help: "Seconds to measure, after a warm-up.")
     var seconds = 20.0
@@ -98,7 +98,7 @@ struct DaemonBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = URL(fileURLWithPath: recording).standardizedFileURL.path
+        let path = try URL(fileURLWithPath: recording ?? TestFramesFolder.find("pass-day")).standardizedFileURL.path
         let scratch = (NSTemporaryDirectory() as NSString).appendingPathComponent("platekeeper-bench-daemon-\(getpid())")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }

@@ -11,8 +11,9 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Read plates from recorded frames: image files, folders of images, or recording folders.",
         discussion: """
-            Each PATH is an image file (JPEG, PNG), a folder of images, or a recording folder with a \
-            manifest.json. Reads are printed as JSON Lines on stdout (or a table with --format table); \
+            Each PATH is an image file (JPEG, PNG or binary PGM: .jpg, .jpeg, .png, .pgm, recognised \
+            by content), a folder of such images, or a recording folder: a manifest.json and its \
+            frames as `platekeeper record` writes them (GREY, YUYV or MJPG). Reads are printed as JSON Lines on stdout (or a table with --format table); \
             errors and the summary go to stderr. The exit status is 1 if any frame or input failed. \
             A recording made with `record --gpsd` or `--nmea` has a position.log beside its frames: \
             each read then gets the position the unit had at the frame's capture time.

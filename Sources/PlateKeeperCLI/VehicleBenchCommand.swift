@@ -15,8 +15,8 @@ struct VehicleBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vehicles", abstract: "Per-vehicle accuracy (reads grouped by voting) against per-frame accuracy.")
 
-    @Argument(help: "Recording folders or folders holding them (default: TestFrames); with --simulate, a folder of labelled photos.")
-    var paths: [String] = ["TestFrames"]
+    @Argument(help: "Recording folders or folders holding them (default: TestFrames, from the current folder or the install's share folder); with --simulate, a folder of labelled photos.")
+    var paths: [String] = []
 
     @Option(help: "Make N frames of simulated motion from each labelled photo instead of reading recordings.")
     var simulate: Int?
@@ -40,7 +40,9 @@ struct VehicleBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let passes = try simulate.map { try simulated(count: $0) } ?? recorded()
+        if simulate != nil, paths.isEmpty { throw ValidationError("--simulate needs a folder of labelled photos") }
+        let paths = try self.paths.isEmpty ? [TestFramesFolder.find()] : self.paths
+        let passes = try simulate.map { try simulated(count: $0, paths: paths) } ?? recorded(paths)
         guard !passes.isEmpty else { throw ValidationError("no vehicle passes found in \(paths.joined(separator: ", "))") }
         let reader = try recognition.makeReader()
         var settings = GroupingSettings()
@@ -78,7 +80,7 @@ struct VehicleBenchCommand: ParsableCommand {
     }
 
     /// Recording folders (manifest.json) that have an expected.txt.
-    private func recorded() throws -> [Pass] {
+    private func recorded(_ paths: [String]) throws -> [Pass] {
         let plan = ReplaySource.plan(paths)
         let source = try ReplaySource()
         var byFolder: [String: [ReplayItem]] = [:]
@@ -97,7 +99,7 @@ struct VehicleBenchCommand: ParsableCommand {
     }
 
     /// N frames per labelled photo: the plate approaching (scale 0.7 → 1.0), drifting, blurred and noisy by turns.
-    private func simulated(count: Int) throws -> [Pass] {
+    private func simulated(count: Int, paths: [String]) throws -> [Pass] {
         guard count >= 2 else { throw ValidationError("--simulate needs at least 2 frames") }
         var passes: [Pass] = []
         let source = try ReplaySource()

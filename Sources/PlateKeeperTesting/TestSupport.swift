@@ -116,9 +116,10 @@ public final class DaemonProcess: @unchecked Sendable {
     /// `launcher` if given (a command and its arguments that runs the rest: `setpriv …`, `prlimit …`).
     public init(config: String, logPath: String, environment: [String: String] = [:], launcher: [String] = []) throws {
         self.logPath = logPath
-        // An existing file is kept as it is (a test may have named its inode in JOURNAL_STREAM).
+        // Emptied in place, not replaced: a test may have named its inode in JOURNAL_STREAM.
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.truncate(atOffset: 0)
         let command = launcher + [TestPaths.executable, "run", "--config", config]
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
