@@ -1,6 +1,10 @@
 import ArgumentParser
 import Config
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Journal
 import Daemon
 import WireFormat
@@ -93,8 +97,11 @@ struct JournalCommand: ParsableCommand {
         @Option(help: "jsonl or csv.")
         var format: String = "jsonl"
 
-        @Flag(help: "Include each plate crop, base64 JPEG, as crop_jpeg (jsonl only).")
+        @Flag(help: "Include each plate crop, base64 JPEG, as crop_jpeg (jsonl; for CSV use --crops-dir).")
         var crops = false
+
+        @Option(help: "Write each plate crop as a JPEG file, ID.jpg, into this folder (made, mode 0700, if missing; existing files are never overwritten), named in the crop_file column (CSV) or key (jsonl).")
+        var cropsDir: String?
 
         func validate() throws {
             guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
@@ -105,7 +112,7 @@ struct JournalCommand: ParsableCommand {
                 }
             }
             if crops, format == "csv" {
-                throw ValidationError("--crops works with --format jsonl only (CSV has no place for them; they would be dropped)")
+                throw ValidationError("CSV holds crops as files: use --crops-dir DIR instead of --crops (each crop is written as DIR/ID.jpg and named in the crop_file column)")
             }
         }
 
@@ -124,7 +131,7 @@ struct JournalCommand: ParsableCommand {
             let events: [StoredEvent]
             do {
                 let untilNs = until.flatMap(Self.timeNanoseconds)
-                events = try location.open().events(since: since.flatMap(Self.timeNanoseconds), includeCrops: crops).filter { stored in
+                events = try location.open().events(since: since.flatMap(Self.timeNanoseconds), includeCrops: crops || cropsDir != nil).filter { stored in
                     let e = stored.event
                     return (camera.isEmpty || camera.contains(e.camera.rawValue)) && (plate.map { $0 == e.plate } ?? true)
                         && (untilNs.map { e.firstSeen.unixNanoseconds < $0 } ?? true)
@@ -134,10 +141,12 @@ struct JournalCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             if format == "csv" {
-                print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled,best_seen,position_status,fix_age_s,clock_synchronized,gps_offset_s")
+                print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled,best_seen,position_status,fix_age_s,clock_synchronized,gps_offset_s,crop_file")
             }
+            if let cropsDir { try Self.makeCropsFolder(cropsDir) }
             for stored in events {
                 let e = stored.event
+                let cropFile = try cropsDir.flatMap { try Self.writeCrop(stored, into: $0) }
                 if format == "csv" {
                     let fields: [String] = [
                         e.id.uuidString.lowercased(), e.kind.rawValue, e.camera.rawValue, e.plate, JSONLine.number(e.confidence, decimals: 1),
@@ -148,12 +157,12 @@ struct JournalCommand: ParsableCommand {
                         // Added after the columns above, so their positions stay as they were.
                         e.bestSeen.iso8601, e.positionStatus?.state.rawValue ?? "",
                         e.positionStatus?.fixAgeSeconds.map { String($0) } ?? "", e.clock?.synchronized.map { String($0) } ?? "",
-                        e.clock?.gpsOffsetSeconds.map { String($0) } ?? "",
+                        e.clock?.gpsOffsetSeconds.map { String($0) } ?? "", cropFile ?? "",
                     ]
                     print(fields.map(Self.csv).joined(separator: ","))
                 } else {
                     // The upload contract's spelling of a read (WireFormat), plus where it stands in this journal.
-                    let line = ExportedEvent(stored: stored, includeCrop: crops)
+                    let line = ExportedEvent(stored: stored, includeCrop: crops, cropFile: cropFile)
                     guard let data = try? WireCoding.encode(line) else {
                         Terminal.error("cannot encode read \(e.id.uuidString.lowercased())")
                         throw ExitCode.failure
@@ -161,6 +170,49 @@ struct JournalCommand: ParsableCommand {
                     print(String(decoding: data, as: UTF8.self))
                 }
             }
+        }
+
+        /// Makes the crops' folder (0700: crops show who drove where) unless it exists.
+        static func makeCropsFolder(_ path: String) throws {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else {
+                    Terminal.error("--crops-dir \(path) is not a folder")
+                    throw ExitCode.failure
+                }
+                return
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                Terminal.error("cannot make --crops-dir \(path): \(error.localizedDescription)")
+                throw ExitCode.failure
+            }
+        }
+
+        /// Writes one event's crop as `ID.jpg` (never over an existing file); its name, or nil
+        /// when the event has no crop.
+        static func writeCrop(_ stored: StoredEvent, into folder: String) throws -> String? {
+            guard let crop = stored.event.crop, !crop.isEmpty else { return nil }
+            let name = stored.event.id.uuidString.lowercased() + ".jpg"
+            let path = (folder as NSString).appendingPathComponent(name)
+            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                Terminal.error("cannot write crop \(path): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (existing files are never overwritten)" : ""))
+                throw ExitCode.failure
+            }
+            defer { Glibc.close(fd) }
+            var offset = 0
+            while offset < crop.count {
+                let n = crop.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, crop.count - offset) }
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else {
+                    Terminal.error("cannot write crop \(path): \(String(cString: strerror(errno)))")
+                    throw ExitCode.failure
+                }
+                offset += n
+            }
+            return name
         }
 
         static func csv(_ s: String) -> String {
@@ -174,9 +226,10 @@ struct JournalCommand: ParsableCommand {
 struct ExportedEvent: Encodable {
     let stored: StoredEvent
     let includeCrop: Bool
+    var cropFile: String?
 
     enum Keys: String, CodingKey {
-        case uploadState = "upload_state", journaled, uploaded, uploadError = "upload_error", cropBytes = "crop_bytes"
+        case uploadState = "upload_state", journaled, uploaded, uploadError = "upload_error", cropBytes = "crop_bytes", cropFile = "crop_file"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -187,5 +240,6 @@ struct ExportedEvent: Encodable {
         try c.encodeIfPresent(stored.uploadedAt.map { ISO8601.format(unixNanoseconds: $0) }, forKey: .uploaded)
         try c.encodeIfPresent(stored.uploadError, forKey: .uploadError)
         try c.encode(stored.cropBytes, forKey: .cropBytes)
+        try c.encodeIfPresent(cropFile, forKey: .cropFile)
     }
 }

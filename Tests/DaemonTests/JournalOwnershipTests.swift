@@ -73,7 +73,7 @@ struct JournalOwnershipTests {
 
 @Suite("Journal export filters")
 struct JournalExportTests {
-    @Test("export --camera, --plate, --since/--until with dates, times and ages; --crops with CSV is refused, not silently dropped")
+    @Test("export --camera, --plate, --since/--until with dates, times and ages; --crops with CSV points to --crops-dir, not silently dropped")
     func filters() throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("journal.sqlite")
@@ -97,8 +97,56 @@ struct JournalExportTests {
         #expect(try plates(["--until", "2026-11-25T12:00:00Z"]) == ["P1@a"])
         #expect(try plates(["--since", "1000w"]).count == 3)
         let crops = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--format", "csv", "--crops"])
-        #expect(crops.status != 0 && crops.stderr.contains("--crops works with --format jsonl only"), "\(crops.stderr)")
+        #expect(crops.status != 0 && crops.stderr.contains("use --crops-dir DIR"), "\(crops.stderr)")
         let bad = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--until", "next tuesday"])
         #expect(bad.status != 0 && bad.stderr.contains("--until must be a date"), "\(bad.stderr)")
+    }
+
+    @Test("export --crops-dir writes each crop as ID.jpg, named in the crop_file column; never over an existing file")
+    func cropsAsFiles() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("journal.sqlite")
+        let journal = try Journal(settings: JournalSettings(path: path))
+        let t = CaptureTime(unixNanoseconds: ISO8601.parse("2026-11-29T12:00:00Z")!, quality: .synchronized)
+        var crops: [String: [UInt8]] = [:]
+        for (i, plate) in ["P1", "P2", "P3"].enumerated() {
+            let crop: [UInt8]? = i == 1 ? nil : [0xFF, 0xD8, 0xFF, UInt8(i), 0xFF, 0xD9]
+            let event = ReadEvent(
+                kind: .vehicle, camera: CameraID("a"), plate: plate, confidence: 90, candidates: [], region: "us",
+                box: PixelBox(x: 0, y: 0, width: 1, height: 1), firstSeen: t, lastSeen: t, frameCount: 1, bestFrame: "f", crop: crop)
+            if let crop { crops[event.id.uuidString.lowercased()] = crop }
+            _ = try journal.appendNow(event)
+        }
+        try journal.close()
+        let out = dir.file("crops")
+        let result = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--format", "csv", "--crops-dir", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
+        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false)
+        let column = try #require(header.firstIndex(of: "crop_file"))
+        var named: [String] = []
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            let id = String(fields[0]), file = String(fields[column])
+            if let crop = crops[id] {
+                #expect(file == id + ".jpg")
+                #expect(FileManager.default.contents(atPath: (out as NSString).appendingPathComponent(file)).map([UInt8].init) == crop)
+                named.append(file)
+            } else {
+                #expect(file.isEmpty, "an event without a crop names no file")
+            }
+        }
+        #expect(Set(named) == Set(try FileManager.default.contentsOfDirectory(atPath: out)))
+        #expect(named.count == 2)
+        let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        // Again into the same folder: refused, and the files written before are untouched.
+        let again = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--format", "csv", "--crops-dir", out])
+        #expect(again.status != 0 && again.stderr.contains("never overwritten"), "\(again.stderr)")
+        for file in named {
+            #expect(FileManager.default.contents(atPath: (out as NSString).appendingPathComponent(file)).map([UInt8].init) == crops[String(file.dropLast(4))])
+        }
+        let jsonl = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--crops-dir", dir.file("crops2")])
+        #expect(jsonl.status == 0 && jsonl.stdout.components(separatedBy: "\"crop_file\":").count == 3, "\(jsonl.stdout)")
     }
 }
