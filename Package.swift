@@ -164,7 +164,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "PlateKeeperTesting"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["platekeeper", "Config", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

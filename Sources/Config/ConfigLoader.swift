@@ -27,6 +27,32 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// line); this type checks types, ranges and unknown keys. Every number that later reaches
 /// arithmetic or an allocation (sizes, durations, rates, the region of interest) is bounded here.
 public enum ConfigLoader {
+    /// Every section and its keys, in the file's order: the one list the loader accepts and the
+    /// documentation (platekeeper.toml(5), docs/platekeeper.toml) is checked against.
+    public static let knownKeys: [(section: String, keys: [String])] = [
+        ("unit", ["id"]),
+        ("cameras", [
+            "id", "device", "replay", "loop", "speed", "recorded_times", "region", "roi", "min_char_height", "skip_cut_plates", "formats",
+            "width", "height", "fps", "buffers", "stall_timeout", "controls",
+        ]),
+        ("recognition", ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight"]),
+        ("grouping", ["window", "max_edit_distance", "first_sight", "first_sight_min_confidence", "max_pass"]),
+        ("journal", ["path", "quota", "retention", "when_full", "keep_crops", "crop_quality"]),
+        ("upload", [
+            "enabled", "url", "token_file", "token_credential", "ca_file", "client_certificate", "client_key",
+            "batch_size", "batch_bytes", "batch_age", "timeout", "backoff_max", "allow_insecure_http",
+        ]),
+        ("position", [
+            "source", "latitude", "longitude", "altitude", "recording", "gpsd", "device", "baud", "max_gap", "max_extrapolation",
+            "silent_after", "clock_offset_warning",
+        ]),
+        ("status", ["socket"]),
+        ("metrics", ["textfile", "interval"]),
+        ("logging", ["level"]),
+    ]
+
+    static func keys(_ section: String) -> [String] { knownKeys.first { $0.section == section }?.keys ?? [] }
+
     /// Config files larger than this are refused unread: a real one is a few KiB.
     public static let maxFileBytes = 1 << 20
 
@@ -94,16 +120,15 @@ private final class Validator {
 
     func config(_ root: TOMLTable) -> PlateKeeperConfig {
         var c = PlateKeeperConfig()
-        let sections = ["unit", "cameras", "recognition", "grouping", "journal", "upload", "position", "status", "metrics", "logging"]
-        unknownKeys(root, path: "", allowed: sections)
+        unknownKeys(root, path: "", allowed: ConfigLoader.knownKeys.map(\.section))
         if let t = table(root, "unit", "unit") {
-            unknownKeys(t, path: "unit", allowed: ["id"])
+            unknownKeys(t, path: "unit", allowed: ConfigLoader.keys("unit"))
             c.unit.id = string(t, "unit", "id") ?? c.unit.id
         }
         c.cameras = cameras(root)
         if let t = table(root, "recognition", "recognition") {
             let p = "recognition"
-            unknownKeys(t, path: p, allowed: ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight"])
+            unknownKeys(t, path: p, allowed: ConfigLoader.keys(p))
             c.recognition.workers = int(t, p, "workers", 1...16) ?? c.recognition.workers
             c.recognition.queueDepth = int(t, p, "queue_depth", 1...64) ?? c.recognition.queueDepth
             c.recognition.topN = int(t, p, "top_n", 1...50) ?? c.recognition.topN
@@ -115,7 +140,7 @@ private final class Validator {
         }
         if let t = table(root, "grouping", "grouping") {
             let p = "grouping"
-            unknownKeys(t, path: p, allowed: ["window", "max_edit_distance", "first_sight", "first_sight_min_confidence", "max_pass"])
+            unknownKeys(t, path: p, allowed: ConfigLoader.keys(p))
             c.grouping.windowSeconds = duration(t, p, "window", 0.05...3600) ?? c.grouping.windowSeconds
             c.grouping.maxEditDistance = int(t, p, "max_edit_distance", 0...8) ?? c.grouping.maxEditDistance
             c.grouping.firstSight = bool(t, p, "first_sight") ?? c.grouping.firstSight
@@ -124,7 +149,7 @@ private final class Validator {
         }
         if let t = table(root, "journal", "journal") {
             let p = "journal"
-            unknownKeys(t, path: p, allowed: ["path", "quota", "retention", "when_full", "keep_crops", "crop_quality"])
+            unknownKeys(t, path: p, allowed: ConfigLoader.keys(p))
             c.journal.path = absolutePath(t, p, "path") ?? c.journal.path
             c.journal.quotaBytes = size(t, p, "quota", (1 << 20)...(1 << 42)) ?? c.journal.quotaBytes
             if let text = t["retention"]?.string, text == "forever" {
@@ -141,10 +166,7 @@ private final class Validator {
             if t["token"] != nil {
                 issue("upload.token", "the token is never written in the config: put it in a file (token_file) or a systemd credential (token_credential)")
             }
-            unknownKeys(t, path: p, allowed: [
-                "enabled", "url", "token", "token_file", "token_credential", "ca_file", "client_certificate", "client_key",
-                "batch_size", "batch_bytes", "batch_age", "timeout", "backoff_max", "allow_insecure_http",
-            ])
+            unknownKeys(t, path: p, allowed: ConfigLoader.keys(p) + ["token"])
             var u = UploadSection()
             u.enabled = bool(t, p, "enabled") ?? u.enabled
             u.url = string(t, p, "url") ?? u.url
@@ -190,10 +212,7 @@ private final class Validator {
         }
         if let t = table(root, "position", "position") {
             let p = "position"
-            unknownKeys(t, path: p, allowed: [
-                "source", "latitude", "longitude", "altitude", "gpsd", "device", "baud", "max_gap", "max_extrapolation",
-                "silent_after", "clock_offset_warning", "recording",
-            ])
+            unknownKeys(t, path: p, allowed: ConfigLoader.keys(p))
             c.position.source = choice(t, p, "source", PositionSection.Source.self) ?? (t["latitude"] != nil ? .fixed : .none)
             c.position.latitude = double(t, p, "latitude", -90...90) ?? c.position.latitude
             c.position.longitude = double(t, p, "longitude", -180...180) ?? c.position.longitude
@@ -234,7 +253,7 @@ private final class Validator {
             }
         }
         if let t = table(root, "status", "status") {
-            unknownKeys(t, path: "status", allowed: ["socket"])
+            unknownKeys(t, path: "status", allowed: ConfigLoader.keys("status"))
             c.status.socket = absolutePath(t, "status", "socket") ?? c.status.socket
         }
         // A Unix socket path holds at most 107 bytes; and the socket must never take the place of
@@ -246,7 +265,7 @@ private final class Validator {
             issue("status.socket", "is one of the journal's files (\(c.journal.path)); give the socket a path of its own")
         }
         if let t = table(root, "metrics", "metrics") {
-            unknownKeys(t, path: "metrics", allowed: ["textfile", "interval"])
+            unknownKeys(t, path: "metrics", allowed: ConfigLoader.keys("metrics"))
             if t["textfile"]?.string == "" {
                 c.metrics.textfile = ""
             } else if let path = absolutePath(t, "metrics", "textfile") {
@@ -262,7 +281,7 @@ private final class Validator {
             }
         }
         if let t = table(root, "logging", "logging") {
-            unknownKeys(t, path: "logging", allowed: ["level"])
+            unknownKeys(t, path: "logging", allowed: ConfigLoader.keys("logging"))
             c.logging.level = choice(t, "logging", "level", LoggingSection.Level.self) ?? c.logging.level
         }
         return c
@@ -285,10 +304,7 @@ private final class Validator {
                 issue(p, "must be a table")
                 continue
             }
-            unknownKeys(t, path: p, allowed: [
-                "id", "device", "replay", "loop", "speed", "region", "roi", "min_char_height", "skip_cut_plates", "formats", "width", "height",
-                "fps", "buffers", "controls", "stall_timeout", "recorded_times",
-            ])
+            unknownKeys(t, path: p, allowed: ConfigLoader.keys("cameras"))
             // A camera with a problem in its id or source is still checked to the end, so that
             // every problem of the file shows at once; it is left out of the result.
             let id = string(t, p, "id", required: true)
