@@ -125,9 +125,9 @@ struct MetricsService: Service, CustomStringConvertible {
     }
 
     struct WriteError: Error, CustomStringConvertible {
-        var call: String
-        var code: Int32
-        var description: String { "\(call): \(String(cString: strerror(code)))" }
+        var description: String
+        init(_ call: String, _ code: Int32) { description = "\(call): \(String(cString: strerror(code)))" }
+        init(_ call: String, _ error: any Error) { description = "\(call): \(error.localizedDescription)" }
     }
 
     /// Writes `bytes` to `path` by way of a temporary file of ours in the same folder (its name
@@ -136,18 +136,15 @@ struct MetricsService: Service, CustomStringConvertible {
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).platekeeper-tmp").path
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WriteError(call: "open(\(temporary))", code: errno) }
-        defer { Glibc.close(fd) }
+        guard fd >= 0 else { throw WriteError("open(\(temporary))", errno) }
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         _ = fchmod(fd, 0o644)  // the daemon's umask is 077; node_exporter runs as another user
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw WriteError(call: "write(\(temporary))", code: errno)
-            }
-            offset += n
+        do {
+            try file.write(contentsOf: bytes)
+            try file.close()
+        } catch {
+            throw WriteError("write(\(temporary))", error)
         }
-        guard rename(temporary, path) == 0 else { throw WriteError(call: "rename(\(temporary), \(path))", code: errno) }
+        guard rename(temporary, path) == 0 else { throw WriteError("rename(\(temporary), \(path))", errno) }
     }
 }

@@ -201,16 +201,13 @@ struct JournalCommand: ParsableCommand {
                 Terminal.error("cannot write crop \(path): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (existing files are never overwritten)" : ""))
                 throw ExitCode.failure
             }
-            defer { Glibc.close(fd) }
-            var offset = 0
-            while offset < crop.count {
-                let n = crop.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, crop.count - offset) }
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else {
-                    Terminal.error("cannot write crop \(path): \(String(cString: strerror(errno)))")
-                    throw ExitCode.failure
-                }
-                offset += n
+            let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            do {
+                try file.write(contentsOf: crop)
+                try file.close()
+            } catch {
+                Terminal.error("cannot write crop \(path): \(error.localizedDescription)")
+                throw ExitCode.failure
             }
             return name
         }
