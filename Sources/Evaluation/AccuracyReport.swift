@@ -9,7 +9,12 @@ public struct ImageScore: Sendable {
     public var topN: Int
     public var detected: Int
     public var labelled: Int
-    public var falseReads: Int
+    /// Reads on a labelled plate whose text matches no plate of the image.
+    public var misreads: Int
+    /// Reads where there is no labelled plate, whose text matches no plate of the image.
+    public var phantoms: Int
+    /// Misreads and phantoms together.
+    public var falseReads: Int { misreads + phantoms }
     public var milliseconds: Double
     public var failed: Bool
 }
@@ -20,7 +25,10 @@ public struct ImageScore: Sendable {
 /// - top-N: the labelled text is among that read's candidates.
 /// - detection: some read's box overlaps the labelled box (IoU ≥ 0.2, or the read's centre lies
 ///   inside it); for crops (no boxes) any read counts.
-/// - false reads: reads at no labelled plate (for crops: reads beyond the first).
+/// - false reads: reads whose text matches no plate of the image, in two kinds: misreads (on a
+///   labelled plate: its box matches the plate's; for crops, which are all plate, every read) and
+///   phantoms (anywhere else: signs, lettering, texture). "False reads per image" counts both, as
+///   OpenALPR's figure does; a read of a plate's text elsewhere is neither.
 /// A read "at" a plate is the matched read with the best confidence.
 public struct AccuracyReport: Sendable {
     public private(set) var images: [ImageScore] = []
@@ -37,7 +45,6 @@ public struct AccuracyReport: Sendable {
     @discardableResult
     public mutating func add(_ image: LabelledImage, reads: [PlateRead], milliseconds: Double, failed: Bool = false) -> ImageScore {
         var top1 = 0, topN = 0, detected = 0
-        var used = Set<Int>()
         for plate in image.plates {
             let candidates: [Int]
             if let box = plate.box {
@@ -50,13 +57,18 @@ public struct AccuracyReport: Sendable {
             // Prefer a matched read with the right text; otherwise the most confident.
             let pick = candidates.first { reads[$0].text == plate.text }
                 ?? candidates.max { reads[$0].confidence < reads[$1].confidence }!
-            used.formUnion(plate.box == nil ? [pick] : candidates)
             if reads[pick].text == plate.text { top1 += 1 }
             if candidates.contains(where: { reads[$0].candidates.contains { $0.text == plate.text } }) { topN += 1 }
         }
+        let texts = Set(image.plates.map(\.text))
+        var misreads = 0, phantoms = 0
+        for read in reads where !texts.contains(read.text) {
+            let onPlate = image.plates.contains { plate in plate.box.map { Self.matches(read.box, $0) } ?? true }
+            if onPlate { misreads += 1 } else { phantoms += 1 }
+        }
         let score = ImageScore(imagePath: image.imagePath, expected: image.plates.map(\.text), read: reads.map(\.text),
                                top1: top1, topN: topN, detected: detected, labelled: image.plates.count,
-                               falseReads: reads.count - used.count, milliseconds: milliseconds, failed: failed)
+                               misreads: misreads, phantoms: phantoms, milliseconds: milliseconds, failed: failed)
         images.append(score)
         return score
     }
@@ -65,8 +77,12 @@ public struct AccuracyReport: Sendable {
     public var top1Rate: Double { rate(images.reduce(0) { $0 + $1.top1 }) }
     public var topNRate: Double { rate(images.reduce(0) { $0 + $1.topN }) }
     public var detectionRate: Double { rate(images.reduce(0) { $0 + $1.detected }) }
-    public var falseReadsPerImage: Double {
-        images.isEmpty ? 0 : Double(images.reduce(0) { $0 + $1.falseReads }) / Double(images.count)
+    public var falseReadsPerImage: Double { perImage(\.falseReads) }
+    public var misreadsPerImage: Double { perImage(\.misreads) }
+    public var phantomsPerImage: Double { perImage(\.phantoms) }
+
+    private func perImage(_ count: KeyPath<ImageScore, Int>) -> Double {
+        images.isEmpty ? 0 : Double(images.reduce(0) { $0 + $1[keyPath: count] }) / Double(images.count)
     }
     public var failedImages: Int { images.filter(\.failed).count }
 

@@ -96,7 +96,8 @@ struct AccuracyCommand: ParsableCommand {
                 }.joined(separator: ",") + "]")
                 o.add("top1", score.top1)
                 o.add("detected", score.detected)
-                o.add("falseReads", score.falseReads)
+                o.add("misreads", score.misreads)
+                o.add("phantoms", score.phantoms)
                 o.add("ms", ms)
                 detailLines.append(o.text)
             }
@@ -110,7 +111,8 @@ struct AccuracyCommand: ParsableCommand {
         print("top-1 exact:         \(pct(report.top1Rate))")
         print(TableRow.pad("top-\(recognition.topN):", 21) + pct(report.topNRate))
         print("detection recall:    \(pct(report.detectionRate))")
-        print("false reads / image: \(JSONLine.number(report.falseReadsPerImage, decimals: 2))")
+        print("false reads / image: \(JSONLine.number(report.falseReadsPerImage, decimals: 2)) "
+            + "(misreads \(JSONLine.number(report.misreadsPerImage, decimals: 2)), phantoms \(JSONLine.number(report.phantomsPerImage, decimals: 2)))")
         let median = report.millisecondsQuantile(0.5)
         let decode = nearestRankQuantile(decodeMilliseconds, 0.5)
         print("ms / image:          median \(JSONLine.number(median, decimals: 1)), p90 \(JSONLine.number(report.millisecondsQuantile(0.9), decimals: 1))")

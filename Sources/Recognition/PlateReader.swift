@@ -32,7 +32,7 @@ public final class PlateReader {
         /// A row is read by Tesseract only if the glyph classifier finds in it at least as many
         /// characters as the shortest plate less one and is, on average over them, at least this
         /// sure of them (0–100). Rows of texture, grilles and other text stop here (us-dev
-        /// without the gate: 109 ms per photo and 0.10 false reads; with it 65 ms and 0.06).
+        /// without the gate: 109 ms per photo and 0.10 phantom reads; with it 65 ms and 0.06).
         public var glyphGate = 70.0
         /// When every Tesseract rendering reads the same text with at least this confidence, the
         /// glyph classifier is not consulted.
@@ -48,7 +48,7 @@ public final class PlateReader {
         /// not read, unless the plate is about as large as the frame (a crop or a close-up):
         /// such a plate is partly out of view, and a passing vehicle is read whole in other
         /// frames; text that hugs the frame's edge is more often the camera's own date and time
-        /// overlay than a plate (us-dev: false reads 0.15 → 0.06 per photo, no read lost).
+        /// overlay than a plate (us-dev: phantom reads 0.15 → 0.06 per photo, no read lost).
         public var skipsPlatesCutByFrame = true
         /// When set, each candidate row's OCR image is written here as PGM, with what was read
         /// (for tuning; never set in production).

@@ -52,7 +52,10 @@ func read(_ text: String, _ box: PixelBox, candidates: [String] = [], confidence
         #expect(report.top1Rate == 1.0 / 3.0)
         #expect(report.topNRate == 2.0 / 3.0)
         #expect(report.detectionRate == 2.0 / 3.0)
-        #expect(report.falseReadsPerImage == 1.0 / 3.0)
+        // SIGN where there is no plate is a phantom; A8C123 on the plate is a misread.
+        #expect(report.phantomsPerImage == 1.0 / 3.0)
+        #expect(report.misreadsPerImage == 1.0 / 3.0)
+        #expect(report.falseReadsPerImage == 2.0 / 3.0)
         #expect(report.millisecondsQuantile(0.5) == 20)
         #expect(report.millisecondsQuantile(0.9) == 30)
     }
@@ -63,7 +66,22 @@ func read(_ text: String, _ box: PixelBox, candidates: [String] = [], confidence
         report.add(image, reads: [read("ABC123", PixelBox(x: 400, y: 400, width: 80, height: 40))], milliseconds: 1)
         #expect(report.top1Rate == 0)
         #expect(report.detectionRate == 0)
-        #expect(report.falseReadsPerImage == 1)
+        // Its text is the plate's: not a false read, though not a detection either.
+        #expect(report.falseReadsPerImage == 0)
+    }
+
+    @Test func twoPlatesAMisreadOfOneAndAPhantom() {
+        var report = AccuracyReport()
+        let other = PixelBox(x: 600, y: 300, width: 80, height: 40)
+        let image = LabelledImage(imagePath: "x.jpg", plates: [("ABC123", plate), ("XYZ789", other)])
+        report.add(image, reads: [
+            read("ABC123", plate), read("XYZ780", other), read("SPEED30", PixelBox(x: 10, y: 10, width: 60, height: 30)),
+        ], milliseconds: 1)
+        #expect(report.top1Rate == 0.5)
+        #expect(report.detectionRate == 1)
+        #expect(report.misreadsPerImage == 1)
+        #expect(report.phantomsPerImage == 1)
+        #expect(report.falseReadsPerImage == 2)
     }
 
     @Test func cropsWithoutBoxesUseTheBestRead() {
@@ -71,6 +89,7 @@ func read(_ text: String, _ box: PixelBox, candidates: [String] = [], confidence
         let crop = LabelledImage(imagePath: "c.png", plates: [("ABC123", nil)])
         report.add(crop, reads: [read("ABC123", plate, confidence: 60), read("TEXAS", plate, confidence: 95)], milliseconds: 1)
         #expect(report.top1Rate == 1)
-        #expect(report.falseReadsPerImage == 1)
+        // A crop is all plate: the wrong read is a misread.
+        #expect(report.misreadsPerImage == 1 && report.phantomsPerImage == 0)
     }
 }
