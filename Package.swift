@@ -57,8 +57,9 @@ let package = Package(
         // The upload contract's one JSON spelling of read events, batches and replies (gzip bodies),
         // shared by `journal export`, the uploader and the store.
         .target(name: "WireFormat", dependencies: ["PlateKeeperCore", "CZlib"], swiftSettings: strict),
-        // Ground truth and accuracy scoring for `platekeeper bench accuracy`.
-        .target(name: "Evaluation", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // What the benchmarks measure and how: ground truth and accuracy scoring (`bench accuracy`),
+        // simulated vehicle passes and per-vehicle scoring through the daemon's grouping (`bench vehicles`).
+        .target(name: "Evaluation", dependencies: ["PlateKeeperCore", "Grouping"], swiftSettings: strict),
         // Turning the many reads of one vehicle into one read event (per-character voting).
         .target(name: "Grouping", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
         // Where the unit was: its sources (gpsd, a serial NMEA receiver, a fixed position, a
@@ -122,7 +123,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "CV4L2", "Imaging", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "RecognitionTests", dependencies: ["Recognition", "Imaging", "Capture", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Grouping", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "WireFormatTests", dependencies: ["WireFormat", "PlateKeeperCore"], resources: [.copy("Golden")], swiftSettings: strict),
         .testTarget(
             name: "UploadTests",

@@ -1,5 +1,5 @@
 import Capture
-import Foundation
+public import Foundation
 import Journal
 import PlateKeeperCore
 import Position
@@ -123,6 +123,21 @@ public struct StatusDocument: Sendable, Codable {
     public var clock: Clock?
     public var workers: Int
     public var framesQueued: Int
+
+    /// The document's one JSON spelling (snake_case keys, sorted), as the socket serves it.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// A document as the socket served it.
+    public static func decode(_ data: Data) throws -> StatusDocument {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(StatusDocument.self, from: data)
+    }
 }
 
 /// Live counters of one camera, written by its capture thread and the workers, read by status.

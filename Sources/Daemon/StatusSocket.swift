@@ -25,9 +25,6 @@ struct StatusService: Service, CustomStringConvertible {
     }
 
     private func serve(_ fd: Int32, _ stop: StopFlag) {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
         while !stop.isSet {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 250) > 0 else { continue }
@@ -36,7 +33,7 @@ struct StatusService: Service, CustomStringConvertible {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            if let data = try? encoder.encode(board.document()) {
+            if let data = try? board.document().encoded() {
                 var bytes = [UInt8](data)
                 bytes.append(10)
                 var offset = 0

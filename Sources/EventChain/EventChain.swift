@@ -89,8 +89,7 @@ public struct EventChain: Sendable {
         case let .frame(camera, time, observations):
             lastFrame[camera] = clock.now()
             drained.remove(camera)
-            made += grouper.advance(camera: camera, to: time)
-            for observation in observations { made += grouper.add(observation) }
+            made += grouper.addFrame(camera: camera, time: time, observations: observations)
         case let .drained(camera):
             drained.insert(camera)
         case .tick:

@@ -89,6 +89,15 @@ public struct ReadGrouper: Sendable {
 
     /// Tells the grouper that `camera` has delivered a frame at `time` (with or without reads);
     /// returns the passes of that camera that this closes.
+    /// One frame of a camera and the plates read in it: the camera's time moves to the frame's
+    /// (closing the passes that fell out of the window), then each read joins or opens a pass.
+    /// The one way frames are grouped, by the daemon's event chain and by the benchmarks.
+    public mutating func addFrame(camera: CameraID, time: CaptureTime, observations: [Observation]) -> [ReadEvent] {
+        var events = advance(camera: camera, to: time)
+        for observation in observations { events += add(observation) }
+        return events
+    }
+
     public mutating func advance(camera: CameraID, to time: CaptureTime) -> [ReadEvent] {
         let now = time.unixNanoseconds
         let window = Int64(settings.windowSeconds * 1e9)

@@ -145,12 +145,11 @@ struct DaemonBenchCommand: ParsableCommand {
                 daemon.waitUntilExit()
             }
         }
+        /// Frames read and dropped by the camera, read events journaled: from the daemon's status.
         func processed() -> (Int, Int, Int)? {
-            guard let data = try? StatusSocket.fetch(from: socket, timeout: 2),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let camera = (object["cameras"] as? [[String: Any]])?.first,
-                  let journal = object["journal"] as? [String: Any] else { return nil }
-            return (camera["frames_processed"] as? Int ?? 0, camera["frames_dropped"] as? Int ?? 0, journal["rows"] as? Int ?? 0)
+            guard let data = try? StatusSocket.fetch(from: socket, timeout: 2), let status = try? StatusDocument.decode(data),
+                  let camera = status.cameras.first else { return nil }
+            return (camera.framesProcessed, camera.framesDropped, status.journal.rows)
         }
         var warm: (Int, Int, Int)?
         let deadline = Date(timeIntervalSinceNow: 60)

@@ -34,9 +34,7 @@ struct StatusCommand: ParsableCommand {
             Terminal.stderrLine("platekeeper status: \(error)")
             throw ExitCode(3)
         }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        guard let doc = try? decoder.decode(StatusDocument.self, from: data) else {
+        guard let doc = try? StatusDocument.decode(data) else {
             Terminal.stderrLine("platekeeper status: the daemon at \(path) sent a document this version cannot read")
             throw ExitCode(3)
         }

@@ -47,36 +47,18 @@ struct VehicleBenchCommand: ParsableCommand {
         let reader = try recognition.makeReader()
         var settings = GroupingSettings()
         settings.windowSeconds = window
-        var frames = 0, framesRight = 0, vehiclesRight = 0, extraEvents = 0, missed = 0
+        var report = VehicleReport(grouping: settings)
         for pass in passes {
-            let passFrames = pass.frames()
-            var grouper = ReadGrouper(settings: settings)
-            var events: [ReadEvent] = []
-            var right = 0
-            for frame in passFrames {
-                let reads = reader.read(frame.image)
-                if reads.first?.text == pass.expected { right += 1 }
-                events += grouper.advance(camera: frame.camera, to: frame.captureTime)
-                for read in reads {
-                    events += grouper.add(Observation(camera: frame.camera, frameName: frame.name, time: frame.captureTime, read: read, crop: nil))
-                }
-            }
-            events += grouper.closeAll()
-            frames += passFrames.count
-            framesRight += right
-            let hit = events.contains { $0.plate == pass.expected }
-            if hit { vehiclesRight += 1 }
-            if events.isEmpty { missed += 1 }
-            extraEvents += events.filter { $0.plate != pass.expected }.count
+            let score = report.add(name: pass.name, expected: pass.expected, frames: pass.frames()) { reader.read($0) }
             if verbose {
-                let voted = events.max { $0.frameCount < $1.frameCount }
-                print("\(pass.name): \(pass.expected), frames right \(right)/\(passFrames.count), events \(events.map { "\($0.plate)×\($0.frameCount)" }.joined(separator: " ")) → \(hit ? "right" : voted == nil ? "missed" : "WRONG")")
+                let voted = score.events.max { $0.frameCount < $1.frameCount }
+                print("\(score.name): \(score.expected), frames right \(score.framesRight)/\(score.frames), events \(score.events.map { "\($0.plate)×\($0.frameCount)" }.joined(separator: " ")) → \(score.right ? "right" : voted == nil ? "missed" : "WRONG")")
             }
         }
         func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "-" : JSONLine.number(100 * Double(a) / Double(b), decimals: 1) + " %" }
-        print("passes: \(passes.count), frames: \(frames)\(simulate.map { " (\($0) simulated per photo)" } ?? "")")
-        print("per frame, top-1 read is the plate: \(framesRight)/\(frames) = \(pct(framesRight, frames))")
-        print("per vehicle, an event with the plate: \(vehiclesRight)/\(passes.count) = \(pct(vehiclesRight, passes.count)); passes with no event: \(missed); other events: \(extraEvents) (\(JSONLine.number(Double(extraEvents) / Double(passes.count), decimals: 2)) per pass)")
+        print("passes: \(report.passes.count), frames: \(report.frames)\(simulate.map { " (\($0) simulated per photo)" } ?? "")")
+        print("per frame, top-1 read is the plate: \(report.framesRight)/\(report.frames) = \(pct(report.framesRight, report.frames))")
+        print("per vehicle, an event with the plate: \(report.vehiclesRight)/\(report.passes.count) = \(pct(report.vehiclesRight, report.passes.count)); passes with no event: \(report.missed); other events: \(report.wrongEvents) (\(JSONLine.number(report.wrongEventsPerPass, decimals: 2)) per pass)")
     }
 
     /// Recording folders (manifest.json) that have an expected.txt.
@@ -111,67 +93,10 @@ struct VehicleBenchCommand: ParsableCommand {
                 passes.append(Pass(name: name, expected: GroundTruth.normalise(image.plates[0].text)) {
                     guard let photo = try? source.frame(for: ReplayItem(path: image.imagePath, camera: "sim", sequence: 0, kind: .still,
                                                                         clockQuality: .unknown)) else { return [] }
-                    var rng = SeededRandom(seed: seed)
-                    var frames: [Frame] = []
-                    for k in 0..<count {
-                        let scale = 0.7 + 0.3 * Double(k) / Double(count - 1)
-                        let dx = Int(rng.next() % 21) - 10, dy = Int(rng.next() % 21) - 10
-                        var img = Motion.transform(photo.image, scale: scale, dx: dx, dy: dy)
-                        if rng.next() % 3 == 0 { img = Motion.blur(img) }
-                        img = Motion.noise(img, amplitude: Int(rng.next() % 9), rng: &rng)
-                        frames.append(Frame(camera: "sim", sequence: UInt64(k), captureTime: CaptureTime(unixNanoseconds: Int64(k) * 100_000_000, quality: .unknown),
-                                            name: "\(name)#\(k)", image: img))
-                    }
-                    return frames
+                    return PassSimulator.frames(from: photo.image, count: count, seed: seed, name: name)
                 })
             }
         }
         return passes
-    }
-}
-
-/// Simple camera effects for simulated passes.
-enum Motion {
-    /// The frame as seen from further away: scaled about its centre (bilinear), shifted, same size, grey outside.
-    static func transform(_ image: LumaImage, scale: Double, dx: Int, dy: Int) -> LumaImage {
-        var out = LumaImage(width: image.width, height: image.height, fill: 110)
-        let cx = Double(image.width) / 2, cy = Double(image.height) / 2
-        for y in 0..<image.height {
-            let sy = (Double(y - dy) - cy) / scale + cy
-            guard sy >= 0, sy < Double(image.height - 1) else { continue }
-            let y0 = Int(sy), fy = sy - Double(y0)
-            for x in 0..<image.width {
-                let sx = (Double(x - dx) - cx) / scale + cx
-                guard sx >= 0, sx < Double(image.width - 1) else { continue }
-                let x0 = Int(sx), fx = sx - Double(x0)
-                let a = Double(image[x0, y0]), b = Double(image[x0 + 1, y0]), c = Double(image[x0, y0 + 1]), d = Double(image[x0 + 1, y0 + 1])
-                out[x, y] = UInt8(((a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy).rounded())
-            }
-        }
-        return out
-    }
-
-    /// A 3×3 box blur (motion and focus softness).
-    static func blur(_ image: LumaImage) -> LumaImage {
-        var out = image
-        for y in 1..<max(1, image.height - 1) {
-            for x in 1..<max(1, image.width - 1) {
-                var sum = 0
-                for j in -1...1 { for i in -1...1 { sum += Int(image[x + i, y + j]) } }
-                out[x, y] = UInt8(sum / 9)
-            }
-        }
-        return out
-    }
-
-    /// Uniform sensor noise of ± `amplitude`.
-    static func noise(_ image: LumaImage, amplitude: Int, rng: inout SeededRandom) -> LumaImage {
-        guard amplitude > 0 else { return image }
-        var out = image
-        for i in out.pixels.indices {
-            let n = Int(rng.next() % UInt64(2 * amplitude + 1)) - amplitude
-            out.pixels[i] = UInt8(clamping: Int(out.pixels[i]) + n)
-        }
-        return out
     }
 }

@@ -54,9 +54,7 @@ struct DaemonTests {
 
     static func status(_ unit: Unit) -> StatusDocument? {
         guard let data = try? StatusSocket.fetch(from: unit.socketPath, timeout: 2) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try? decoder.decode(StatusDocument.self, from: data)
+        return try? StatusDocument.decode(data)
     }
 
     static func expectedPlate(_ folder: String) throws -> String {

@@ -1,4 +1,5 @@
 import Evaluation
+import Grouping
 import Foundation
 import PlateKeeperCore
 import PlateKeeperTesting
@@ -91,5 +92,49 @@ func read(_ text: String, _ box: PixelBox, candidates: [String] = [], confidence
         #expect(report.top1Rate == 1)
         // A crop is all plate: the wrong read is a misread.
         #expect(report.misreadsPerImage == 1 && report.phantomsPerImage == 0)
+    }
+}
+
+@Suite struct VehicleReportTests {
+    static func frames(_ count: Int, camera: CameraID = "sim") -> [Frame] {
+        (0..<count).map { k in
+            Frame(camera: camera, sequence: UInt64(k), captureTime: CaptureTime(unixNanoseconds: Int64(k) * 100_000_000, quality: .unknown),
+                  name: "f#\(k)", image: LumaImage(width: 8, height: 8, fill: UInt8(k)))
+        }
+    }
+
+    @Test("reads of one pass vote into one event; a pass with a stray sign read counts a wrong event; an unread pass is missed")
+    func scoresPasses() {
+        var report = VehicleReport(grouping: GroupingSettings())
+        let box = PixelBox(x: 10, y: 10, width: 80, height: 20)
+        // Frame k's image is filled with k: the fake reader reads by frame.
+        let right = report.add(name: "a", expected: "ABC123", frames: Self.frames(6)) { image in
+            image.pixels[0] == 2 ? [read("A8C123", box)] : [read("ABC123", box)]
+        }
+        #expect(right.right && right.events.count == 1 && right.framesRight == 5 && right.wrongEvents == 0)
+        let sign = report.add(name: "b", expected: "XYZ789", frames: Self.frames(4)) { image in
+            [read("XYZ789", box)] + (image.pixels[0] == 0 ? [read("SPEED30", PixelBox(x: 200, y: 0, width: 40, height: 40))] : [])
+        }
+        #expect(sign.right && sign.wrongEvents == 1)
+        report.add(name: "c", expected: "QQQ111", frames: Self.frames(3)) { _ in [] }
+        #expect(report.vehiclesRight == 2 && report.missed == 1)
+        #expect(report.wrongEventsPerPass == 1.0 / 3.0)
+        #expect(report.frames == 13 && report.framesRight == 9)
+    }
+
+    @Test("simulated passes are the same for the same seed, differ for another, and approach the camera")
+    func simulatorIsSeeded() {
+        var photo = LumaImage(width: 64, height: 48, fill: 200)
+        for y in 20..<28 { for x in 16..<48 { photo[x, y] = 20 } }
+        let a = PassSimulator.frames(from: photo, count: 5, seed: 7, name: "p")
+        let b = PassSimulator.frames(from: photo, count: 5, seed: 7, name: "p")
+        let c = PassSimulator.frames(from: photo, count: 5, seed: 8, name: "p")
+        #expect(a.count == 5 && a.map(\.image.pixels) == b.map(\.image.pixels))
+        #expect(a.map(\.image.pixels) != c.map(\.image.pixels))
+        #expect(a.map(\.captureTime.unixNanoseconds) == [0, 100_000_000, 200_000_000, 300_000_000, 400_000_000])
+        // The dark bar grows as the vehicle comes closer (scale 0.7 → 1.0).
+        func dark(_ image: LumaImage) -> Int { image.pixels.filter { $0 < 100 }.count }
+        #expect(dark(a[0].image) < dark(a[4].image))
+        #expect(PassSimulator.frames(from: photo, count: 1, seed: 7, name: "p").isEmpty)
     }
 }
