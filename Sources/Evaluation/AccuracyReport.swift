@@ -17,6 +17,26 @@ public struct ImageScore: Sendable {
     public var falseReads: Int { misreads + phantoms }
     public var milliseconds: Double
     public var failed: Bool
+    /// Each read's confidence and whether its text is a plate of the image.
+    public var outcomes: [ReadOutcome] = []
+}
+
+/// One read as calibration sees it: the confidence it was given, and whether it was right.
+public struct ReadOutcome: Sendable, Equatable {
+    public var confidence: Double
+    public var right: Bool
+}
+
+/// Reads whose confidence fell in `lower ..< upper` (the last band includes 100), how many were
+/// right, and their mean confidence.
+public struct CalibrationBand: Sendable, Equatable {
+    public var lower: Double
+    public var upper: Double
+    public var reads: Int
+    public var right: Int
+    public var meanConfidence: Double
+    /// Per cent of the band's reads that were right.
+    public var accuracy: Double { reads == 0 ? 0 : 100 * Double(right) / Double(reads) }
 }
 
 /// Accuracy figures over a labelled set: what `platekeeper bench accuracy` prints.
@@ -68,7 +88,8 @@ public struct AccuracyReport: Sendable {
         }
         let score = ImageScore(imagePath: image.imagePath, expected: image.plates.map(\.text), read: reads.map(\.text),
                                top1: top1, topN: topN, detected: detected, labelled: image.plates.count,
-                               misreads: misreads, phantoms: phantoms, milliseconds: milliseconds, failed: failed)
+                               misreads: misreads, phantoms: phantoms, milliseconds: milliseconds, failed: failed,
+                               outcomes: reads.map { ReadOutcome(confidence: $0.confidence, right: texts.contains($0.text)) })
         images.append(score)
         return score
     }
@@ -85,6 +106,34 @@ public struct AccuracyReport: Sendable {
         images.isEmpty ? 0 : Double(images.reduce(0) { $0 + $1[keyPath: count] }) / Double(images.count)
     }
     public var failedImages: Int { images.filter(\.failed).count }
+
+    /// Confidence against accuracy: among reads given confidence c, about c % should be right.
+    /// Bands of `width` points from 0 to 100; empty bands are left out.
+    public func calibration(width: Double = 10) -> [CalibrationBand] {
+        let outcomes = images.flatMap(\.outcomes)
+        var bands: [CalibrationBand] = []
+        var lower = 0.0
+        while lower < 100 {
+            let upper = min(lower + width, 100)
+            let inBand = outcomes.filter { $0.confidence >= lower && ($0.confidence < upper || (upper == 100 && $0.confidence <= 100)) }
+            if !inBand.isEmpty {
+                bands.append(CalibrationBand(
+                    lower: lower, upper: upper, reads: inBand.count, right: inBand.filter(\.right).count,
+                    meanConfidence: inBand.reduce(0) { $0 + $1.confidence } / Double(inBand.count)))
+            }
+            lower = upper
+        }
+        return bands
+    }
+
+    /// Expected calibration error, in points: the bands' gaps between mean confidence and
+    /// accuracy, weighted by their share of the reads.
+    public func expectedCalibrationError(width: Double = 10) -> Double {
+        let bands = calibration(width: width)
+        let total = bands.reduce(0) { $0 + $1.reads }
+        guard total > 0 else { return 0 }
+        return bands.reduce(0) { $0 + Double($1.reads) / Double(total) * abs($1.accuracy - $1.meanConfidence) }
+    }
 
     /// Milliseconds per image at quantile q (0...1), nearest rank.
     public func millisecondsQuantile(_ q: Double) -> Double {

@@ -118,6 +118,13 @@ struct AccuracyCommand: ParsableCommand {
         print("ms / image:          median \(JSONLine.number(median, decimals: 1)), p90 \(JSONLine.number(report.millisecondsQuantile(0.9), decimals: 1))")
         // Decoding alone, timed in the same loop: the floor the pipeline is measured against.
         print("decode ms / image:   median \(JSONLine.number(decode, decimals: 1)) (pipeline = \(JSONLine.number(decode > 0 ? median / decode : 0, decimals: 1))x decode)")
+        // Whether confidence can be thresholded on: per band of 10 points, the reads and how many were right.
+        print("confidence calibration (reads; per cent right), expected calibration error \(JSONLine.number(report.expectedCalibrationError(), decimals: 1)) points:")
+        for band in report.calibration() {
+            let range = band.upper == 100 ? "\(Int(band.lower))-100" : "\(Int(band.lower))-\(Int(band.upper) - 1)"
+            print("  " + TableRow.pad(range, 8) + TableRow.pad("\(band.reads) reads", 11)
+                + "\(JSONLine.number(band.accuracy, decimals: 1)) % right (mean confidence \(JSONLine.number(band.meanConfidence, decimals: 1)))")
+        }
         if report.failedImages > 0 {
             print("failed images:       \(report.failedImages)")
             throw ExitCode(1)

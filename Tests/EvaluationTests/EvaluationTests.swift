@@ -95,6 +95,26 @@ func read(_ text: String, _ box: PixelBox, candidates: [String] = [], confidence
     }
 }
 
+@Suite struct CalibrationTests {
+    let plate = PixelBox(x: 100, y: 100, width: 80, height: 40)
+
+    @Test("reads are banded by confidence with their share right; the expected calibration error weighs each band's gap")
+    func bandsAndError() {
+        var report = AccuracyReport()
+        let image = LabelledImage(imagePath: "x.jpg", plates: [("ABC123", plate)])
+        // Four reads at 100: three right, one wrong (75 % right: a gap of 25 points).
+        for text in ["ABC123", "ABC123", "ABC123", "A8C123"] { report.add(image, reads: [read(text, plate, confidence: 100)], milliseconds: 1) }
+        // Four reads at 55: two right (50 %: a gap of 5 points).
+        for text in ["ABC123", "XYZ", "ABC123", "QRS"] { report.add(image, reads: [read(text, plate, confidence: 55)], milliseconds: 1) }
+        let bands = report.calibration()
+        #expect(bands.map(\.lower) == [50, 90])
+        #expect(bands.map(\.reads) == [4, 4])
+        #expect(bands.map(\.accuracy) == [50, 75])
+        #expect(bands.map(\.meanConfidence) == [55, 100])
+        #expect(abs(report.expectedCalibrationError() - 15) < 1e-9)
+    }
+}
+
 @Suite struct VehicleReportTests {
     static func frames(_ count: Int, camera: CameraID = "sim") -> [Frame] {
         (0..<count).map { k in
