@@ -45,9 +45,13 @@ struct PositionSetup: Sendable {
                     "path": "\(config.recording)", "lines": "\(summaries[0].lines)", "fixes": "\(summaries[0].fixes)",
                     "bad": "\(summaries[0].bad)",
                 ])
+                if summaries[0].fixes == 0 {
+                    feed.unusable("\(config.recording): no fix with a position in \(summaries[0].lines) line(s)")
+                    logger.error("the recorded position log has no fix; reads will have no position", metadata: ["path": "\(config.recording)"])
+                }
             } catch {
                 feed = PositionFeed(source: .nmea, settings: settings)
-                feed.disconnected("\(config.recording): \(error)")
+                feed.unusable("\(config.recording): \(error)")
                 logger.error("recorded positions cannot be read; reads will say no-source", metadata: [
                     "path": "\(config.recording)", "error": "\(error)",
                 ])

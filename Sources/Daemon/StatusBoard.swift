@@ -75,7 +75,8 @@ public struct StatusDocument: Sendable, Codable {
         /// `none`, `fixed`, `gpsd` or `nmea` (a recording's log is one of the last two).
         public var source: String
         /// What the source is doing: `none`, `fixed`, `connecting`, `receiving`, `silent`,
-        /// `device-gone`, `disconnected`, `recorded`.
+        /// `device-gone`, `disconnected`, `recorded`, `unusable` (a recording's log that cannot be
+        /// read or holds no fix).
         public var state: String?
         public var error: String?
         /// The last fix's mode (`none`, `2d`, `3d`, `fixed`) and satellites.
@@ -412,7 +413,7 @@ public final class StatusBoard: Sendable {
             satellitesUsed: p.satellitesUsed, satellitesSeen: p.satellitesSeen, lastFixAgeSeconds: p.lastFixAgeSeconds,
             latitude: p.lastFix?.latitude, longitude: p.lastFix?.longitude, badInputs: p.badInputs, lastBadInput: p.lastBadInput)
         switch p.state {
-        case .disconnected, .silent, .deviceGone:
+        case .disconnected, .silent, .deviceGone, .unusable:
             problems.append("position source \(p.source?.rawValue ?? "") is \(p.state.rawValue)" + (p.error.map { ": \($0)" } ?? ""))
         case .none, .fixed, .connecting, .receiving, .recorded:
             break
@@ -425,7 +426,8 @@ public final class StatusBoard: Sendable {
         var warnings: [String] = []
         if quality != .synchronized {
             warnings.append(
-                "system clock is not synchronised (\(quality.rawValue)): read times may be off; check NTP or the GNSS time source"
+                (quality == .unsynchronized ? "system clock is not synchronised" : "system clock synchronisation is \(quality.rawValue)")
+                    + ": read times may be off; check NTP or the GNSS time source"
                     + (offset.map { " (GNSS − system \($0) s)" } ?? ""))
         }
         let state = !problems.isEmpty ? "unhealthy" : !warnings.isEmpty ? "degraded" : "healthy"

@@ -55,7 +55,7 @@ struct StatusCommand: ParsableCommand {
         out.append("platekeeper \(d.version), pid \(d.pid), up \(duration(d.uptimeSeconds)): \(d.state == "healthy" ? d.state : d.state.uppercased())")
         for p in d.problems { out.append("  ! \(p)") }
         for w in d.warnings { out.append("  ~ \(w)") }
-        var clock = "clock: \(d.clockSynchronized ? "synchronised" : "NOT synchronised (\(d.clockQuality))")"
+        var clock = "clock: \(d.clockSynchronized ? "synchronised" : d.clockQuality == "unsynchronized" ? "NOT synchronised" : "synchronisation \(d.clockQuality)")"
         if let c = d.clock {
             if let est = c.estimatedErrorSeconds, let max = c.maximumErrorSeconds {
                 clock += String(format: ", estimated error %.6f s, maximum %.3f s", est, max)

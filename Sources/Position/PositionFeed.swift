@@ -39,6 +39,8 @@ public final class PositionFeed: Sendable {
         case disconnected
         /// Fixes loaded from a recording's position log.
         case recorded
+        /// A recording's position log that cannot be read, or holds no fix: reads get no position.
+        case unusable
     }
 
     /// The feed's figures for status.
@@ -121,6 +123,14 @@ public final class PositionFeed: Sendable {
 
     /// The fixes came from a recording: no live source to be silent or disconnected.
     public func recorded() { state.withLock { $0.state = .recorded } }
+
+    /// A recording's log that cannot be read or has no fix in it (not a live source going away).
+    public func unusable(_ error: String) {
+        state.withLock {
+            $0.state = .unusable
+            $0.error = error
+        }
+    }
 
     public func disconnected(_ error: String) {
         state.withLock {

@@ -199,6 +199,27 @@ struct PositionDaemonTests {
         }
     }
 
+    @Test("source = \"recording\" with a log that is missing or holds no fix: status says unusable and lists the problem; reads are journaled without a position", arguments: [false, true])
+    func unusableRecording(_ exists: Bool) throws {
+        let dir = try TemporaryDirectory("pkpos")
+        let start = Int64(1_795_000_010) * 1_000_000_000 + 250_000_000
+        let recording = try Self.recording(in: dir, start: start)
+        // A log with lines but no fix: a receiver that never saw a satellite.
+        let log = exists ? try dir.write("position.log", "\(start) $GPGSA,A,1,,,,,,,,,,,,,99.0,99.0,99.0*00\n") : dir.file("missing.log")
+        let config = try Self.config(dir, recording: recording, position: """
+            source = "recording"
+            recording = "\(log)"
+            """, camera: "recorded_times = true")
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        let seen = Self.statusOnceJournaled(dir)
+        #expect(seen?.position.state == "unusable", "\(String(describing: seen?.position))")
+        #expect(seen?.problems.contains { $0.contains("position source") && $0.contains("unusable") } == true, "\(String(describing: seen?.problems))")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+        let events = try Journal(settings: JournalSettings(path: dir.file("state/journal.sqlite")), mode: .inspect).events().map(\.event)
+        #expect(!events.isEmpty && events.allSatisfy { $0.position == nil })
+    }
+
     @Test("a serial receiver that sends only garbage: each kind is logged clearly (at a bounded rate), counted in status; the daemon keeps journaling, positions marked missing")
     func garbageReceiver() throws {
         let dir = try TemporaryDirectory("pkpos")
