@@ -261,7 +261,7 @@ private final class Validator {
         if c.status.socket.utf8.count > StatusSection.maxSocketPathBytes {
             issue("status.socket", "is \(c.status.socket.utf8.count) bytes long; a Unix socket path can have at most \(StatusSection.maxSocketPathBytes)")
         }
-        if [c.journal.path, c.journal.path + "-wal", c.journal.path + "-shm", c.journal.path + ".lock"].contains(c.status.socket) {
+        if c.journal.files.contains(c.status.socket) {
             issue("status.socket", "is one of the journal's files (\(c.journal.path)); give the socket a path of its own")
         }
         if let t = table(root, "metrics", "metrics") {
@@ -276,7 +276,7 @@ private final class Validator {
                 }
             }
             c.metrics.intervalSeconds = duration(t, "metrics", "interval", 1...3600) ?? c.metrics.intervalSeconds
-            if !c.metrics.textfile.isEmpty, [c.journal.path, c.journal.path + "-wal", c.journal.path + "-shm", c.journal.path + ".lock", c.status.socket].contains(c.metrics.textfile) {
+            if !c.metrics.textfile.isEmpty, (c.journal.files + [c.status.socket]).contains(c.metrics.textfile) {
                 issue("metrics.textfile", "is one of the journal's files or the status socket; give the metrics a file of their own")
             }
         }

@@ -123,6 +123,9 @@ public struct JournalSection: Sendable, Equatable {
         case dropOldest = "drop-oldest", stopAccepting = "stop-accepting"
     }
     public var path = "/var/lib/platekeeper/journal.sqlite"
+    /// The journal's file and the files SQLite and its lock keep beside it: no other file of the
+    /// configuration may be one of them.
+    public var files: [String] { [path, path + "-wal", path + "-shm", path + ".lock"] }
     public var quotaBytes: Int64 = 512 * 1024 * 1024
     /// nil keeps rows until the quota needs the room.
     public var retentionSeconds: Double? = 30 * 86_400

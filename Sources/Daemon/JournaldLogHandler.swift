@@ -180,19 +180,11 @@ public struct JournaldLogHandler: LogHandler {
 public final class JournaldSocket: Sendable {
     public static let defaultPath = "/run/systemd/journal/socket"
     private let fd: Int32
-    private let address: sockaddr_un
+    private let address: UnixDatagramAddress
 
     /// Nil when the path is too long or no datagram socket can be made.
     public init?(path: String) {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        guard let address = UnixDatagramAddress(path: path), let fd = UnixDatagramAddress.socket() else { return nil }
         self.fd = fd
         self.address = address
     }
@@ -200,15 +192,5 @@ public final class JournaldSocket: Sendable {
     deinit { Glibc.close(fd) }
 
     /// Sends one record; false when the journal did not take it.
-    public func send(_ record: [UInt8]) -> Bool {
-        var address = self.address
-        let sent = record.withUnsafeBytes { buffer in
-            withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
-        }
-        return sent == record.count
-    }
+    public func send(_ record: [UInt8]) -> Bool { address.send(record, from: fd) }
 }

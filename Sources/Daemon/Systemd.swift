@@ -29,26 +29,8 @@ public struct SystemdNotifier: Sendable {
     /// Never blocks: if the receiver's queue is full the message is dropped, not the daemon stalled.
     @discardableResult
     public func notify(_ state: String) -> Bool {
-        guard let socketPath else { return false }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard let socketPath, let address = UnixDatagramAddress(path: socketPath), let fd = UnixDatagramAddress.socket() else { return false }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var pathBytes = Array(socketPath.utf8)
-        if pathBytes.first == UInt8(ascii: "@") { pathBytes[0] = 0 }  // abstract namespace
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard pathBytes.count < capacity else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + pathBytes.count + (pathBytes.first == 0 ? 0 : 1))
-        let bytes = Array(state.utf8)
-        let sent = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                sendto(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sa, length)
-            }
-        }
-        return sent == bytes.count
+        return address.send(Array(state.utf8), from: fd, flags: Int32(MSG_DONTWAIT))
     }
 }

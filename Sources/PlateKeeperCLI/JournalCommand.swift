@@ -1,14 +1,14 @@
 import ArgumentParser
 import Config
+import Daemon
 import Foundation
+import Journal
+import PlateKeeperCore
+import WireFormat
 
 #if canImport(Glibc)
 import Glibc
 #endif
-import Journal
-import Daemon
-import WireFormat
-import PlateKeeperCore
 
 /// `platekeeper journal stats|export`: look into the journal on the unit (read only).
 struct JournalCommand: ParsableCommand {

@@ -1,25 +1,14 @@
 import ArgumentParser
 import Foundation
+import PlateKeeperCore
 
 /// Where the bench commands find TestFrames when no path is given: the current folder (a source
-/// checkout), then the install's share folder (`../share/platekeeper` beside the binary,
-/// `/usr/share/platekeeper`, `/usr/local/share/platekeeper`), then a development build's source
-/// tree above `.build`. Nothing found is a usage error that says what to pass.
+/// checkout), then where installed data is looked for (`ShareFolder`: beside the binary,
+/// `/usr/local/share`, `/usr/share`, a development build's source tree). Nothing found is a usage
+/// error that says what to pass.
 enum TestFramesFolder {
-    static func candidates(executable: String = CommandLine.arguments.first ?? "") -> [String] {
-        let exe = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
-        var paths = [
-            FileManager.default.currentDirectoryPath + "/TestFrames",
-            exe.appendingPathComponent("../share/platekeeper/TestFrames").standardized.path,
-            "/usr/share/platekeeper/TestFrames",
-            "/usr/local/share/platekeeper/TestFrames",
-        ]
-        var dir = exe
-        for _ in 0..<6 {
-            paths.append(dir.appendingPathComponent("TestFrames").path)
-            dir = dir.deletingLastPathComponent()
-        }
-        return paths
+    static func candidates() -> [String] {
+        [FileManager.default.currentDirectoryPath + "/TestFrames"] + ShareFolder.candidates("TestFrames", source: "TestFrames")
     }
 
     /// The first TestFrames folder found, with `sub` (e.g. `pass-day`) appended.

@@ -75,20 +75,8 @@ public final class GlyphClassifier: Sendable {
 
     /// Where the shipped model is looked for, in order, when no path is configured.
     public static let searchPaths: [String] = {
-        var paths: [String] = []
-        if let env = ProcessInfo.processInfo.environment["PLATEKEEPER_GLYPH_MODEL"] { paths.append(env) }
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
-        paths.append(exe.appendingPathComponent("../share/platekeeper/glyphs.model").standardized.path)
-        paths.append("/usr/local/share/platekeeper/glyphs.model")
-        paths.append("/usr/share/platekeeper/glyphs.model")
-        // A development build: the model in the source tree, found from the executable in .build.
-        var dir = exe
-        for _ in 0..<6 {
-            let candidate = dir.appendingPathComponent("Models/glyphs.model").path
-            paths.append(candidate)
-            dir = dir.deletingLastPathComponent()
-        }
-        return paths
+        let env = ProcessInfo.processInfo.environment["PLATEKEEPER_GLYPH_MODEL"].map { [$0] } ?? []
+        return env + ShareFolder.candidates("glyphs.model", source: "Models/glyphs.model")
     }()
 
     /// Loads the first model file found on `searchPaths`.

@@ -51,9 +51,7 @@ struct PositionDaemonTests {
 
     static func status(_ dir: TemporaryDirectory) -> StatusDocument? {
         guard let data = try? StatusSocket.fetch(from: dir.file("run/status.sock"), timeout: 2) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try? decoder.decode(StatusDocument.self, from: data)
+        return try? StatusDocument.decode(data)
     }
 
     /// Status once the replay has played and its reads are journaled (nil after 60 s).

@@ -132,10 +132,8 @@ struct V4L2VMTests {
             """, timeout: 600)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         func doc(_ name: String) throws -> StatusDocument {
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
             let data = try Data(contentsOf: URL(fileURLWithPath: dir.file("\(name).json")))
-            do { return try decoder.decode(StatusDocument.self, from: data) } catch {
+            do { return try StatusDocument.decode(data) } catch {
                 throw SnapshotError(description: "\(name).json is not a status document (\(error)): \(String(decoding: data.prefix(400), as: UTF8.self))")
             }
         }
