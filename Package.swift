@@ -43,6 +43,14 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // OpenCV's DNN module, which is C++: a small C shim (load an ONNX network, run it) over
+        // Debian's libopencv-dnn-dev. No pkg-config file: opencv4.pc comes only with libopencv-dev,
+        // which pulls every OpenCV module, so the header folder and the two libraries are named.
+        .target(
+            name: "COpenCVDNN",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [.linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_core")]
+        ),
         // glibc calls missing from Swift's Glibc module (adjtimex for the clock state).
         .systemLibrary(name: "CLinux"),
 
@@ -52,8 +60,9 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["PlateKeeperCore", "CTurboJPEG", "CPNG", "CLeptonica"], swiftSettings: strict),
         // Frame sources: recorded frames and recordings (replay); V4L2 devices.
         .target(name: "Capture", dependencies: ["PlateKeeperCore", "Imaging", "CV4L2", "CLinux"], swiftSettings: strict),
-        // Plate localisation, OCR (Tesseract) and plate-format rules.
-        .target(name: "Recognition", dependencies: ["PlateKeeperCore", "Imaging", "CTesseract", "CLeptonica"], swiftSettings: strict),
+        // Plate localisation (a learned detector through OpenCV DNN, and a character-row finder),
+        // OCR (Tesseract, a glyph classifier) and plate-format rules.
+        .target(name: "Recognition", dependencies: ["PlateKeeperCore", "Imaging", "CTesseract", "CLeptonica", "COpenCVDNN"], swiftSettings: strict),
         // The upload contract's one JSON spelling of read events, batches and replies (gzip bodies),
         // shared by `journal export`, the uploader and the store.
         .target(name: "WireFormat", dependencies: ["PlateKeeperCore", "CZlib"], swiftSettings: strict),

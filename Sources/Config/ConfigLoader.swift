@@ -35,7 +35,7 @@ public enum ConfigLoader {
             "id", "device", "replay", "loop", "speed", "recorded_times", "region", "roi", "min_char_height", "skip_cut_plates", "formats",
             "width", "height", "fps", "buffers", "stall_timeout", "controls",
         ]),
-        ("recognition", ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight"]),
+        ("recognition", ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight", "locator", "detector_model"]),
         ("grouping", ["window", "max_edit_distance", "first_sight", "first_sight_min_confidence", "max_pass"]),
         ("journal", ["path", "quota", "retention", "when_full", "keep_crops", "crop_quality"]),
         ("upload", [
@@ -137,6 +137,8 @@ private final class Validator {
             c.recognition.glyphModel = string(t, p, "glyph_model") ?? c.recognition.glyphModel
             c.recognition.glyphGate = double(t, p, "glyph_gate", 0...100) ?? c.recognition.glyphGate
             c.recognition.glyphWeight = double(t, p, "glyph_weight", 0...20) ?? c.recognition.glyphWeight
+            c.recognition.locator = choice(t, p, "locator", RecognitionSection.Locator.self) ?? c.recognition.locator
+            c.recognition.detectorModel = string(t, p, "detector_model") ?? c.recognition.detectorModel
         }
         if let t = table(root, "grouping", "grouping") {
             let p = "grouping"

@@ -94,8 +94,9 @@ public struct RecognitionSection: Sendable, Equatable {
     /// Frames waiting per camera; when full, the newest frame replaces the oldest (counted as dropped).
     public var queueDepth = 2
     public var topN = 10
-    /// Reads below this confidence (0...100) are not reported.
-    public var minConfidence = 50.0
+    /// Reads below this confidence (0...100, the calibrated chance that a read is right) are
+    /// not reported (`PlateReader.Settings.minConfidence`).
+    public var minConfidence = 25.0
     /// Folder with eng.traineddata; empty means `TESSDATA_PREFIX`, else Debian's folder.
     public var tessdata = ""
     /// The glyph classifier's model file; empty means the shipped one (share/platekeeper/glyphs.model).
@@ -106,6 +107,12 @@ public struct RecognitionSection: Sendable, Equatable {
     /// Weight of the glyph classifier in the vote against each Tesseract rendering (0...20, as
     /// `--glyph-weight`); 0 turns it off (`PlateReader.Settings.glyphVoteWeight`).
     public var glyphWeight = 8.0
+    /// How plates are located (`PlateReader.Locator`): the learned detector, the whole-frame row
+    /// finder, or both.
+    public enum Locator: String, Sendable, Equatable, CaseIterable { case detector, finder, both }
+    public var locator = Locator.detector
+    /// The plate detector's model file; empty means the shipped one (share/platekeeper/plates.onnx).
+    public var detectorModel = ""
     public init() {}
 }
 

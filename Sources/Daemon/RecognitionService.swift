@@ -133,6 +133,8 @@ final class WorkerState: @unchecked Sendable {
         settings.glyphModelPath = recognition.glyphModel.isEmpty ? nil : recognition.glyphModel
         settings.glyphGate = recognition.glyphGate
         settings.glyphVoteWeight = recognition.glyphWeight
+        settings.locator = PlateReader.Locator(rawValue: recognition.locator.rawValue) ?? .detector
+        settings.detectorModelPath = recognition.detectorModel.isEmpty ? nil : recognition.detectorModel
         let reader = try PlateReader(settings: settings, tessdataPath: recognition.tessdata.isEmpty ? nil : recognition.tessdata)
         readers[key] = reader
         return reader

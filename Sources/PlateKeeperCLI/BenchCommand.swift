@@ -65,18 +65,19 @@ struct AccuracyCommand: ParsableCommand {
             Terminal.progress(i, of: truth.images.count, label: "images")
             let item = ReplayItem(path: image.imagePath, camera: "bench", sequence: UInt64(i), kind: .still, clockQuality: .fileTime)
             let t0 = clock.now
-            let reads: [PlateRead]
+            let readings: [PlateReader.Reading]
             var failed = false
             do {
                 let frame = try source.frame(for: item)
                 decodeMilliseconds.append((clock.now - t0).milliseconds)
-                reads = reader.read(frame.image)
+                readings = reader.readings(frame.image)
             } catch {
                 Terminal.error("\(error)")
-                reads = []
+                readings = []
                 failed = true
             }
             let ms = (clock.now - t0).milliseconds
+            let reads = readings.map(\.read)
             let score = report.add(image, reads: reads, milliseconds: ms, failed: failed)
             if verbose {
                 let mark = score.top1 == score.labelled ? "ok  " : (score.detected > 0 ? "MISS" : "NONE")
@@ -86,12 +87,14 @@ struct AccuracyCommand: ParsableCommand {
                 var o = JSONLine()
                 o.add("image", (image.imagePath as NSString).lastPathComponent)
                 o.add("expected", raw: "[" + score.expected.map(JSONLine.quote).joined(separator: ",") + "]")
-                o.add("reads", raw: "[" + reads.map { r in
+                o.add("reads", raw: "[" + readings.map { reading in
+                    let r = reading.read, e = reading.evidence
                     var ro = JSONLine()
                     ro.add("plate", r.text)
                     ro.add("confidence", r.confidence)
                     ro.add("box", raw: "[\(r.box.x),\(r.box.y),\(r.box.width),\(r.box.height)]")
                     ro.add("candidates", raw: "[" + r.candidates.map { JSONLine.quote($0.text) }.joined(separator: ",") + "]")
+                    ro.add("evidence", raw: String(decoding: (try? JSONEncoder().encode(e)) ?? Data("{}".utf8), as: UTF8.self))
                     return ro.text
                 }.joined(separator: ",") + "]")
                 o.add("top1", score.top1)

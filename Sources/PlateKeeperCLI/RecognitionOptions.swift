@@ -25,7 +25,16 @@ struct RecognitionOptions: ParsableArguments {
     @Option(name: .customLong("glyph-gate"), help: "Rows whose characters the glyph classifier is on average less sure of than this (0-100) are not read by Tesseract; 0 reads every row.")
     var glyphGate: Double = PlateReader.Settings().glyphGate
 
+    @Option(help: "How plates are located: detector (the learned detector, the row finder inside its plates), finder (the row finder over the whole frame) or both.")
+    var locator: String = PlateReader.Settings().locator.rawValue
+
+    @Option(name: .customLong("detector-model"), help: "Plate detector model file (default: the shipped one).")
+    var detectorModel: String?
+
     func validate() throws {
+        guard PlateReader.Locator(rawValue: locator) != nil else {
+            throw ValidationError("--locator must be \(PlateReader.Locator.allCases.map(\.rawValue).joined(separator: ", ")), not '\(locator)'")
+        }
         guard PlateFormat.named(region) != nil else { throw ValidationError("--region must be \(PlateFormat.namesForMessages), not '\(region)'") }
         guard (1...50).contains(topN) else { throw ValidationError("--top-n must be between 1 and 50") }
         guard (0...20).contains(glyphWeight) else { throw ValidationError("--glyph-weight must be between 0 and 20") }
@@ -41,6 +50,8 @@ struct RecognitionOptions: ParsableArguments {
         settings.glyphModelPath = glyphModel
         settings.glyphVoteWeight = glyphWeight
         settings.glyphGate = glyphGate
+        settings.locator = PlateReader.Locator(rawValue: locator)!
+        settings.detectorModelPath = detectorModel
         settings.debugDirectory = ProcessInfo.processInfo.environment["PLATEKEEPER_DEBUG_DIR"]
         return try PlateReader(settings: settings, tessdataPath: tessdata)
     }

@@ -33,7 +33,7 @@ struct StageBenchCommand: ParsableCommand {
         let reader = try recognition.makeReader()
         let source = try ReplaySource()
         let clock = ContinuousClock()
-        let stages = ["decode", "search", "lines", "ocr", "classifier", "rules", "total"]
+        let stages = ["decode", "detector", "search", "lines", "ocr", "classifier", "rules", "total"]
         var samples: [String: [String: [Double]]] = [:] // size → stage → ms per frame
         var order: [String] = []
         for pass in 0...repeats {
@@ -49,7 +49,7 @@ struct StageBenchCommand: ParsableCommand {
                 let size = "\(frame.image.width)x\(frame.image.height)"
                 if samples[size] == nil { order.append(size) }
                 let t = reader.stageTimes
-                let values: [Duration] = [decoded - t0, t.search, t.lines, t.ocr, t.classifier, t.rules, done - t0]
+                let values: [Duration] = [decoded - t0, t.detect, t.search, t.lines, t.ocr, t.classifier, t.rules, done - t0]
                 for (stage, value) in zip(stages, values) { samples[size, default: [:]][stage, default: []].append(value.milliseconds) }
             }
         }

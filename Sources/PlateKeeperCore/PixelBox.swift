@@ -44,6 +44,11 @@ public struct PixelBox: Sendable, Hashable, Codable {
         return PixelBox(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
 
+    /// Whether the point lies inside (left and top edges included).
+    public func contains(x px: Int, y py: Int) -> Bool {
+        px >= x && px < maxX && py >= y && py < maxY
+    }
+
     /// Grown by the given margins on each side (negative shrinks).
     public func expanded(dx: Int, dy: Int) -> PixelBox {
         PixelBox(x: x - dx, y: y - dy, width: width + 2 * dx, height: height + 2 * dy)

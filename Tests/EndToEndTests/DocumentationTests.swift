@@ -66,7 +66,7 @@ struct DocumentationTests {
         for heading in [".SH EXIT STATUS", ".SH ENVIRONMENT", ".SH FILES"] {
             #expect(page.contains(heading), "platekeeper(8) lacks \(heading)")
         }
-        for variable in ["JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "CREDENTIALS_DIRECTORY", "PLATEKEEPER_GLYPH_MODEL", "TESSDATA_PREFIX", "OMP_THREAD_LIMIT"] {
+        for variable in ["JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "CREDENTIALS_DIRECTORY", "PLATEKEEPER_GLYPH_MODEL", "PLATEKEEPER_PLATE_DETECTOR", "TESSDATA_PREFIX", "OMP_THREAD_LIMIT"] {
             #expect(page.contains(variable), "platekeeper(8), ENVIRONMENT: \(variable)")
         }
     }

@@ -136,13 +136,15 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         let result = try runCommand(TestPaths.executable, ["bench", "stages", frames("stills"), frames("pass-yuyv")])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ") }
-        #expect(rows.first?.map(String.init) == ["size", "frames", "decode", "search", "lines", "ocr", "classifier", "rules", "total", "total/decode"])
+        #expect(rows.first?.map(String.init) == ["size", "frames", "decode", "detector", "search", "lines", "ocr", "classifier", "rules", "total", "total/decode"])
         // The stills are 1280x720 JPEGs (10, in one group); the YUYV recording is 640x360 raw.
         let hd = try #require(rows.first { $0.first == "1280x720" })
         #expect(hd[1] == "10")
         #expect(rows.contains { $0.first == "640x360" })
-        let ms = hd[2...8].compactMap { Double($0) }
-        #expect(ms.count == 7 && ms.allSatisfy { $0 >= 0 } && ms[6] > ms[0])
+        // decode, detector, search, lines, ocr, classifier, rules, total: the total exceeds the
+        // decode, and the detector (a network over every frame) takes time of its own.
+        let ms = hd[2...9].compactMap { Double($0) }
+        #expect(ms.count == 8 && ms.allSatisfy { $0 >= 0 } && ms[7] > ms[0] && ms[1] > 0, "\(hd)")
     }
 
     @Test func benchVehiclesOverRecordingsAndSimulatedPasses() throws {
