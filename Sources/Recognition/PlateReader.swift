@@ -168,7 +168,10 @@ public final class PlateReader {
         let frame = PixelBox(x: 0, y: 0, width: image.width, height: image.height)
         let area = (regionOfInterest ?? frame).clipped(toWidth: image.width, height: image.height)
         var plates: [PlateDetector.Detection]?
-        if let detector {
+        // A small frame (a plate crop, a thumbnail) is read by the finder alone: it costs little
+        // there, the plate fills the frame, and the network learnt plates inside scenes (at most
+        // 220 px in a 256 px window); its box for a plate that fills the frame is rough.
+        if let detector, image.width * image.height > Self.smallFrameArea {
             do {
                 let found = try timed(\.detect) { () throws(RecognitionError) -> [PlateDetector.Detection] in try detector.detect(image) }
                 plates = found.filter { area.contains(x: Int($0.box.centerX), y: Int($0.box.centerY)) }
@@ -230,6 +233,10 @@ public final class PlateReader {
         }
         return reads.sorted { $0.read.confidence > $1.read.confidence }
     }
+
+    /// Frames of at most this many pixels are read by the finder alone, without the detector
+    /// (0.1 MP: a 320×240 frame and plate crops are; a 640×360 frame is not).
+    static let smallFrameArea = 100_000
 
     /// Rows of characters as a plate of `box` would hold them by the region's plate proportions
     /// (characters of about `charShare` of the plate's height, centred), for dark and for light

@@ -68,6 +68,17 @@ import Testing
         #expect(best >= 0.3, "best overlap \(best)")
     }
 
+    @Test func aPlateCropIsReadByTheFinderAloneAndAFrameThroughTheDetector() throws {
+        let still = try #require(try testFrameStills().first { $0.frame.name == "day-clear.jpg" })
+        let reader = try PlateReader()
+        // 300×150: under 0.1 MP, a crop; the network learnt plates inside scenes.
+        let crop = still.frame.image.cropped(to: still.box)
+        #expect(reader.read(crop).map(\.text).contains(still.plate))
+        #expect(reader.stageTimes.detect == .zero)
+        #expect(reader.read(still.frame.image).map(\.text).contains(still.plate))
+        #expect(reader.stageTimes.detect > .zero)
+    }
+
     @Test func rowsAlongADetectedPlateFollowTheRegionsProportions() {
         let box = PixelBox(x: 100, y: 50, width: 220, height: 110)
         for format in [PlateFormat.us, .eu] {
