@@ -40,7 +40,7 @@ public struct UnitSection: Sendable, Equatable {
         if !id.isEmpty { return id }
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
-        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(nulTerminated: name)
     }
 }
 

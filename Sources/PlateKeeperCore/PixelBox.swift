@@ -49,6 +49,11 @@ public struct PixelBox: Sendable, Hashable, Codable {
         px >= x && px < maxX && py >= y && py < maxY
     }
 
+    /// The same box moved by (dx, dy).
+    public func offsetBy(dx: Int, dy: Int) -> PixelBox {
+        PixelBox(x: x + dx, y: y + dy, width: width, height: height)
+    }
+
     /// Grown by the given margins on each side (negative shrinks).
     public func expanded(dx: Int, dy: Int) -> PixelBox {
         PixelBox(x: x - dx, y: y - dy, width: width + 2 * dx, height: height + 2 * dy)

@@ -19,4 +19,9 @@ public enum ShareFolder {
         }
         return paths
     }
+
+    /// The first of `paths` that exists, if any.
+    public static func firstExisting(_ paths: [String]) -> String? {
+        paths.first { FileManager.default.fileExists(atPath: $0) }
+    }
 }

@@ -211,7 +211,7 @@ public final class TestSerialPort: @unchecked Sendable {
         var name = [CChar](repeating: 0, count: 64)
         let fd = clinux_open_pty(&name, name.count)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: -fd) ?? .EIO) }
-        let slave = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let slave = String(nulTerminated: name)
         // The master never blocks the test: a reader that is not reading loses lines, as a UART would.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         chmod(slave, 0o666)

@@ -81,9 +81,7 @@ public final class GlyphClassifier: Sendable {
 
     /// Loads the first model file found on `searchPaths`.
     public static func loadDefault() throws(RecognitionError) -> GlyphClassifier {
-        for path in searchPaths where FileManager.default.fileExists(atPath: path) {
-            return try GlyphClassifier(path: path)
-        }
+        if let path = ShareFolder.firstExisting(searchPaths) { return try GlyphClassifier(path: path) }
         throw RecognitionError(call: "GlyphClassifier", "no glyph model found (looked in \(searchPaths.joined(separator: ", ")))")
     }
 

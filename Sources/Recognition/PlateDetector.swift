@@ -53,9 +53,7 @@ public final class PlateDetector {
     }()
 
     /// The first model file found on `searchPaths`, if any.
-    public static var defaultPath: String? {
-        searchPaths.first { FileManager.default.fileExists(atPath: $0) }
-    }
+    public static var defaultPath: String? { ShareFolder.firstExisting(searchPaths) }
 
     public init(path: String, settings: Settings = Settings()) throws(RecognitionError) {
         guard FileManager.default.isReadableFile(atPath: path) else {
@@ -63,7 +61,7 @@ public final class PlateDetector {
         }
         var message = [CChar](repeating: 0, count: 512)
         guard let net = pk_dnn_load_onnx(path, &message, message.count) else {
-            throw RecognitionError(call: "cv::dnn::readNetFromONNX", "\(path): \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            throw RecognitionError(call: "cv::dnn::readNetFromONNX", "\(path): \(String(nulTerminated: message))")
         }
         // The daemon's parallelism is one worker per camera; OpenCV's own pool would fight them.
         pk_dnn_set_threads(1)
@@ -94,7 +92,7 @@ public final class PlateDetector {
             }
         }
         guard status == 0 else {
-            throw RecognitionError(call: "cv::dnn::Net::forward", String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw RecognitionError(call: "cv::dnn::Net::forward", String(nulTerminated: message))
         }
         guard channels == 5, Int(oh) == gh, Int(ow) == gw else {
             throw RecognitionError(call: "PlateDetector", "the model answered \(channels)×\(oh)×\(ow) for a \(pw)×\(ph) input; expected 5×\(gh)×\(gw)")
@@ -105,7 +103,12 @@ public final class PlateDetector {
     /// Raw grey values 0-255 (the model scales them itself), padded with the frame's mean.
     private func fillInput(_ image: LumaImage, paddedWidth pw: Int, paddedHeight ph: Int) {
         let mean = image.pixels.isEmpty ? 0 : Float(image.pixels.reduce(0) { $0 + Int($1) } / image.pixels.count)
-        input = [Float](repeating: mean, count: pw * ph)
+        // The buffer is kept between frames of one size (a camera's frames all are).
+        if input.count == pw * ph {
+            input.withUnsafeMutableBufferPointer { $0.update(repeating: mean) }
+        } else {
+            input = [Float](repeating: mean, count: pw * ph)
+        }
         image.pixels.withUnsafeBufferPointer { src in
             input.withUnsafeMutableBufferPointer { dst in
                 for y in 0..<image.height {

@@ -19,19 +19,19 @@ public struct TextRowCandidate: Sendable, Equatable {
     public var score: Double
 }
 
-/// A local threshold: a pixel is ink when it is darker (or lighter) than its neighbourhood's
-/// mean by `fraction` of that mean and by at least `minContrast` grey levels.
 extension TextRowCandidate {
     /// The same row in a frame where the image it was found in starts at (dx, dy).
     func moved(dx: Int, dy: Int) -> TextRowCandidate {
         var row = self
-        row.box = PixelBox(x: box.x + dx, y: box.y + dy, width: box.width, height: box.height)
+        row.box = box.offsetBy(dx: dx, dy: dy)
         row.centerX += Double(dx)
         row.centerY += Double(dy)
         return row
     }
 }
 
+/// A local threshold: a pixel is ink when it is darker (or lighter) than its neighbourhood's
+/// mean by `fraction` of that mean and by at least `minContrast` grey levels.
 public struct LocalThreshold: Sendable, Equatable {
     public var fraction: Double
     public var minContrast: Int

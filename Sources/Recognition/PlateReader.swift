@@ -13,8 +13,9 @@ public final class PlateReader {
     /// How plates are located in the frame.
     public enum Locator: String, Sendable, CaseIterable {
         /// The learned detector marks plates; the row finder looks for characters only there.
-        /// When it marks none, only a plate about as large as the frame (a crop, a close-up) is
-        /// looked for by the finder over the whole frame.
+        /// When it marks none, only a plate about as large as the frame (a close-up) is looked
+        /// for by the finder over the whole frame; a frame of at most `smallFrameArea` pixels
+        /// (a crop, a thumbnail) is read by the finder alone.
         case detector
         /// The row finder over the whole frame, no detector (the first round's method).
         case finder
@@ -188,7 +189,7 @@ public final class PlateReader {
             guard !searched.contains(where: { $0.contains(x: Int(plate.centerX), y: Int(plate.centerY)) }) else { continue }
             searched.append(region)
             let crop = image.cropped(to: region)
-            let local = PixelBox(x: plate.x - region.x, y: plate.y - region.y, width: plate.width, height: plate.height)
+            let local = plate.offsetBy(dx: -region.x, dy: -region.y)
             // One plate per detection: of the rows read there, the one at the detector's plate
             // centre, then the most confident (a state name or dealer's slogan beside the
             // serial is not a second plate).
@@ -200,22 +201,20 @@ public final class PlateReader {
                 let currentInside = local.contains(x: Int(current.box.centerX), y: Int(current.box.centerY))
                 if (inside && !currentInside) || (inside == currentInside && read.confidence > current.confidence) { best = reading }
             }
-            let rows = timed(\.search) { candidateRows(in: crop) }
-            for row in rows {
-                guard !isCutByFrame(row.moved(dx: region.x, dy: region.y), in: image), let read = readRow(row, in: crop) else { continue }
+            // A row of the crop is read unless its plate runs off the whole frame.
+            func readInCrop(_ row: TextRowCandidate) {
+                guard !isCutByFrame(row.moved(dx: region.x, dy: region.y), in: image), let read = readRow(row, in: crop) else { return }
                 consider(read)
             }
+            let rows = timed(\.search) { candidateRows(in: crop) }
+            rows.forEach(readInCrop)
             if rows.isEmpty {
                 // The finder saw no characters where the network saw a plate (low contrast,
                 // characters joined to the frame): read rows laid along the plate itself.
-                for row in Self.rows(along: local, format: settings.format) {
-                    guard !isCutByFrame(row.moved(dx: region.x, dy: region.y), in: image), let read = readRow(row, in: crop) else { continue }
-                    consider(read)
-                }
+                Self.rows(along: local, format: settings.format).forEach(readInCrop)
             }
             if var reading = best {
-                let box = reading.read.box
-                reading.read.box = PixelBox(x: box.x + region.x, y: box.y + region.y, width: box.width, height: box.height)
+                reading.read.box = reading.read.box.offsetBy(dx: region.x, dy: region.y)
                 reading.evidence.detectorScore = detection.score
                 add(reading)
             }
@@ -239,8 +238,9 @@ public final class PlateReader {
     static let smallFrameArea = 100_000
 
     /// Rows of characters as a plate of `box` would hold them by the region's plate proportions
-    /// (characters of about `charShare` of the plate's height, centred), for dark and for light
-    /// characters: what is read when the finder sees no row inside a detected plate.
+    /// (characters of the plate's height less its margins above and below, and 85 % of that,
+    /// centred), for dark and for light characters: what is read when the finder sees no row
+    /// inside a detected plate.
     static func rows(along box: PixelBox, format: PlateFormat) -> [TextRowCandidate] {
         let plateHeight = Double(box.height)
         let share = 1 / (1 + 2 * format.verticalMargin)
@@ -306,9 +306,9 @@ public final class PlateReader {
         // The classifier reads the shapes first: it is cheap, and a row whose shapes it does not
         // take for characters (texture, grilles, text of other sizes) is not worth Tesseract.
         let glyphSymbols = classifier.map { c in timed(\.classifier) { classify(line.glyphs, in: line, with: c) } }
+        let glyphMean = glyphSymbols.map { $0.map(\.confidence).reduce(0, +) / Double(max(1, $0.count)) } ?? 0
         if let glyphSymbols {
-            let mean = glyphSymbols.map(\.confidence).reduce(0, +) / Double(max(1, glyphSymbols.count))
-            guard glyphSymbols.count >= settings.format.minLength - 1, mean >= settings.glyphGate else { return nil }
+            guard glyphSymbols.count >= settings.format.minLength - 1, glyphMean >= settings.glyphGate else { return nil }
             if let run = Self.plateRun(glyphSymbols.map(\.confidence), minCount: settings.format.minLength - 1,
                                        worth: settings.plateRunConfidence) {
                 timed(\.lines) { line.blank(outside: glyphSymbols[run.lowerBound].left..<glyphSymbols[run.upperBound].right) }
@@ -359,7 +359,6 @@ public final class PlateReader {
         let share = { (score: Double) in min(100, score / max(voters, 1)) }
         let vote = share(best.value.score)
         let fits = best.value.matches
-        let glyphMean = glyphSymbols.map { $0.map(\.confidence).reduce(0, +) / Double(max(1, $0.count)) } ?? 0
         let evidence = ReadEvidence(
             vote: vote,
             runnerUp: ranked.dropFirst().first.map { share($0.value.score) } ?? 0,

@@ -128,7 +128,7 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         }
         _ = ccurl_setopt_pointer(h, CURLOPT_ERRORBUFFER, nil)
         guard code == CURLE_OK else {
-            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let detail = String(nulTerminated: errorBuffer)
             var message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             let kind: TransportError.Kind
             switch code {
