@@ -33,6 +33,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // SHA-256 for the audit trail's hash chain (and, next, the authenticated cipher for
+        // encryption at rest); the same range as the store's.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C libraries: one thin system-library target each (module map, pkg-config, apt provider).
@@ -82,6 +85,12 @@ let package = Package(
             dependencies: ["Grouping", "PlateKeeperCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Hotlists: CSV files of wanted plates, loaded with line-numbered problems, matched with a
+        // look-alike fold and a bounded edit distance (the event chain's hotlist enricher uses it).
+        .target(name: "Hotlist", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // The audit trail: an append-only, hash-chained log of every read-out of plate data, and
+        // its verification (`platekeeper audit verify`).
+        .target(name: "Audit", dependencies: ["PlateKeeperCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // The durable on-disk journal of read events (SQLite through GRDB): quota, retention, export.
         .target(
             name: "Journal",
@@ -104,6 +113,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "EventChain", "Position", "Journal", "Upload", "Config",
+                "Hotlist",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -116,7 +126,7 @@ let package = Package(
             name: "PlateKeeperCLI",
             dependencies: [
                 "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Grouping", "Position", "Config", "Journal", "WireFormat",
-                "Daemon",
+                "Daemon", "Hotlist", "Audit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -139,6 +149,8 @@ let package = Package(
             dependencies: ["Upload", "Journal", "WireFormat", "PlateKeeperCore", "PlateKeeperTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .testTarget(name: "HotlistTests", dependencies: ["Hotlist", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(
             name: "PositionTests",

@@ -37,7 +37,7 @@ public enum ConfigLoader {
         ]),
         ("recognition", ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight", "locator", "detector_model"]),
         ("grouping", ["window", "max_edit_distance", "first_sight", "first_sight_min_confidence", "max_pass"]),
-        ("journal", ["path", "quota", "retention", "when_full", "keep_crops", "crop_quality"]),
+        ("journal", ["path", "quota", "retention", "retention_hits", "when_full", "keep_crops", "crop_quality"]),
         ("upload", [
             "enabled", "url", "token_file", "token_credential", "ca_file", "client_certificate", "client_key",
             "batch_size", "batch_bytes", "batch_age", "timeout", "backoff_max", "allow_insecure_http",
@@ -49,6 +49,8 @@ public enum ConfigLoader {
         ("status", ["socket"]),
         ("metrics", ["textfile", "interval"]),
         ("logging", ["level"]),
+        ("hotlist", ["files", "max_edit_distance", "only"]),
+        ("audit", ["log"]),
     ]
 
     static func keys(_ section: String) -> [String] { knownKeys.first { $0.section == section }?.keys ?? [] }
@@ -158,6 +160,12 @@ private final class Validator {
                 c.journal.retentionSeconds = nil
             } else if let r = duration(t, p, "retention", 60...(100 * 365 * 86_400)) {
                 c.journal.retentionSeconds = r
+            }
+            c.journal.hitRetentionSeconds = c.journal.retentionSeconds
+            if let text = t["retention_hits"]?.string, text == "forever" {
+                c.journal.hitRetentionSeconds = nil
+            } else if let r = duration(t, p, "retention_hits", 60...(100 * 365 * 86_400)) {
+                c.journal.hitRetentionSeconds = r
             }
             c.journal.whenFull = choice(t, p, "when_full", JournalSection.WhenFull.self) ?? c.journal.whenFull
             c.journal.keepCrops = bool(t, p, "keep_crops") ?? c.journal.keepCrops
@@ -281,6 +289,35 @@ private final class Validator {
             if !c.metrics.textfile.isEmpty, (c.journal.files + [c.status.socket]).contains(c.metrics.textfile) {
                 issue("metrics.textfile", "is one of the journal's files or the status socket; give the metrics a file of their own")
             }
+        }
+        if let t = table(root, "hotlist", "hotlist") {
+            let p = "hotlist"
+            unknownKeys(t, path: p, allowed: ConfigLoader.keys(p))
+            if let value = t["files"] {
+                let items = value.array ?? []
+                let paths = items.compactMap(\.string)
+                if value.array == nil || paths.count != items.count {
+                    issue("hotlist.files", "must be an array of absolute paths")
+                } else if paths.count > HotlistSection.maxFiles {
+                    issue("hotlist.files", "names \(paths.count) files; at most \(HotlistSection.maxFiles)")
+                } else if let bad = paths.first(where: { !$0.hasPrefix("/") || $0.utf8.count > 4096 }) {
+                    issue("hotlist.files", "must be absolute paths, got \"\(bad.prefix(80))\"")
+                } else {
+                    c.hotlist.files = paths
+                }
+            }
+            c.hotlist.maxEditDistance = int(t, p, "max_edit_distance", 0...2) ?? c.hotlist.maxEditDistance
+            c.hotlist.only = bool(t, p, "only") ?? c.hotlist.only
+            if c.hotlist.only, c.hotlist.files.isEmpty {
+                issue("hotlist.only", "is true but no hotlist files are named: every read would be dropped; name the files, or set only = false")
+            }
+        }
+        if let t = table(root, "audit", "audit") {
+            unknownKeys(t, path: "audit", allowed: ConfigLoader.keys("audit"))
+            c.audit.log = absolutePath(t, "audit", "log") ?? c.audit.log
+        }
+        if c.journal.files.contains(c.audit.log) || c.audit.log == c.status.socket {
+            issue("audit.log", "is one of the journal's files or the status socket; give the audit log a file of its own")
         }
         if let t = table(root, "logging", "logging") {
             unknownKeys(t, path: "logging", allowed: ConfigLoader.keys("logging"))

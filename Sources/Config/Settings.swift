@@ -19,6 +19,8 @@ public struct PlateKeeperConfig: Sendable, Equatable {
     public var status = StatusSection()
     public var metrics = MetricsSection()
     public var logging = LoggingSection()
+    public var hotlist = HotlistSection()
+    public var audit = AuditSection()
 
     public static let defaultPath = "/etc/platekeeper/platekeeper.toml"
     public init() {}
@@ -134,8 +136,11 @@ public struct JournalSection: Sendable, Equatable {
     /// configuration may be one of them.
     public var files: [String] { [path, path + "-wal", path + "-shm", path + ".lock"] }
     public var quotaBytes: Int64 = 512 * 1024 * 1024
-    /// nil keeps rows until the quota needs the room.
+    /// Reads that matched no hotlist are deleted this long after they were journaled; nil keeps
+    /// rows until the quota needs the room.
     public var retentionSeconds: Double? = 30 * 86_400
+    /// The same for hits (reads that matched a hotlist); the same as `retentionSeconds` unless set.
+    public var hitRetentionSeconds: Double? = 30 * 86_400
     public var whenFull = WhenFull.dropOldest
     public var keepCrops = true
     /// JPEG quality of the stored crops, 1...100.
@@ -208,6 +213,25 @@ public struct MetricsSection: Sendable, Equatable {
     public var textfile = ""
     /// How often it is rewritten.
     public var intervalSeconds = 15.0
+    public init() {}
+}
+
+/// Hotlists: which files, how tolerant the match, and whether reads that match nothing are kept.
+public struct HotlistSection: Sendable, Equatable {
+    /// CSV files (plate, list, reason, expires), reloaded when they change and on SIGHUP.
+    public var files: [String] = []
+    /// Edits allowed between a read and an entry after look-alikes are folded (0…2).
+    public var maxEditDistance = 1
+    /// Hotlist-only mode: reads that match no entry are never written to disk (only counted).
+    public var only = false
+    /// The longest list of files accepted.
+    public static let maxFiles = 32
+    public init() {}
+}
+
+/// The audit trail of read-outs of plate data (`journal export`).
+public struct AuditSection: Sendable, Equatable {
+    public var log = "/var/lib/platekeeper/audit.log"
     public init() {}
 }
 

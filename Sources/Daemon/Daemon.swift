@@ -239,13 +239,21 @@ struct Pipeline: Sendable {
         grouping.firstSightMinConfidence = config.grouping.firstSightMinConfidence
         grouping.maxPassSeconds = config.grouping.maxPassSeconds
         grouping.topN = config.recognition.topN
-        let enrichers: [any ReadEventEnricher] = [PositionEnricher(feed: position.feed)]
+        var enrichers: [any ReadEventEnricher] = [PositionEnricher(feed: position.feed)]
+        var hotlists: HotlistBook?
+        if !config.hotlist.files.isEmpty {
+            let book = HotlistBook(section: config.hotlist, logger: logger)
+            enrichers.append(HotlistEnricher(book: book, logger: logger))
+            board.setHotlist { book.status() }
+            hotlists = book
+        }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         services.append(.init(
             service: EventChainService(
                 settings: ChainSettings(grouping: grouping), enrichers: enrichers,
-                sink: JournalSink(journal: journal, status: board, logger: logger), inputs: stream, ticks: continuation,
+                sink: JournalSink(journal: journal, status: board, logger: logger, hotlistOnly: config.hotlist.only ? hotlists : nil),
+                inputs: stream, ticks: continuation,
                 status: board, logger: logger),
             successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup))
         // Before the chain in stop order (services stop in reverse): it keeps feeding fixes while
@@ -254,6 +262,9 @@ struct Pipeline: Sendable {
                               successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore), at: 0)
         services.append(.init(service: JournalUpkeepService(journal: journal, status: board, logger: logger),
                               successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        if let hotlists {
+            services.append(.init(service: HotlistService(book: hotlists), successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
         services.append(.init(
             service: RecognitionService(
                 workers: config.recognition.workers, queue: queue,
@@ -325,6 +336,7 @@ extension JournalSettings {
         self.init(path: section.path)
         quotaBytes = section.quotaBytes
         retentionSeconds = section.retentionSeconds
+        hitRetentionSeconds = section.hitRetentionSeconds
         whenFull = section.whenFull == .dropOldest ? .dropOldest : .stopAccepting
         keepCrops = section.keepCrops
     }

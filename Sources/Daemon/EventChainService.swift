@@ -55,18 +55,31 @@ struct SystemMonotonicClock: MonotonicClock {
 
 /// The chain's sink: appends each event to the journal, logs it, and counts it on the status board.
 /// A full journal that refuses reads by policy is reported, not retried; a write error is thrown,
-/// and the chain retries.
+/// and the chain retries. In hotlist-only mode a read that matched no hotlist is not written at
+/// all: only the journal's `not_kept` count grows.
+///
+/// Logs carry the read's id, never its plate: the system journal keeps lines for as long as its
+/// own settings say, beyond the read's retention (docs/privacy.md).
 struct JournalSink: ReadEventSink {
     let journal: Journal
     let status: StatusBoard
     let logger: Logger
+    /// Hotlist-only mode's book (nil otherwise).
+    var hotlistOnly: HotlistBook? = nil
 
     func commit(_ event: ReadEvent) async throws {
         let meta: Logger.Metadata = [
-            "camera.id": "\(event.camera)", "read.id": "\(event.id.uuidString.lowercased())", "read.plate": "\(event.plate)",
+            "camera.id": "\(event.camera)", "read.id": "\(event.id.uuidString.lowercased())",
             "read.kind": "\(event.kind.rawValue)", "read.frames": "\(event.frameCount)",
             "read.confidence": "\(Int(event.confidence.rounded()))",
         ]
+        if let book = hotlistOnly, event.hit == nil {
+            try await journal.countNotKept()
+            book.notKept()
+            status.camera(event.camera)?.seen()
+            logger.debug("read matched no hotlist: not kept (hotlist-only mode)", metadata: meta)
+            return
+        }
         do {
             let outcome = try await journal.append(event)
             status.commit(error: nil)
@@ -90,7 +103,9 @@ struct JournalSink: ReadEventSink {
     }
 }
 
-/// The journal's figures for status (every 2 s) and retention (every 10 minutes), beside the chain.
+/// The journal's figures for status (every 2 s) and retention, beside the chain. Retention runs
+/// every tenth of the shortest retention age, between every 5 seconds and every 10 minutes, so a
+/// read never outlives its age by more than a tenth (a 3-minute rule runs every 18 s).
 struct JournalUpkeepService: Service, CustomStringConvertible {
     let journal: Journal
     let status: StatusBoard
@@ -100,13 +115,15 @@ struct JournalUpkeepService: Service, CustomStringConvertible {
 
     func run() async {
         var lastRetention = -Double.infinity
+        let ages = [journal.settings.retentionSeconds, journal.settings.hitRetentionSeconds].compactMap { $0 }
+        let interval = min(600, max(5, (ages.min() ?? 6000) / 10))
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            if SystemClock.monotonic() - lastRetention >= 600 {
+            if SystemClock.monotonic() - lastRetention >= interval {
                 lastRetention = SystemClock.monotonic()
                 await retention()
             }
             await refreshStats()
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(min(2, interval))) }
         }
         await refreshStats()
     }

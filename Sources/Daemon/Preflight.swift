@@ -1,5 +1,6 @@
 public import Config
 import Foundation
+import Hotlist
 import Recognition
 
 #if canImport(Glibc)
@@ -59,6 +60,19 @@ public enum Preflight {
                             ("upload.client_certificate", upload.clientCertificate), ("upload.client_key", upload.clientKey)]
         where upload.enabled && !path.isEmpty {
             if access(path, R_OK) != 0 { error(key, "\(path) cannot be read: \(String(cString: strerror(errno)))") }
+        }
+
+        // Hotlists: each file loaded as the daemon loads it; a file that cannot be used is an error
+        // (a hotlist unit without its list misses every hit), a skipped line a warning.
+        for (i, path) in config.hotlist.files.enumerated() {
+            let (entries, problems) = HotlistFile.load(path: path)
+            if let whole = problems.first(where: { $0.line == nil }) {
+                error("hotlist.files[\(i)]", whole.description)
+            } else if !problems.isEmpty {
+                warning("hotlist.files[\(i)]", "\(problems.count) malformed line(s) will be skipped, first: \(problems[0])")
+            } else if entries.isEmpty {
+                warning("hotlist.files[\(i)]", "\(path) holds no entries")
+            }
         }
 
         // Devices and recordings may come later: warnings.

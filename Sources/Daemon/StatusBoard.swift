@@ -30,10 +30,46 @@ public struct StatusDocument: Sendable, Codable {
         public var healthy: Bool
     }
 
+    /// The camera's last journaled read: when and how sure, and the hotlist it hit, if any. Never
+    /// the plate: status is polled and logged by monitoring, which keeps it beyond retention.
     public struct LastRead: Sendable, Codable {
-        public var plate: String
         public var confidence: Double
         public var at: String
+        public var hit: String?
+    }
+
+    /// The last hotlist hit: the list, camera and time, and the read's id (for an audited export).
+    public struct LastHit: Sendable, Codable, Equatable {
+        public var list: String
+        public var camera: String
+        public var at: String
+        public var read: String
+    }
+
+    /// The hotlists: what is loaded, what was skipped, hits since the start.
+    public struct HotlistPart: Sendable, Codable {
+        public struct List: Sendable, Codable {
+            public var name: String
+            public var entries: Int
+        }
+        public struct File: Sendable, Codable {
+            public var path: String
+            public var loaded: Bool
+            public var entries: Int
+            public var skippedLines: Int
+            /// The first problem (the whole file, or the first skipped line).
+            public var problem: String?
+        }
+        /// Hotlist-only mode: reads that match nothing are not written.
+        public var only: Bool
+        public var maxEditDistance: Int
+        public var lists: [List]
+        public var files: [File]
+        public var loadedAt: String?
+        public var hitsSinceStart: Int
+        public var lastHit: LastHit?
+        /// Reads dropped unwritten since the start (hotlist-only mode).
+        public var notKeptSinceStart: Int
     }
 
     public struct JournalPart: Sendable, Codable {
@@ -52,6 +88,13 @@ public struct StatusDocument: Sendable, Codable {
         public var quarantined: String?
         /// Reads the store refused for good (kept, not retried).
         public var deadLetters: Int
+        /// The oldest record held (its first-seen time) and when it was journaled: retention
+        /// counts from the latter.
+        public var oldest: String?
+        public var oldestJournaled: String?
+        /// Rows that matched a hotlist; reads never written (hotlist-only mode), all time.
+        public var hits: Int
+        public var notKept: Int
     }
 
     /// The upload stage; nil when upload is off.
@@ -120,6 +163,8 @@ public struct StatusDocument: Sendable, Codable {
     public var cameras: [Camera]
     public var journal: JournalPart
     public var upload: UploadPart?
+    /// nil when no hotlist is configured.
+    public var hotlist: HotlistPart?
     public var position: Position
     public var clock: Clock?
     public var workers: Int
@@ -232,8 +277,14 @@ final class CameraBoard: Sendable {
         metrics.events.increment()
         state.withLock {
             $0.readEvents += 1
-            $0.lastRead = .init(plate: event.plate, confidence: event.confidence, at: event.lastSeen.iso8601)
+            $0.lastRead = .init(confidence: event.confidence, at: event.lastSeen.iso8601, hit: event.hit?.list)
         }
+    }
+
+    /// A read event not written (hotlist-only mode): counted with the camera's events, no last read.
+    func seen() {
+        metrics.events.increment()
+        state.withLock { $0.readEvents += 1 }
     }
 
     var currentState: String { state.withLock { $0.state } }
@@ -286,6 +337,7 @@ public final class StatusBoard: Sendable {
         /// Every recognition worker has its readers (models loaded): the pipeline can run.
         var recognitionReady = false
         var upload: (@Sendable () -> UploadStatus)?
+        var hotlist: (@Sendable () -> StatusDocument.HotlistPart)?
     }
 
     let startedAt = Date()
@@ -323,6 +375,8 @@ public final class StatusBoard: Sendable {
 
     /// Where status finds the uploader's state.
     func setUpload(_ source: @escaping @Sendable () -> UploadStatus) { shared.withLock { $0.upload = source } }
+    /// Where status finds the hotlists' state.
+    func setHotlist(_ source: @escaping @Sendable () -> StatusDocument.HotlistPart) { shared.withLock { $0.hotlist = source } }
 
     /// Status reports upload as a problem when the oldest read waiting is older than this and the
     /// last attempt failed.
@@ -391,7 +445,19 @@ public final class StatusBoard: Sendable {
             quotaBytes: stats?.quotaBytes ?? 0, quotaUsed: ((stats?.quotaUsed ?? 0) * 1000).rounded() / 1000,
             oldestPending: stats?.oldestPending.map { ISO8601.format(unixNanoseconds: $0) },
             droppedFull: stats?.droppedFull ?? 0, expired: stats?.expired ?? 0, rejectedSinceStart: s.rejected,
-            quarantined: s.quarantined, deadLetters: stats?.deadLetters ?? 0)
+            quarantined: s.quarantined, deadLetters: stats?.deadLetters ?? 0,
+            oldest: stats?.oldest.map { ISO8601.format(unixNanoseconds: $0) },
+            oldestJournaled: stats?.oldestJournaled.map { ISO8601.format(unixNanoseconds: $0) },
+            hits: stats?.hits ?? 0, notKept: stats?.notKept ?? 0)
+        let hotlist = s.hotlist?()
+        var warnings: [String] = []
+        for file in hotlist?.files ?? [] {
+            if !file.loaded {
+                problems.append("hotlist \(file.path) is not loaded: \(file.problem ?? "")")
+            } else if file.skippedLines > 0 {
+                warnings.append("hotlist \(file.path): \(file.skippedLines) malformed lines skipped (first: \(file.problem ?? ""))")
+            }
+        }
         var upload: StatusDocument.UploadPart?
         if let source = s.upload {
             let u = source()
@@ -423,7 +489,6 @@ public final class StatusBoard: Sendable {
         if let offset, abs(offset) > clockOffsetWarningSeconds {
             problems.append("system clock differs from GNSS time by \(offset) s (limit \(clockOffsetWarningSeconds) s)")
         }
-        var warnings: [String] = []
         if quality != .synchronized {
             warnings.append(
                 (quality == .unsynchronized ? "system clock is not synchronised" : "system clock synchronisation is \(quality.rawValue)")
@@ -438,7 +503,7 @@ public final class StatusBoard: Sendable {
             version: version, pid: getpid(), startedAt: ISO8601.format(unixNanoseconds: Int64(startedAt.timeIntervalSince1970 * 1e9)),
             uptimeSeconds: ((now - startedMonotonic) * 10).rounded() / 10, now: SystemClock.now().iso8601,
             clockSynchronized: quality == .synchronized, clockQuality: quality.rawValue, diskFreeBytes: Self.diskFree(diskPath),
-            state: state, healthy: state == "healthy", problems: problems, warnings: warnings, cameras: cameras, journal: journal, upload: upload, position: positionPart,
+            state: state, healthy: state == "healthy", problems: problems, warnings: warnings, cameras: cameras, journal: journal, upload: upload, hotlist: hotlist, position: positionPart,
             clock: clock, workers: s.workers, framesQueued: queuedFrames())
     }
 

@@ -143,20 +143,60 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Deletes rows journaled before `now - retention` (uploaded or not), then checkpoints so the
-    /// WAL no longer holds their pages. Returns how many rows were deleted.
+    /// Applies the retention rules: reads that matched no hotlist are deleted once journaled longer
+    /// ago than `retentionSeconds`, hits once longer ago than `hitRetentionSeconds`, uploaded or
+    /// not. Each rule that deleted rows appends to the deletion log (when, rule, rows, the time
+    /// range they covered; never a plate), in the same transaction; then a checkpoint, so the WAL
+    /// no longer holds their pages (`secure_delete` has zeroed them in the file). Returns how many
+    /// rows were deleted.
     @discardableResult
     public func applyRetention(now: Date = Date()) async throws(JournalError) -> Int {
-        guard let retention = settings.retentionSeconds else { return 0 }
-        let cutoff = Self.nanoseconds(now) - Int64(retention * 1e9)
+        let rules: [(name: String, age: Double?, hits: Bool)] = [
+            ("reads", settings.retentionSeconds, false), ("hits", settings.hitRetentionSeconds, true),
+        ]
+        let nowNs = Self.nanoseconds(now)
         let deleted = try await writing("retention") { db in
-            try db.execute(sql: "DELETE FROM read_event WHERE journaled_ns < ?", arguments: [cutoff])
-            let n = db.changesCount
-            if n > 0 { try Self.bump("expired", by: n, db) }
-            return n
+            var total = 0
+            for rule in rules {
+                guard let age = rule.age else { continue }
+                let cutoff = nowNs - Int64(min(age, 1e11) * 1e9)
+                let condition = "journaled_ns < ? AND hotlist IS \(rule.hits ? "NOT NULL" : "NULL")"
+                let range = try Row.fetchOne(
+                    db, sql: "SELECT count(*) AS n, min(first_seen_ns) AS lo, max(last_seen_ns) AS hi FROM read_event WHERE \(condition)",
+                    arguments: [cutoff])
+                let n: Int = try range?.decode(forColumn: "n") ?? 0
+                guard n > 0 else { continue }
+                try db.execute(sql: "DELETE FROM read_event WHERE \(condition)", arguments: [cutoff])
+                let rows = db.changesCount
+                try db.execute(
+                    sql: "INSERT INTO deletion_log (at_ns, rule, max_age_s, rows, first_seen_from_ns, last_seen_to_ns) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [nowNs, rule.name, age, rows, try range?.decode(forColumn: "lo") as Int64?,
+                                try range?.decode(forColumn: "hi") as Int64?])
+                try Self.bump("expired", by: rows, db)
+                total += rows
+            }
+            return total
         }
         if deleted > 0 { try checkpoint() }
         return deleted
+    }
+
+    /// Counts reads that were seen and dropped without being written (hotlist-only mode: they
+    /// matched no hotlist). Only the count is kept.
+    public func countNotKept(_ n: Int = 1) async throws(JournalError) {
+        try await writing("count not kept") { db in try Self.bump("not_kept", by: n, db) }
+    }
+
+    /// The deletion log, oldest first.
+    public func deletionLog() throws(JournalError) -> [DeletionRecord] {
+        try readingNow("deletion log") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM deletion_log ORDER BY seq").map { row in
+                DeletionRecord(
+                    at: try row.decode(forColumn: "at_ns"), rule: try row.decode(forColumn: "rule"),
+                    maxAgeSeconds: try row.decode(forColumn: "max_age_s"), rows: try row.decode(forColumn: "rows"),
+                    firstSeenFrom: try row.decode(forColumn: "first_seen_from_ns"), lastSeenTo: try row.decode(forColumn: "last_seen_to_ns"))
+            }
+        }
     }
 
     /// Marks events as uploaded (the store acknowledged them by id): they become the first to go
@@ -221,6 +261,8 @@ public final class Journal: Sendable {
             let oldestPendingJournaled = try Int64.fetchOne(db, sql: "SELECT min(journaled_ns) FROM read_event WHERE upload_state = 'pending'")
             let oldest = try Int64.fetchOne(db, sql: "SELECT min(first_seen_ns) FROM read_event")
             let newest = try Int64.fetchOne(db, sql: "SELECT max(last_seen_ns) FROM read_event")
+            let hits = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event WHERE hotlist IS NOT NULL") ?? 0
+            let oldestJournaled = try Int64.fetchOne(db, sql: "SELECT min(journaled_ns) FROM read_event")
             var counters: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, value FROM counter") {
                 counters[try row.decode(forColumn: "name")] = try row.decode(forColumn: "value")
@@ -230,7 +272,8 @@ public final class Journal: Sendable {
                 oldestPending: oldestPending, oldest: oldest, newest: newest,
                 droppedFull: counters["dropped_full", default: 0], evictedUploaded: counters["evicted_uploaded", default: 0],
                 expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion, deadLetters: dead,
-                oldestPendingJournaled: oldestPendingJournaled
+                oldestPendingJournaled: oldestPendingJournaled, hits: hits, notKept: counters["not_kept", default: 0],
+                oldestJournaled: oldestJournaled
             )
         }
     }
@@ -304,6 +347,7 @@ public final class Journal: Sendable {
         let position = try wire.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
         let positionStatus = try wire.positionStatus.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
         let clock = try wire.clock.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
+        let hit = try wire.hit.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
         // Pages this row may need: its bytes spread over pages, plus index and counter pages.
         let rowBytes = Int64((crop?.count ?? 0) + candidates.utf8.count + (position?.utf8.count ?? 0) + 600)
         let need = (rowBytes + pageSize - 101) / (pageSize - 100) + 3
@@ -327,8 +371,8 @@ public final class Journal: Sendable {
             sql: """
                 INSERT INTO read_event (id, kind, camera, plate, confidence, region, candidates, box_x, box_y, box_w, box_h,
                     first_seen_ns, last_seen_ns, best_seen_ns, clock_quality, frame_count, best_frame, latitude, longitude, position,
-                    position_status, clock, crop, journaled_ns)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    position_status, clock, crop, journaled_ns, hotlist)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 event.id.uuidString.lowercased(), event.kind.rawValue, event.camera.rawValue, event.plate, event.confidence,
@@ -336,7 +380,7 @@ public final class Journal: Sendable {
                 event.firstSeen.unixNanoseconds, event.lastSeen.unixNanoseconds, event.bestSeen.unixNanoseconds,
                 event.firstSeen.quality.rawValue,
                 event.frameCount, event.bestFrame, event.position?.latitude, event.position?.longitude, position,
-                positionStatus, clock, crop.map { Data($0) }, nanoseconds(journaledAt),
+                positionStatus, clock, crop.map { Data($0) }, nanoseconds(journaledAt), hit,
             ])
         if evicted > 0 { try bump("evicted_uploaded", by: evicted, db) }
         if dropped > 0 { try bump("dropped_full", by: dropped, db) }

@@ -12,7 +12,7 @@ import WireFormat
 /// migration: add a new one, and a fixture of the version it starts from in
 /// `Tests/JournalTests/Fixtures`.
 enum JournalSchema {
-    static let version = 4
+    static let version = 5
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -94,6 +94,25 @@ enum JournalSchema {
                 ALTER TABLE read_event ADD COLUMN position_status TEXT;
                 ALTER TABLE read_event ADD COLUMN clock TEXT;
                 PRAGMA user_version = 4;
+                """)
+        }
+        m.registerMigration("v5-hotlist-deletion-log") { db in
+            // The `hotlist` column (there since version 1, never written before) now holds the
+            // wire JSON of the read's hotlist hit. Every retention run that deletes rows appends a
+            // line to the deletion log: when, which rule, how many rows, the time range they
+            // covered (never the plates).
+            try db.execute(sql: """
+                CREATE TABLE deletion_log (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at_ns INTEGER NOT NULL,
+                    rule TEXT NOT NULL,
+                    max_age_s REAL NOT NULL,
+                    rows INTEGER NOT NULL,
+                    first_seen_from_ns INTEGER,
+                    last_seen_to_ns INTEGER
+                );
+                CREATE INDEX read_event_hotlist_journaled ON read_event(hotlist IS NULL, journaled_ns);
+                PRAGMA user_version = 5;
                 """)
         }
         return m

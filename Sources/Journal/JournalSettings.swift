@@ -14,6 +14,8 @@ public struct JournalSettings: Sendable, Equatable {
     public var quotaBytes: Int64 = 512 * 1024 * 1024
     /// Rows journaled longer ago than this are deleted, uploaded or not. nil keeps rows until the quota needs room.
     public var retentionSeconds: Double? = 30 * 86_400
+    /// The same for reads that matched a hotlist (hits); nil keeps them until the quota needs room.
+    public var hitRetentionSeconds: Double? = 30 * 86_400
     public var whenFull: FullPolicy = .dropOldest
     /// Keep the plate crop (JPEG) of each event.
     public var keepCrops = true

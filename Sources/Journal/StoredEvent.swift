@@ -27,9 +27,29 @@ public struct JournalStats: Sendable, Codable, Equatable {
     public var deadLetters: Int = 0
     /// When the oldest row still waiting for upload was journaled (Unix ns): the upload backlog's age.
     public var oldestPendingJournaled: Int64?
+    /// Rows that matched a hotlist.
+    public var hits: Int = 0
+    /// Reads seen but never written (hotlist-only mode: they matched no hotlist); a count only.
+    public var notKept: Int = 0
+    /// When the oldest row held was journaled (Unix ns): retention measures age from this.
+    public var oldestJournaled: Int64?
 
     /// Share of the quota in use, 0...1.
     public var quotaUsed: Double { quotaBytes > 0 ? Double(bytesOnDisk) / Double(quotaBytes) : 0 }
+}
+
+/// One retention run's deletions under one rule: never the plates, only how many and when.
+public struct DeletionRecord: Sendable, Codable, Equatable {
+    /// When the run deleted them (Unix ns).
+    public var at: Int64
+    /// `reads` (matched no hotlist) or `hits`.
+    public var rule: String
+    /// The rule's maximum age at the time.
+    public var maxAgeSeconds: Double
+    public var rows: Int
+    /// The earliest first-seen and latest last-seen time among the deleted rows (Unix ns).
+    public var firstSeenFrom: Int64?
+    public var lastSeenTo: Int64?
 }
 
 /// A read event as the journal holds it: the event plus its journal bookkeeping.
@@ -62,6 +82,8 @@ public struct StoredEvent: Sendable, Equatable {
         let positionStatus = try statusJSON.map { try WireCoding.decode(WireReadEvent.PositionStatus.self, from: Data($0.utf8)).domain }
         let clockJSON: String? = try column("clock")
         let clock = try clockJSON.map { try WireCoding.decode(WireReadEvent.Clock.self, from: Data($0.utf8)).domain }
+        let hitJSON: String? = try column("hotlist")
+        let hit = try hitJSON.map { try WireCoding.decode(WireReadEvent.Hit.self, from: Data($0.utf8)).domain }
         let quality = ClockQuality(rawValue: try column("clock_quality")) ?? .unknown
         let kindText: String = try column("kind")
         let crop: Data? = try column("crop")
@@ -76,7 +98,7 @@ public struct StoredEvent: Sendable, Equatable {
             bestSeen: (try column("best_seen_ns") as Int64?).map { CaptureTime(unixNanoseconds: $0, quality: quality) },
             frameCount: try column("frame_count"), bestFrame: try column("best_frame"), position: position,
             positionStatus: positionStatus, clock: clock,
-            crop: includeCrop ? crop.map { [UInt8]($0) } : nil
+            crop: includeCrop ? crop.map { [UInt8]($0) } : nil, hit: hit
         )
         journaledAt = try column("journaled_ns")
         uploadState = try column("upload_state")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Config
 import Daemon
 import Foundation
@@ -21,6 +22,11 @@ struct JournalCommand: ParsableCommand {
 
         @Option(help: "The journal file (default: from the configuration file).")
         var journal: String?
+
+        /// The audit log the configuration names (its default when there is no configuration).
+        func auditLog() -> String {
+            (try? ConfigLoader.load(path: config).audit.log) ?? AuditSection().log
+        }
 
         /// Opens the journal read-only, with the configured quota and retention when the
         /// configuration names this journal (so stats show the quota the daemon applies).
@@ -103,7 +109,21 @@ struct JournalCommand: ParsableCommand {
         @Option(help: "Write each plate crop as a JPEG file, ID.jpg, into this folder (made, mode 0700, if missing; existing files are never overwritten), named in the crop_file column (CSV) or key (jsonl).")
         var cropsDir: String?
 
+        @Option(help: "Why the reads are exported (required): a case number, a request. It is written to the audit log with who you are, the filters and the number of reads.")
+        var purpose: String?
+
+        @Option(help: "The audit log to append to (default: [audit] log of the configuration, /var/lib/platekeeper/audit.log).")
+        var auditLog: String?
+
         func validate() throws {
+            guard let purpose else {
+                throw ValidationError("--purpose is required: every export of plate data is recorded in the audit log with its purpose")
+            }
+            do {
+                try AuditLog.checkPurpose(purpose)
+            } catch {
+                throw ValidationError("--purpose: \(error)")
+            }
             guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
             for (name, value) in [("--since", since), ("--until", until)] {
                 if let value, Self.timeNanoseconds(value) == nil {
@@ -140,8 +160,18 @@ struct JournalCommand: ParsableCommand {
                 Terminal.error(error.description)
                 throw ExitCode.failure
             }
+            // Recorded before a single read is written out: no audit entry, no export.
+            let log = AuditLog(path: auditLog ?? location.auditLog())
+            do {
+                let entry = try log.append(
+                    who: AuditLog.currentUser(), action: "journal export", query: query(), purpose: purpose ?? "", records: events.count)
+                Terminal.stderrLine("platekeeper: audit: entry \(entry.seq) in \(log.path) (\(events.count) reads, head \(entry.hash.prefix(16)))")
+            } catch {
+                Terminal.error("cannot write the audit log, so nothing is exported: \(error)")
+                throw ExitCode.failure
+            }
             if format == "csv" {
-                print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled,best_seen,position_status,fix_age_s,clock_synchronized,gps_offset_s,crop_file")
+                print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled,best_seen,position_status,fix_age_s,clock_synchronized,gps_offset_s,crop_file,hotlist")
             }
             if let cropsDir { try Self.makeCropsFolder(cropsDir) }
             for stored in events {
@@ -157,7 +187,7 @@ struct JournalCommand: ParsableCommand {
                         // Added after the columns above, so their positions stay as they were.
                         e.bestSeen.iso8601, e.positionStatus?.state.rawValue ?? "",
                         e.positionStatus?.fixAgeSeconds.map { String($0) } ?? "", e.clock?.synchronized.map { String($0) } ?? "",
-                        e.clock?.gpsOffsetSeconds.map { String($0) } ?? "", cropFile ?? "",
+                        e.clock?.gpsOffsetSeconds.map { String($0) } ?? "", cropFile ?? "", e.hit?.list ?? "",
                     ]
                     print(fields.map(Self.csv).joined(separator: ","))
                 } else {
@@ -170,6 +200,17 @@ struct JournalCommand: ParsableCommand {
                     print(String(decoding: data, as: UTF8.self))
                 }
             }
+        }
+
+        /// The export's filters as the audit log records them.
+        func query() -> String {
+            var parts = ["journal=\((try? location.open().settings.path) ?? location.journal ?? "?")", "format=\(format)"]
+            if let since { parts.append("since=\(since)") }
+            if let until { parts.append("until=\(until)") }
+            if !camera.isEmpty { parts.append("camera=\(camera.joined(separator: "|"))") }
+            if let plate { parts.append("plate=\(plate)") }
+            if crops || cropsDir != nil { parts.append("crops=yes") }
+            return String(parts.joined(separator: " ").prefix(AuditLog.maxQueryLength))
         }
 
         /// Makes the crops' folder (0700: crops show who drove where) unless it exists.

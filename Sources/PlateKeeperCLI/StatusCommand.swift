@@ -82,7 +82,10 @@ struct StatusCommand: ParsableCommand {
             var line = "  \(c.id): \(c.state), \(c.framesReceived) frames in (\(c.receivedPerSecond)/s), \(c.framesProcessed) read (\(c.processedPerSecond)/s), \(c.framesDropped) dropped"
             if let age = c.lastFrameAgeSeconds { line += ", last frame \(duration(age)) ago" }
             out.append(line)
-            if let r = c.lastRead { out.append("    last read: \(r.plate) (\(Int(r.confidence))) at \(r.at); \(c.readEvents) reads this run") }
+            if let r = c.lastRead {
+                out.append("    last read at \(r.at), confidence \(Int(r.confidence))" + (r.hit.map { ", hit on \($0)" } ?? "")
+                    + "; \(c.readEvents) reads this run")
+            }
             if let e = c.error { out.append("    error: \(e)") }
             if c.framesBad > 0 { out.append("    \(c.framesBad) bad frame(s) skipped, last: \(c.lastBadFrame ?? "?")") }
             if c.faults > 0, let last = c.lastFault { out.append("    \(c.faults) fault(s) since start, last: \(last)") }
@@ -91,7 +94,9 @@ struct StatusCommand: ParsableCommand {
         let j = d.journal
         out.append("journal: \(j.path)")
         out.append("  \(j.rows) reads, \(j.pending) waiting for upload, \(bytes(j.bytes)) of \(bytes(j.quotaBytes)) (\(Int((j.quotaUsed * 100).rounded())) %)")
+        if let o = j.oldest { out.append("  oldest held: first seen \(o), journaled \(j.oldestJournaled ?? "?")") }
         if let o = j.oldestPending { out.append("  oldest waiting for upload: \(o)") }
+        if j.hits + j.notKept > 0 { out.append("  hotlist hits held: \(j.hits); reads not kept (hotlist-only): \(j.notKept)") }
         if j.droppedFull + j.rejectedSinceStart > 0 {
             out.append("  dropped because full: \(j.droppedFull)" + (j.rejectedSinceStart > 0 ? ", \(j.rejectedSinceStart) refused since start" : ""))
         }
@@ -112,6 +117,15 @@ struct StatusCommand: ParsableCommand {
             if u.deadLetters > 0 { out.append("  dead letters: \(u.deadLetters) (journal export shows them with the reason)") }
         } else {
             out.append("upload: off")
+        }
+        if let h = d.hotlist {
+            let lists = h.lists.map { "\($0.name) (\($0.entries))" }.joined(separator: ", ")
+            out.append("hotlists: \(lists.isEmpty ? "none loaded" : lists)" + (h.only ? "; hotlist-only: reads matching none are not kept" : ""))
+            out.append("  \(h.hitsSinceStart) hit(s) since start" + (h.lastHit.map { ", last on \($0.list) at \($0.at) by \($0.camera) (read \($0.read))" } ?? "")
+                + (h.only ? "; \(h.notKeptSinceStart) read(s) not kept" : ""))
+            for f in h.files where !f.loaded || f.skippedLines > 0 {
+                out.append("  \(f.path): " + (f.loaded ? "\(f.entries) entries, \(f.skippedLines) line(s) skipped" : "NOT LOADED") + (f.problem.map { "; \($0)" } ?? ""))
+            }
         }
         if let free = d.diskFreeBytes { out.append("disk free: \(bytes(free))") }
         out.append("recognition: \(d.workers) worker(s), \(d.framesQueued) frame(s) queued")

@@ -44,12 +44,16 @@ public struct ReadEvent: Sendable, Hashable, Codable {
     public var clock: ClockState?
     /// The plate crop, JPEG-encoded luma; nil when crops are not kept.
     public var crop: [UInt8]?
+    /// The hotlist entry this read matched, set by the hotlist enricher; nil for a read that
+    /// matched none (or when no hotlist is loaded). Hits are uploaded first and kept for their
+    /// own retention age.
+    public var hit: HotlistHit?
 
     public init(
         id: UUID = UUID(), kind: Kind, camera: CameraID, plate: String, confidence: Double, candidates: [PlateCandidate],
         region: String, box: PixelBox, firstSeen: CaptureTime, lastSeen: CaptureTime, bestSeen: CaptureTime? = nil, frameCount: Int,
         bestFrame: String, position: GeoPosition? = nil, positionStatus: PositionStatus? = nil, clock: ClockState? = nil,
-        crop: [UInt8]? = nil
+        crop: [UInt8]? = nil, hit: HotlistHit? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -68,5 +72,26 @@ public struct ReadEvent: Sendable, Hashable, Codable {
         self.positionStatus = positionStatus
         self.clock = clock
         self.crop = crop
+        self.hit = hit
+    }
+}
+
+/// A read's match on a hotlist: which entry, on which list, why it is listed, and how far the
+/// read was from the entry's plate (0 = the same text; look-alikes such as 0/O cost nothing).
+public struct HotlistHit: Sendable, Hashable, Codable {
+    /// The list's name (the CSV's second column, e.g. `stolen`).
+    public var list: String
+    /// The plate as the hotlist spells it (normalised: upper case, no spaces or dashes).
+    public var plate: String
+    /// Why the plate is listed (free text from the hotlist, at most 200 characters).
+    public var reason: String
+    /// Edits between the read (or one of its candidates) and `plate`, look-alikes counting 0.
+    public var distance: Int
+
+    public init(list: String, plate: String, reason: String, distance: Int) {
+        self.list = list
+        self.plate = plate
+        self.reason = reason
+        self.distance = distance
     }
 }

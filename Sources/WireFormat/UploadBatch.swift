@@ -229,6 +229,13 @@ extension WireReadEvent {
             }
             if let v = c.gpsOffsetS { try check(v.isFinite && abs(v) < 1e10, "clock.gps_offset_s", "out of range") }
         }
+        if let h = hit {
+            try name(h.list, "hit.list")
+            try plateText(h.plate, "hit.plate")
+            try check(h.reason.count <= 200 && !h.reason.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "hit.reason",
+                      "longer than 200 characters or control characters")
+            try check((0...2).contains(h.distance), "hit.distance", "must be 0 to 2")
+        }
         if let crop = cropJPEG {
             try check(crop.count <= WireLimits.maxCropBytes, "crop_jpeg", "larger than \(WireLimits.maxCropBytes) bytes")
             try check(crop.starts(with: [0xFF, 0xD8]), "crop_jpeg", "not a JPEG")

@@ -33,6 +33,25 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
     public var clock: Clock?
     /// The plate crop, JPEG; base64 in JSON. Absent when crops are not kept or not asked for.
     public var cropJPEG: Data?
+    /// The hotlist entry the read matched on the unit (an addition to version 1; absent for reads
+    /// that matched none and from older units).
+    public var hit: Hit?
+
+    public struct Hit: Sendable, Codable, Equatable {
+        public var list: String
+        public var plate: String
+        public var reason: String
+        public var distance: Int
+
+        public init(_ h: HotlistHit) {
+            list = h.list
+            plate = h.plate
+            reason = h.reason
+            distance = h.distance
+        }
+
+        public var domain: HotlistHit { HotlistHit(list: list, plate: plate, reason: reason, distance: distance) }
+    }
 
     public struct Candidate: Sendable, Codable, Equatable {
         public var plate: String
@@ -109,6 +128,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         case firstSeen = "first_seen", lastSeen = "last_seen", clockQuality = "clock_quality", bestFrame = "best_frame"
         case bestSeen = "best_seen"
         case cropJPEG = "crop_jpeg"
+        case hit
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -131,12 +151,13 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         try c.encodeIfPresent(positionStatus, forKey: .positionStatus)
         try c.encodeIfPresent(clock, forKey: .clock)
         try c.encodeIfPresent(cropJPEG, forKey: .cropJPEG)
+        try c.encodeIfPresent(hit, forKey: .hit)
     }
 
     public init(
         id: UUID, kind: String, camera: String, plate: String, confidence: Double, region: String, candidates: [Candidate], box: Box,
         firstSeen: String, lastSeen: String, bestSeen: String? = nil, clockQuality: String, frames: Int, bestFrame: String,
-        position: Position? = nil, positionStatus: PositionStatus? = nil, clock: Clock? = nil, cropJPEG: Data? = nil
+        position: Position? = nil, positionStatus: PositionStatus? = nil, clock: Clock? = nil, cropJPEG: Data? = nil, hit: Hit? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -156,6 +177,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         self.positionStatus = positionStatus
         self.clock = clock
         self.cropJPEG = cropJPEG
+        self.hit = hit
     }
 
     /// The wire form of `event`; its crop travels only when `includeCrop`.
@@ -178,6 +200,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         positionStatus = event.positionStatus.map(PositionStatus.init)
         clock = event.clock.map(Clock.init)
         cropJPEG = includeCrop ? event.crop.map { Data($0) } : nil
+        hit = event.hit.map(Hit.init)
     }
 
     /// The domain event this describes. Throws `WireError.invalid` for anything `validate()` refuses.
@@ -196,7 +219,7 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
             lastSeen: CaptureTime(unixNanoseconds: last, quality: quality),
             bestSeen: CaptureTime(unixNanoseconds: best, quality: quality),
             frameCount: frames, bestFrame: bestFrame, position: position?.geoPosition,
-            positionStatus: positionStatus?.domain, clock: clock?.domain, crop: cropJPEG.map { [UInt8]($0) })
+            positionStatus: positionStatus?.domain, clock: clock?.domain, crop: cropJPEG.map { [UInt8]($0) }, hit: hit?.domain)
     }
 }
 

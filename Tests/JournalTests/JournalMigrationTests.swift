@@ -125,6 +125,28 @@ struct JournalMigrationTests {
         #expect(try reopened.pending(limit: 100).count == 10)
     }
 
+    @Test("a version 4 journal (made by the daemon before hotlists) is migrated in place: rows kept, no hits, retention logs")
+    func fromVersion4() async throws {
+        let dir = try TemporaryDirectory()
+        let path = try Self.copyOfFixture("journal-v4", into: dir)
+        let before = try Self.rawRows(path)
+        #expect(before.count == 2)
+        var settings = JournalSettings(path: path)
+        settings.retentionSeconds = nil
+        settings.hitRetentionSeconds = nil
+        let journal = try Journal(settings: settings)
+        #expect(journal.quarantined == nil)
+        let events = try journal.events(includeCrops: true)
+        #expect(events.map(\.event.plate) == ["8DMW013", "XIT12"])
+        #expect(events.allSatisfy { $0.event.hit == nil && $0.event.crop != nil })
+        #expect(try journal.stats().schemaVersion == Journal.schemaVersion)
+        #expect(try journal.deletionLog().isEmpty)
+        var hit = JournalTests.event("AFTER4")
+        hit.hit = HotlistHit(list: "stolen", plate: "AFTER4", reason: "", distance: 1)
+        _ = try await journal.append(hit)
+        #expect(try journal.pending(limit: 1).first?.event.hit == hit.hit)
+    }
+
     @Test("read-only tools refuse an old journal with the reason and change nothing")
     func inspectOldVersion() throws {
         let dir = try TemporaryDirectory()

@@ -139,6 +139,51 @@ struct JournalTests {
         #expect(raw.range(of: Data(fresh[0].plate.utf8)) != nil)
     }
 
+    @Test("hits and other reads expire by their own ages; each run logs rule, count and time range, never a plate")
+    func retentionByClass() async throws {
+        let dir = try TemporaryDirectory()
+        var settings = JournalSettings(path: dir.file("journal.sqlite"))
+        settings.retentionSeconds = 600
+        settings.hitRetentionSeconds = 86_400
+        let journal = try Journal(settings: settings)
+        let now = Date()
+        var hit = Self.event("HITQ001", at: 1_800_000_000)
+        hit.hit = HotlistHit(list: "stolen", plate: "HITQ001", reason: "case 12", distance: 0)
+        let reads = (0..<4).map { Self.event(String(format: "PASSQ%02d", $0), at: 1_800_000_000 + Double($0)) }
+        _ = try await journal.append(hit, journaledAt: now.addingTimeInterval(-3600))
+        for e in reads { _ = try await journal.append(e, journaledAt: now.addingTimeInterval(-3600)) }
+        #expect(try journal.events().first?.event.hit == hit.hit, "the hit is kept with the read")
+        #expect(try journal.pending(limit: 1).first?.event.plate == "HITQ001", "hits are uploaded first")
+
+        #expect(try await journal.applyRetention(now: now) == 4)
+        #expect(try journal.events().map(\.event.plate) == ["HITQ001"], "the hit outlives the 10-minute rule")
+        #expect(try journal.stats().hits == 1)
+        #expect(try await journal.applyRetention(now: now.addingTimeInterval(86_400)) == 1)
+        #expect(try journal.events().isEmpty)
+
+        let log = try journal.deletionLog()
+        #expect(log.map(\.rule) == ["reads", "hits"])
+        #expect(log.map(\.rows) == [4, 1])
+        #expect(log[0].maxAgeSeconds == 600 && log[1].maxAgeSeconds == 86_400)
+        #expect(log[0].firstSeenFrom == reads[0].firstSeen.unixNanoseconds && log[0].lastSeenTo == reads[3].lastSeen.unixNanoseconds)
+        #expect(try await journal.applyRetention(now: now.addingTimeInterval(86_400)) == 0)
+        #expect(try journal.deletionLog().count == 2, "a run that deletes nothing logs nothing")
+
+        var raw = Data()
+        for suffix in ["", "-wal", "-shm"] { raw.append(FileManager.default.contents(atPath: settings.path + suffix) ?? Data()) }
+        for plate in ["HITQ001", "PASSQ00", "PASSQ03"] { #expect(raw.range(of: Data(plate.utf8)) == nil, "\(plate) still on disk") }
+    }
+
+    @Test("reads not kept (hotlist-only mode) are a count and nothing else")
+    func notKeptCount() async throws {
+        let dir = try TemporaryDirectory()
+        let journal = try Self.open(dir)
+        try await journal.countNotKept()
+        try await journal.countNotKept(2)
+        #expect(try journal.stats().notKept == 3)
+        #expect(try journal.stats().rows == 0)
+    }
+
     /// Files that must be moved aside, not used and not overwritten.
     static let unusable: [(name: String, bytes: @Sendable () throws -> [UInt8], reason: String)] = [
         ("garbage", { [UInt8](repeating: 0x5A, count: 8192) }, "not an SQLite database"),

@@ -167,6 +167,10 @@ import Testing
             ("crop_jpeg", { $0.cropJPEG = Data([0xFF, 0xD8] + [UInt8](repeating: 0, count: WireLimits.maxCropBytes)) }),
             ("candidates", { $0.candidates = Array(repeating: $0.candidates[0], count: 33) }),
             ("candidates[0].plate", { $0.candidates[0].plate = "a-1" }),
+            ("hit.list", { $0.hit = .init(HotlistHit(list: "", plate: "ABC", reason: "", distance: 0)) }),
+            ("hit.plate", { $0.hit = .init(HotlistHit(list: "l", plate: "ab c", reason: "", distance: 0)) }),
+            ("hit.reason", { $0.hit = .init(HotlistHit(list: "l", plate: "ABC", reason: "a\nb", distance: 0)) }),
+            ("hit.distance", { $0.hit = .init(HotlistHit(list: "l", plate: "ABC", reason: "", distance: 3)) }),
         ]
         for (field, mutate) in cases {
             var bad = good
@@ -176,6 +180,18 @@ import Testing
                 if case .invalid(let f, _) = error { #expect(f == field) }
             }
         }
+    }
+
+    @Test("a hotlist hit travels with its read and back; an event without one has no hit key")
+    func hitRoundTrip() throws {
+        var event = Self.event
+        event.hit = HotlistHit(list: "stolen", plate: "ABC1234", reason: "case 12, \"urgent\"", distance: 1)
+        let wire = WireReadEvent(event)
+        try wire.validate()
+        let text = Self.text(try WireCoding.encode(wire))
+        #expect(text.contains(#""hit":{"distance":1,"list":"stolen","plate":"ABC1234","reason":"case 12, \"urgent\""}"#))
+        #expect(try WireCoding.decode(WireReadEvent.self, from: Data(text.utf8)).readEvent().hit == event.hit)
+        #expect(!Self.text(try WireCoding.encode(WireReadEvent(Self.event))).contains("\"hit\""))
     }
 
     @Test func envelopeValidation() throws {

@@ -102,7 +102,7 @@ public final class ReadStore: Sendable {
             try await StoreSchema.ensurePartitions(missing, client: client, logger: logger)
             knownPartitions.withLock { $0.formUnion(missing) }
         }
-        let columns = 25
+        let columns = 26
         let perStatement = 60_000 / columns  // PostgreSQL allows 65,535 parameters per statement
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection in
@@ -124,6 +124,7 @@ public final class ReadStore: Sendable {
                     cells[22] += "::timestamptz"
                     cells[23] += "::jsonb"
                     cells[24] += "::jsonb"
+                    cells[25] += "::jsonb"
                     rows.append("(" + cells.joined(separator: ",") + ")")
                     bindings.append(e.id)
                     bindings.append(e.firstSeen)
@@ -150,11 +151,12 @@ public final class ReadStore: Sendable {
                     bindings.append(e.bestSeen)
                     bindings.append(try e.positionStatus.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
                     bindings.append(try e.clock.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
+                    bindings.append(try e.hit.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
                 }
                 let sql = """
                     INSERT INTO read_event (id, first_seen, last_seen, unit, camera, kind, plate, confidence, region, candidates,
                         box_x, box_y, box_w, box_h, clock_quality, frames, best_frame, lat, lon, position, crop, batch, best_seen,
-                        position_status, clock)
+                        position_status, clock, hit)
                     VALUES \(rows.joined(separator: ",")) ON CONFLICT (id, first_seen) DO NOTHING RETURNING 1
                     """
                 // RETURNING gives one row per read that was new; repeats give none.
@@ -192,7 +194,7 @@ public final class ReadStore: Sendable {
             SELECT id, kind, camera, plate, confidence, region, candidates::text, box_x, box_y, box_w, box_h,
                 to_char(first_seen AT TIME ZONE 'UTC', \(timeFormat)), to_char(last_seen AT TIME ZONE 'UTC', \(timeFormat)),
                 clock_quality, frames, best_frame, position::text, to_char(best_seen AT TIME ZONE 'UTC', \(timeFormat)),
-                position_status::text, clock::text
+                position_status::text, clock::text, hit::text
             FROM read_event \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY first_seen DESC LIMIT \(max(1, min(query.limit, 1000)))
             """
@@ -200,7 +202,7 @@ public final class ReadStore: Sendable {
         var out: [WireReadEvent] = []
         for try await row in rows {
             let c = try row.decode(
-                (UUID, String, String, String, Double, String, String, Int, Int, Int, Int, String, String, String, Int, String, String?, String?, String?, String?).self)
+                (UUID, String, String, String, Double, String, String, Int, Int, Int, Int, String, String, String, Int, String, String?, String?, String?, String?, String?).self)
             out.append(WireReadEvent(
                 id: c.0, kind: c.1, camera: c.2, plate: c.3, confidence: c.4, region: c.5,
                 candidates: try WireCoding.decode([WireReadEvent.Candidate].self, from: Data(c.6.utf8)),
@@ -208,7 +210,8 @@ public final class ReadStore: Sendable {
                 frames: c.14,
                 bestFrame: c.15, position: try c.16.map { try WireCoding.decode(WireReadEvent.Position.self, from: Data($0.utf8)) },
                 positionStatus: try c.18.map { try WireCoding.decode(WireReadEvent.PositionStatus.self, from: Data($0.utf8)) },
-                clock: try c.19.map { try WireCoding.decode(WireReadEvent.Clock.self, from: Data($0.utf8)) }))
+                clock: try c.19.map { try WireCoding.decode(WireReadEvent.Clock.self, from: Data($0.utf8)) },
+                hit: try c.20.map { try WireCoding.decode(WireReadEvent.Hit.self, from: Data($0.utf8)) }))
         }
         return out
     }

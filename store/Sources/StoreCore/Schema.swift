@@ -64,6 +64,9 @@ public enum StoreSchema {
         // How the position was obtained or why there is none, and the unit's clock quality (wire
         // `position_status`, `clock`); NULL for reads from older units.
         (3, ["ALTER TABLE read_event ADD COLUMN position_status jsonb", "ALTER TABLE read_event ADD COLUMN clock jsonb"]),
+        // The hotlist entry the read matched on the unit (wire `hit`); NULL for reads that matched
+        // none and for reads from older units.
+        (4, ["ALTER TABLE read_event ADD COLUMN hit jsonb"]),
     ]
 
     public static var currentVersion: Int { migrations.last?.version ?? 0 }

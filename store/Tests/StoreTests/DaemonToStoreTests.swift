@@ -56,7 +56,7 @@ struct DaemonToStoreTests {
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: frames, with: empty)
         let again = try DaemonProcess(config: try dir.write("again.toml", text), logPath: dir.file("again.log"))
-        let journaled = Set(try runCommand(TestPaths.executable, ["journal", "export", "--journal", dir.file("journal.sqlite")])
+        let journaled = Set(try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", dir.file("journal.sqlite")])
             .stdout.split(separator: "\n").compactMap { line -> String? in
                 guard let range = line.range(of: #""id":""#) else { return nil }
                 return String(line[range.upperBound...].prefix(36))
@@ -69,7 +69,7 @@ struct DaemonToStoreTests {
         #expect(again.wait(timeout: 60) == 0)
         let stored = Set(try s.postgres.psql("SELECT id FROM read_event").split(separator: "\n").map(String.init))
         #expect(stored == journaled, "the store holds exactly the journal's reads")
-        let states = try runCommand(TestPaths.executable, ["journal", "export", "--journal", dir.file("journal.sqlite")]).stdout
+        let states = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", dir.file("journal.sqlite")]).stdout
         #expect(!states.contains(#""upload_state":"pending""#), "every read marked uploaded")
     }
 }

@@ -67,10 +67,13 @@ enum Fixture {
     static func journal(_ dir: TemporaryDirectory, reads: Int, prefix: String = "S") async throws -> (Journal, Set<UUID>) {
         var settings = JournalSettings(path: dir.file("journal.sqlite"))
         settings.retentionSeconds = nil
+        settings.hitRetentionSeconds = nil
         let journal = try Journal(settings: settings)
         var ids = Set<UUID>()
         for i in 0..<reads {
-            let e = event("\(prefix)\(i)")
+            var e = event("\(prefix)\(i)")
+            // Every seventeenth read is a hotlist hit, so the store keeps and serves `hit` too.
+            if i % 17 == 0 { e.hit = HotlistHit(list: "stolen", plate: "\(prefix)\(i)", reason: "fixture", distance: 0) }
             ids.insert(e.id)
             _ = try await journal.append(e)
         }

@@ -42,7 +42,7 @@ struct StoreTests {
         // Every version once, each applied by exactly one of the instances.
         #expect(try postgres.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM store_schema")
             == (1...StoreSchema.currentVersion).map(String.init).joined(separator: ","))
-        #expect(try postgres.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'read_event' AND column_name IN ('best_seen', 'position_status', 'clock')") == "3")
+        #expect(try postgres.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'read_event' AND column_name IN ('best_seen', 'position_status', 'clock', 'hit')") == "4")
         #expect(try postgres.psql("SELECT relkind FROM pg_class WHERE relname = 'read_event'") == "p", "read_event is partitioned")
         // Tokens are stored as hashes only.
         let token = try await StoreServer.withClient(config, logger: logger) { try await $0.addUnit("u-9") }
@@ -72,6 +72,8 @@ struct StoreTests {
         var expected = WireReadEvent(original, includeCrop: false)
         expected.cropJPEG = nil
         #expect(reads.first == expected, "the store gives back exactly what the unit sent")
+        #expect(reads.first?.hit?.list == "stolen", "S17 is a hotlist hit in the fixture")
+        #expect(try s.postgres.count("hit IS NOT NULL") == 18)
         let crop = try await Fixture.request(s.store.url + "/v1/reads/\(original.id.uuidString.lowercased())/crop", method: "GET", token: s.readerToken)
         #expect(crop.status == 200 && crop.body == Data(original.crop ?? []))
         let metrics = try await Fixture.request(s.store.url + "/metrics", method: "GET", token: nil)
