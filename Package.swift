@@ -91,6 +91,13 @@ let package = Package(
         // The audit trail: an append-only, hash-chained log of every read-out of plate data, and
         // its verification (`platekeeper audit verify`).
         .target(name: "Audit", dependencies: ["PlateKeeperCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        // Public release: pseudonymised exports (keyed tokens under a throwaway key, coarse time
+        // and place, k-suppression) and the transparency report (numbers only, JSON and a page).
+        .target(
+            name: "PublicRelease",
+            dependencies: ["PlateKeeperCore", "Journal", "Audit", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The durable on-disk journal of read events (SQLite through GRDB): quota, retention, export.
         .target(
             name: "Journal",
@@ -126,7 +133,7 @@ let package = Package(
             name: "PlateKeeperCLI",
             dependencies: [
                 "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Evaluation", "Grouping", "Position", "Config", "Journal", "WireFormat",
-                "Daemon", "Hotlist", "Audit",
+                "Daemon", "Hotlist", "Audit", "PublicRelease",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -150,6 +157,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "HotlistTests", dependencies: ["Hotlist", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "PublicReleaseTests", dependencies: ["PublicRelease", "Journal", "Audit", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(

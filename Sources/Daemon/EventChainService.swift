@@ -74,7 +74,7 @@ struct JournalSink: ReadEventSink {
             "read.confidence": "\(Int(event.confidence.rounded()))",
         ]
         if let book = hotlistOnly, event.hit == nil {
-            try await journal.countNotKept()
+            try await journal.countNotKept(camera: event.camera, seen: event.firstSeen)
             book.notKept()
             status.camera(event.camera)?.seen()
             logger.debug("read matched no hotlist: not kept (hotlist-only mode)", metadata: meta)

@@ -181,10 +181,32 @@ public final class Journal: Sendable {
         return deleted
     }
 
-    /// Counts reads that were seen and dropped without being written (hotlist-only mode: they
-    /// matched no hotlist). Only the count is kept.
-    public func countNotKept(_ n: Int = 1) async throws(JournalError) {
-        try await writing("count not kept") { db in try Self.bump("not_kept", by: n, db) }
+    /// Counts a read that was seen and dropped without being written (hotlist-only mode: it
+    /// matched no hotlist). Only the counts are kept: the total and the day's, per camera.
+    public func countNotKept(camera: CameraID, seen: CaptureTime) async throws(JournalError) {
+        try await writing("count not kept") { db in
+            try Self.bump("not_kept", by: 1, db)
+            try Self.countDaily(camera: camera, seen: seen, column: "not_kept", db)
+        }
+    }
+
+    /// Reads, hits and reads not kept per UTC day (of first sight) and camera, oldest day first:
+    /// numbers that outlive the rows, for the transparency report.
+    public func dailyCounts() throws(JournalError) -> [DailyCount] {
+        try readingNow("daily counts") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM daily_count ORDER BY day, camera").map { row in
+                DailyCount(day: try row.decode(forColumn: "day"), camera: try row.decode(forColumn: "camera"),
+                           reads: try row.decode(forColumn: "reads"), hits: try row.decode(forColumn: "hits"),
+                           notKept: try row.decode(forColumn: "not_kept"))
+            }
+        }
+    }
+
+    private static func countDaily(camera: CameraID, seen: CaptureTime, column: String, _ db: Database) throws {
+        let day = String(ISO8601.format(unixNanoseconds: seen.unixNanoseconds).prefix(10))
+        try db.execute(
+            sql: "INSERT INTO daily_count(day, camera, \(column)) VALUES (?, ?, 1) ON CONFLICT(day, camera) DO UPDATE SET \(column) = \(column) + 1",
+            arguments: [day, camera.rawValue])
     }
 
     /// The deletion log, oldest first.
@@ -384,6 +406,10 @@ public final class Journal: Sendable {
             ])
         if evicted > 0 { try bump("evicted_uploaded", by: evicted, db) }
         if dropped > 0 { try bump("dropped_full", by: dropped, db) }
+        if event.kind == .vehicle {
+            try countDaily(camera: event.camera, seen: event.firstSeen, column: "reads", db)
+            if event.hit != nil { try countDaily(camera: event.camera, seen: event.firstSeen, column: "hits", db) }
+        }
         return .stored(evictedUploaded: evicted, droppedPending: dropped)
     }
 

@@ -100,7 +100,8 @@ enum JournalSchema {
             // The `hotlist` column (there since version 1, never written before) now holds the
             // wire JSON of the read's hotlist hit. Every retention run that deletes rows appends a
             // line to the deletion log: when, which rule, how many rows, the time range they
-            // covered (never the plates).
+            // covered (never the plates). Reads, hits and reads not kept are counted per UTC day
+            // and camera for the transparency report, beyond the rows' retention.
             try db.execute(sql: """
                 CREATE TABLE deletion_log (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,6 +113,14 @@ enum JournalSchema {
                     last_seen_to_ns INTEGER
                 );
                 CREATE INDEX read_event_hotlist_journaled ON read_event(hotlist IS NULL, journaled_ns);
+                CREATE TABLE daily_count (
+                    day TEXT NOT NULL,
+                    camera TEXT NOT NULL,
+                    reads INTEGER NOT NULL DEFAULT 0,
+                    hits INTEGER NOT NULL DEFAULT 0,
+                    not_kept INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (day, camera)
+                );
                 PRAGMA user_version = 5;
                 """)
         }

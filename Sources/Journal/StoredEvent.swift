@@ -38,6 +38,25 @@ public struct JournalStats: Sendable, Codable, Equatable {
     public var quotaUsed: Double { quotaBytes > 0 ? Double(bytesOnDisk) / Double(quotaBytes) : 0 }
 }
 
+/// Reads of one camera on one UTC day: how many were journaled (vehicle events), how many of
+/// them were hotlist hits, and how many were seen but not kept (hotlist-only mode).
+public struct DailyCount: Sendable, Codable, Equatable {
+    /// `YYYY-MM-DD`, UTC, of the read's first sight.
+    public var day: String
+    public var camera: String
+    public var reads: Int
+    public var hits: Int
+    public var notKept: Int
+
+    public init(day: String, camera: String, reads: Int, hits: Int, notKept: Int) {
+        self.day = day
+        self.camera = camera
+        self.reads = reads
+        self.hits = hits
+        self.notKept = notKept
+    }
+}
+
 /// One retention run's deletions under one rule: never the plates, only how many and when.
 public struct DeletionRecord: Sendable, Codable, Equatable {
     /// When the run deleted them (Unix ns).

@@ -5,6 +5,7 @@ import Daemon
 import Foundation
 import Journal
 import PlateKeeperCore
+import PublicRelease
 import WireFormat
 
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ import Glibc
 /// `platekeeper journal stats|export`: look into the journal on the unit (read only).
 struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "journal", abstract: "Inspect the read journal (read only).", subcommands: [Stats.self, Export.self])
+        commandName: "journal", abstract: "Inspect the read journal (read only).", subcommands: [Stats.self, Export.self, Release.self, Report.self])
 
     struct Location: ParsableArguments {
         @Option(name: .shortAndLong, help: "The configuration file to take the journal path from.")
@@ -26,6 +27,19 @@ struct JournalCommand: ParsableCommand {
         /// The audit log the configuration names (its default when there is no configuration).
         func auditLog() -> String {
             (try? ConfigLoader.load(path: config).audit.log) ?? AuditSection().log
+        }
+
+        /// Appends the read-out to the audit log (`path`, or the configuration's) before any plate
+        /// data is written; when it cannot, nothing is written and the command fails.
+        func audit(_ action: String, query: String, purpose: String, records: Int, log path: String?) throws {
+            let log = AuditLog(path: path ?? auditLog())
+            do {
+                let entry = try log.append(who: AuditLog.currentUser(), action: action, query: query, purpose: purpose, records: records)
+                Terminal.stderrLine("platekeeper: audit: entry \(entry.seq) in \(log.path) (\(records) records, head \(entry.hash.prefix(16)))")
+            } catch {
+                Terminal.error("cannot write the audit log, so nothing is written out: \(error)")
+                throw ExitCode.failure
+            }
         }
 
         /// Opens the journal read-only, with the configured quota and retention when the
@@ -161,15 +175,7 @@ struct JournalCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             // Recorded before a single read is written out: no audit entry, no export.
-            let log = AuditLog(path: auditLog ?? location.auditLog())
-            do {
-                let entry = try log.append(
-                    who: AuditLog.currentUser(), action: "journal export", query: query(), purpose: purpose ?? "", records: events.count)
-                Terminal.stderrLine("platekeeper: audit: entry \(entry.seq) in \(log.path) (\(events.count) reads, head \(entry.hash.prefix(16)))")
-            } catch {
-                Terminal.error("cannot write the audit log, so nothing is exported: \(error)")
-                throw ExitCode.failure
-            }
+            try location.audit("journal export", query: query(), purpose: purpose ?? "", records: events.count, log: auditLog)
             if format == "csv" {
                 print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled,best_seen,position_status,fix_age_s,clock_synchronized,gps_offset_s,crop_file,hotlist")
             }
@@ -255,6 +261,131 @@ struct JournalCommand: ParsableCommand {
 
         static func csv(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+    }
+}
+
+extension JournalCommand {
+    /// `journal release`: a pseudonymised public release of the journal's reads (audited).
+    struct Release: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a pseudonymised public release: tokens instead of plates, coarse time and place, rare cells left out.",
+            discussion: "Each plate becomes a token that is the same within this release and unlinkable to any other release (a keyed hash under a random key that is never stored). Times are rounded down, positions moved to the centre of a grid cell, crops and candidates dropped, and a place-and-time cell with fewer than K distinct vehicles is left out whole. Only whole-pass read events are released. Appends to the audit log first, as export does.")
+        @OptionGroup var location: Location
+
+        @Option(help: "Only events last seen at or after this time (as for export).")
+        var since: String?
+
+        @Option(help: "Only events first seen before this time (as for export).")
+        var until: String?
+
+        @Option(help: "Round times down to this (a duration, 1m to 30d).")
+        var timePrecision: String = "1h"
+
+        @Option(help: "Grid cell size for positions, degrees (0.001 to 10; 0.01 is about 1 km).")
+        var grid: Double = 0.01
+
+        @Option(help: "Leave out cells with fewer than this many distinct vehicles (2 to 1000).")
+        var k: Int = 5
+
+        @Option(help: "jsonl or csv.")
+        var format: String = "jsonl"
+
+        @Option(help: "Why the release is made (required); written to the audit log.")
+        var purpose: String?
+
+        @Option(help: "The audit log to append to (default: [audit] log of the configuration).")
+        var auditLog: String?
+
+        func validate() throws {
+            guard let purpose else { throw ValidationError("--purpose is required: every release is recorded in the audit log with its purpose") }
+            do { try AuditLog.checkPurpose(purpose) } catch { throw ValidationError("--purpose: \(error)") }
+            guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
+            guard let t = Units.seconds(timePrecision), ReleaseSettings.timeRange.contains(t) else {
+                throw ValidationError("--time-precision must be a duration from 1m to 30d, such as 15m, 1h or 1d")
+            }
+            guard grid.isFinite, ReleaseSettings.gridRange.contains(grid) else { throw ValidationError("--grid must be between 0.001 and 10 degrees") }
+            guard ReleaseSettings.kRange.contains(k) else { throw ValidationError("--k must be between 2 and 1000") }
+            for (name, value) in [("--since", since), ("--until", until)] {
+                if let value, Export.timeNanoseconds(value) == nil { throw ValidationError("\(name) must be a date, an ISO 8601 time or an age, as for export") }
+            }
+        }
+
+        func run() throws {
+            var settings = ReleaseSettings()
+            settings.timeSeconds = Units.seconds(timePrecision) ?? 3600
+            settings.gridDegrees = grid
+            settings.k = k
+            let events: [ReadEvent]
+            do {
+                let untilNs = until.flatMap(Export.timeNanoseconds)
+                events = try location.open().events(since: since.flatMap(Export.timeNanoseconds)).map(\.event).filter { e in
+                    untilNs.map { e.firstSeen.unixNanoseconds < $0 } ?? true
+                }
+            } catch let error as JournalError {
+                Terminal.error(error.description)
+                throw ExitCode.failure
+            }
+            let result = Pseudonymiser.release(events, settings: settings)
+            var query = "format=\(format) time=\(timePrecision) grid=\(grid) k=\(k)"
+            if let since { query += " since=\(since)" }
+            if let until { query += " until=\(until)" }
+            try location.audit("journal release", query: query, purpose: purpose ?? "", records: result.reads.count, log: auditLog)
+            Terminal.stderrLine("platekeeper: released \(result.reads.count) reads in \(result.cells - result.suppressedCells) cells; "
+                + "left out \(result.suppressedReads) reads in \(result.suppressedCells) cells with fewer than \(result.settings.k) vehicles")
+            if format == "csv" { print("token,camera,region,time,lat,lon") }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            for r in result.reads {
+                if format == "csv" {
+                    print([r.token, r.camera, r.region, r.time, r.lat.map { String($0) } ?? "", r.lon.map { String($0) } ?? ""]
+                        .map(Export.csv).joined(separator: ","))
+                } else {
+                    print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                }
+            }
+        }
+    }
+
+    /// `journal report`: the transparency report (numbers only; not audited: it holds no plate data).
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the transparency report: scans per day and camera, hits per list, retention deletions, audit entries per purpose.")
+        @OptionGroup var location: Location
+
+        @Option(help: "json or html (a page with bar charts).")
+        var format: String = "json"
+
+        @Option(help: "The audit log to count (default: [audit] log of the configuration).")
+        var auditLog: String?
+
+        func validate() throws {
+            guard ["json", "html"].contains(format) else { throw ValidationError("--format must be json or html") }
+        }
+
+        func run() throws {
+            let report: TransparencyReport
+            do {
+                let journal = try location.open()
+                let path = auditLog ?? location.auditLog()
+                let audit: Result<[AuditEntry], AuditError>? = FileManager.default.fileExists(atPath: path)
+                    ? Result { () throws(AuditError) in try AuditLog(path: path).verify() } : nil
+                let unit = (try? ConfigLoader.load(path: location.config).unit.effectiveID) ?? UnitSection().effectiveID
+                report = TransparencyReport(
+                    unit: unit, settings: journal.settings, daily: try journal.dailyCounts(), held: try journal.events(),
+                    deletions: try journal.deletionLog(), audit: audit)
+            } catch let error as JournalError {
+                Terminal.error(error.description)
+                throw ExitCode.failure
+            }
+            if format == "html" {
+                print(report.html(), terminator: "")
+            } else {
+                let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            }
         }
     }
 }

@@ -84,4 +84,32 @@ struct ConfigCheckTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("cameras[1].device: /dev/shm is not a device"), "\(result.stderr)")
     }
+
+    @Test("hotlist files are loaded as the daemon loads them: an unreadable one is an error, a malformed line a warning with its number")
+    func hotlists() throws {
+        let dir = try TemporaryDirectory("pkcheck")
+        let good = try dir.write("good.csv", "ABC123,stolen\nNOT OK!,stolen\n")
+        let result = try Self.check("""
+            [[cameras]]
+            id = "lane-1"
+            replay = "\(TestPaths.testFrames)/pass-day"
+            [journal]
+            path = "\(dir.file("journal.sqlite"))"
+            [status]
+            socket = "\(dir.file("status.sock"))"
+            [hotlist]
+            files = ["\(good)", "\(dir.file("missing.csv"))"]
+            """, in: dir)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("hotlist.files[0]: 1 malformed line(s) will be skipped, first: \(good):2: plate"), "\(result.stderr)")
+        #expect(result.stderr.contains("hotlist.files[1]: \(dir.file("missing.csv")):-: cannot read"), "\(result.stderr)")
+        let only = try Self.check("""
+            [[cameras]]
+            id = "lane-1"
+            replay = "\(TestPaths.testFrames)/pass-day"
+            [hotlist]
+            only = true
+            """, in: dir)
+        #expect(only.status == 1 && only.stderr.contains("hotlist.only: is true but no hotlist files are named"), "\(only.stderr)")
+    }
 }

@@ -177,9 +177,9 @@ struct HostileDaemonTests {
                                  extra: "\n[logging]\nlevel = \"info\"\n")
         let config = try String(contentsOfFile: unit.config, encoding: .utf8).replacingOccurrences(of: "window = \"1s\"", with: "window = \"100ms\"")
         try config.write(toFile: unit.config, atomically: true, encoding: .utf8)
-        // Files may not grow past 160 KiB (RLIMIT_FSIZE; SIGXFSZ ignored, so writes fail with EFBIG):
+        // Files may not grow past 256 KiB (RLIMIT_FSIZE; SIGXFSZ ignored, so writes fail with EFBIG):
         // the journal fills this "disk" within seconds of replaying stills in a loop.
-        let launcher = ["/bin/sh", "-c", "trap '' XFSZ; exec /usr/bin/prlimit --fsize=163840 \"$@\"", "sh"]
+        let launcher = ["/bin/sh", "-c", "trap '' XFSZ; exec /usr/bin/prlimit --fsize=262144 \"$@\"", "sh"]
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"), launcher: launcher)
         #expect(waitUntil(timeout: 90) { daemon.log.contains("read event commit failed") }, "\(daemon.log.suffix(2000))")
         Thread.sleep(forTimeInterval: 8)

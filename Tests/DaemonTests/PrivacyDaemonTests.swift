@@ -45,7 +45,9 @@ struct PrivacyDaemonTests {
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
         let done = waitUntil(timeout: 120) {
             guard let s = DaemonTests.status(unit) else { return false }
+            // The journal's figures in status refresh every 2 s: wait for them too.
             return s.cameras.allSatisfy { $0.state == "finished" && $0.readEvents > 0 } && s.framesQueued == 0
+                && s.journal.rows >= 1 && s.journal.notKept >= 1
         }
         #expect(done, "replay did not finish: \(daemon.log)")
         let status = try #require(DaemonTests.status(unit))
@@ -98,7 +100,11 @@ struct PrivacyDaemonTests {
         #expect(status.hotlist?.lastHit?.list == "night")
         #expect(status.hotlist?.files.first?.skippedLines == 0)
         #expect(!status.warnings.contains { $0.contains("hotlist") })
-        #expect(status.journal.rows > status.journal.hits, "without hotlist-only mode every read is kept")
+        // The journal's figures in status refresh every 2 s.
+        #expect(waitUntil(timeout: 20) {
+            guard let j = DaemonTests.status(unit)?.journal else { return false }
+            return j.hits >= 1 && j.rows > j.hits
+        }, "without hotlist-only mode every read is kept, the hits among them")
     }
 
     @Test("a hotlist file that cannot be read is a problem in status; the daemon runs and keeps every read")
@@ -152,7 +158,7 @@ struct PrivacyDaemonTests {
         // An unwritable audit log: nothing is exported.
         let blocked = dir.file("no-such-folder/audit.log")
         let refused = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--audit-log", blocked, "--purpose", "case 1"])
-        #expect(refused.status == 1 && refused.stdout.isEmpty && refused.stderr.contains("nothing is exported"), "\(refused.stderr)")
+        #expect(refused.status == 1 && refused.stdout.isEmpty && refused.stderr.contains("nothing is written out"), "\(refused.stderr)")
 
         // Tampering: the first entry's record count lowered.
         var text = try String(contentsOfFile: audit, encoding: .utf8)
@@ -160,5 +166,42 @@ struct PrivacyDaemonTests {
         try text.write(toFile: audit, atomically: false, encoding: .utf8)
         let broken = try runCommand(TestPaths.executable, ["audit", "verify", "--log", audit])
         #expect(broken.status == 1 && broken.stderr.contains("broken at entry 1"), "\(broken.stderr)")
+    }
+
+    @Test("journal release writes tokens, no plate, and is audited; journal report counts it and holds no plate; bad options are usage errors")
+    func releaseAndReport() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("journal.sqlite"), audit = dir.file("audit.log")
+        let journal = try Journal(settings: JournalSettings(path: path))
+        let t0 = ISO8601.parse("2026-11-29T12:00:00Z")!
+        for i in 0..<12 {
+            let t = CaptureTime(unixNanoseconds: t0 + Int64(i) * 60_000_000_000, quality: .synchronized)
+            _ = try journal.appendNow(ReadEvent(
+                kind: .vehicle, camera: "a", plate: "PLT\(i % 6)X", confidence: 90, candidates: [], region: "us",
+                box: PixelBox(x: 0, y: 0, width: 1, height: 1), firstSeen: t, lastSeen: t, frameCount: 1, bestFrame: "f",
+                position: GeoPosition(latitude: 52.0907, longitude: 5.1214, fix: .fixed, source: .fixed)))
+        }
+        try journal.close()
+        let base = ["--journal", path, "--audit-log", audit]
+        let release = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "public records request 9", "--format", "csv"] + base)
+        #expect(release.status == 0, "\(release.stderr)")
+        let lines = release.stdout.split(separator: "\n")
+        #expect(lines.first == "token,camera,region,time,lat,lon" && lines.count == 13)
+        #expect(!release.stdout.contains("PLT"), "no plate text in a release")
+        #expect(lines.dropFirst().allSatisfy { $0.contains(",2026-11-29T12:00:00.000Z,52.095,5.125") })
+        #expect(release.stderr.contains("released 12 reads"))
+        let suppressed = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "public records request 9", "--k", "7"] + base)
+        #expect(suppressed.status == 0 && suppressed.stdout.isEmpty && suppressed.stderr.contains("left out 12 reads"), "\(suppressed.stderr)")
+        for bad in [["--k", "1"], ["--grid", "0"], ["--time-precision", "0s"], ["--time-precision", "soon"]] {
+            let r = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "x y z"] + bad + base)
+            #expect(r.status == 64, "\(bad): \(r.stderr)")
+        }
+        let report = try runCommand(TestPaths.executable, ["journal", "report"] + base.filter { $0 != "--audit-log" && $0 != audit } + ["--audit-log", audit])
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stdout.contains("\"reads\" : 12") && report.stdout.contains("\"name\" : \"journal release\""), "\(report.stdout)")
+        #expect(!report.stdout.contains("PLT"))
+        let page = try runCommand(TestPaths.executable, ["journal", "report", "--format", "html", "--journal", path, "--audit-log", audit])
+        #expect(page.status == 0 && page.stdout.contains("<svg") && !page.stdout.contains("PLT"))
+        #expect(try runCommand(TestPaths.executable, ["audit", "verify", "--log", audit]).stdout.contains("2 entries, chain intact"))
     }
 }

@@ -174,14 +174,25 @@ struct JournalTests {
         for plate in ["HITQ001", "PASSQ00", "PASSQ03"] { #expect(raw.range(of: Data(plate.utf8)) == nil, "\(plate) still on disk") }
     }
 
-    @Test("reads not kept (hotlist-only mode) are a count and nothing else")
+    @Test("reads not kept (hotlist-only mode) are a count and nothing else; reads, hits and those are counted per day and camera")
     func notKeptCount() async throws {
         let dir = try TemporaryDirectory()
         let journal = try Self.open(dir)
-        try await journal.countNotKept()
-        try await journal.countNotKept(2)
+        let day1 = CaptureTime(unixNanoseconds: ISO8601.parse("2026-11-29T23:59:59Z")!, quality: .synchronized)
+        let day2 = CaptureTime(unixNanoseconds: ISO8601.parse("2026-11-30T00:00:01Z")!, quality: .synchronized)
+        try await journal.countNotKept(camera: "lane-1", seen: day1)
+        try await journal.countNotKept(camera: "lane-1", seen: day2)
+        try await journal.countNotKept(camera: "lane-2", seen: day2)
+        var hit = Self.event("HIT1", at: Double(day2.unixNanoseconds) / 1e9)
+        hit.hit = HotlistHit(list: "l", plate: "HIT1", reason: "", distance: 0)
+        _ = try await journal.append(hit)
         #expect(try journal.stats().notKept == 3)
-        #expect(try journal.stats().rows == 0)
+        #expect(try journal.stats().rows == 1)
+        #expect(try journal.dailyCounts() == [
+            DailyCount(day: "2026-11-29", camera: "lane-1", reads: 0, hits: 0, notKept: 1),
+            DailyCount(day: "2026-11-30", camera: "lane-1", reads: 1, hits: 1, notKept: 1),
+            DailyCount(day: "2026-11-30", camera: "lane-2", reads: 0, hits: 0, notKept: 1),
+        ])
     }
 
     /// Files that must be moved aside, not used and not overwritten.
