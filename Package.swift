@@ -98,10 +98,13 @@ let package = Package(
             dependencies: ["PlateKeeperCore", "Journal", "Audit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        // The durable on-disk journal of read events (SQLite through GRDB): quota, retention, export.
+        // The durable on-disk journal of read events (SQLite through GRDB): quota, retention by class,
+        // deletion log, export; personal fields sealed at rest (AES-GCM, swift-crypto) when keyed.
         .target(
             name: "Journal",
-            dependencies: ["PlateKeeperCore", "WireFormat", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "PlateKeeperCore", "WireFormat", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // Sending the journal to the central store: batches, acknowledgement by id, backoff, dead

@@ -37,7 +37,7 @@ public enum ConfigLoader {
         ]),
         ("recognition", ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight", "locator", "detector_model"]),
         ("grouping", ["window", "max_edit_distance", "first_sight", "first_sight_min_confidence", "max_pass"]),
-        ("journal", ["path", "quota", "retention", "retention_hits", "when_full", "keep_crops", "crop_quality"]),
+        ("journal", ["path", "quota", "retention", "retention_hits", "when_full", "keep_crops", "crop_quality", "encryption_key_file", "encryption_key_credential"]),
         ("upload", [
             "enabled", "url", "token_file", "token_credential", "ca_file", "client_certificate", "client_key",
             "batch_size", "batch_bytes", "batch_age", "timeout", "backoff_max", "allow_insecure_http",
@@ -170,6 +170,15 @@ private final class Validator {
             c.journal.whenFull = choice(t, p, "when_full", JournalSection.WhenFull.self) ?? c.journal.whenFull
             c.journal.keepCrops = bool(t, p, "keep_crops") ?? c.journal.keepCrops
             c.journal.cropQuality = int(t, p, "crop_quality", 1...100) ?? c.journal.cropQuality
+            c.journal.encryptionKeyFile = optionalPath(t, p, "encryption_key_file") ?? c.journal.encryptionKeyFile
+            c.journal.encryptionKeyCredential = string(t, p, "encryption_key_credential") ?? c.journal.encryptionKeyCredential
+            if !c.journal.encryptionKeyFile.isEmpty, !c.journal.encryptionKeyCredential.isEmpty {
+                issue("journal", "give at most one of encryption_key_file and encryption_key_credential")
+            }
+            let credential = c.journal.encryptionKeyCredential
+            if !credential.isEmpty, credential.contains("/") || credential.hasPrefix(".") || credential.utf8.count > 255 {
+                issue("journal.encryption_key_credential", "is a credential name (LoadCredentialEncrypted=NAME:…), not a path")
+            }
         }
         if let t = table(root, "upload", "upload") {
             let p = "upload"

@@ -1,4 +1,5 @@
 public import PlateKeeperCore
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -145,6 +146,17 @@ public struct JournalSection: Sendable, Equatable {
     public var keepCrops = true
     /// JPEG quality of the stored crops, 1...100.
     public var cropQuality = 85
+    /// Encryption at rest: the key file (`ID HEX` lines), or the name of a systemd credential
+    /// holding it (`LoadCredentialEncrypted=NAME:…`, read from `$CREDENTIALS_DIRECTORY/NAME`).
+    /// Neither: plate data is stored in the clear.
+    public var encryptionKeyFile = ""
+    public var encryptionKeyCredential = ""
+    /// The key file's path: the file, or the credential under `credentials` ($CREDENTIALS_DIRECTORY).
+    public func encryptionKeyPath(credentials: String?) -> String? {
+        if !encryptionKeyFile.isEmpty { return encryptionKeyFile }
+        guard !encryptionKeyCredential.isEmpty else { return nil }
+        return ((credentials ?? "") as NSString).appendingPathComponent(encryptionKeyCredential)
+    }
     public init() {}
 }
 

@@ -204,7 +204,14 @@ public struct Daemon: Sendable {
     }
 
     private func openJournal(_ section: JournalSection) throws -> Journal {
-        let journal = try Journal(settings: JournalSettings(section))
+        let settings: JournalSettings
+        do {
+            settings = try JournalSettings.configured(section)
+        } catch {
+            // A key file that is missing, readable by others or malformed: a restart cannot fix it.
+            throw StartupFailure(stage: "journal", reason: error.description)
+        }
+        let journal = try Journal(settings: settings)
         if let moved = journal.quarantined {
             logger.critical(
                 "journal file was unusable and has been moved aside; a new journal was started",
@@ -331,6 +338,16 @@ struct Pipeline: Sendable {
 }
 
 extension JournalSettings {
+    /// `init(_:)` with the encryption key file loaded (a file, or a systemd credential under
+    /// `$CREDENTIALS_DIRECTORY`), for the daemon and the journal tools alike.
+    public static func configured(_ section: JournalSection, keyFile: String? = nil) throws(JournalKeyring.Failure) -> JournalSettings {
+        var settings = JournalSettings(section)
+        if let path = keyFile ?? section.encryptionKeyPath(credentials: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"]) {
+            settings.keyring = try JournalKeyring.load(path: path)
+        }
+        return settings
+    }
+
     /// The journal settings `[journal]` gives, for the daemon and the journal tools alike.
     public init(_ section: JournalSection) {
         self.init(path: section.path)

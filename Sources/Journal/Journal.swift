@@ -302,32 +302,35 @@ public final class Journal: Sendable {
 
     /// Events in journal order, optionally only those last seen at or after `since` (Unix ns).
     public func events(since: Int64? = nil, includeCrops: Bool = false) throws(JournalError) -> [StoredEvent] {
-        try readingNow("export") { db in
+        let keyring = settings.keyring
+        return try readingNow("export") { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT * FROM read_event WHERE last_seen_ns >= ? ORDER BY seq", arguments: [since ?? Int64.min])
-            return try rows.map { try StoredEvent(row: $0, includeCrop: includeCrops) }
+            return try rows.map { try StoredEvent(row: $0, includeCrop: includeCrops, keyring: keyring) }
         }
     }
 
     /// The events waiting for upload, hits (a hotlist match) first, then oldest first (for the upload stage).
     public func pending(limit: Int) throws(JournalError) -> [StoredEvent] {
-        try readingNow("pending") { db in try Self.pending(limit: limit, db) }
+        let keyring = settings.keyring
+        return try readingNow("pending") { db in try Self.pending(limit: limit, keyring: keyring, db) }
     }
 
     /// `pending(limit:)` without blocking the caller's thread (for the uploader).
     public func pendingBatch(limit: Int) async throws(JournalError) -> [StoredEvent] {
         do {
-            return try await pool.read { db in try Self.pending(limit: limit, db) }
+            let keyring = settings.keyring
+            return try await pool.read { db in try Self.pending(limit: limit, keyring: keyring, db) }
         } catch {
             throw .sqlite(path: settings.path, operation: "pending", message: String(describing: error))
         }
     }
 
-    private static func pending(limit: Int, _ db: Database) throws -> [StoredEvent] {
+    private static func pending(limit: Int, keyring: JournalKeyring?, _ db: Database) throws -> [StoredEvent] {
         try Row.fetchAll(
             db, sql: "SELECT * FROM read_event WHERE upload_state = 'pending' ORDER BY hotlist IS NULL, seq LIMIT ?",
             arguments: [max(0, limit)]
-        ).map { try StoredEvent(row: $0, includeCrop: true) }
+        ).map { try StoredEvent(row: $0, includeCrop: true, keyring: keyring) }
     }
 
     /// The `PRAGMA synchronous` level of the writer connection (2 = FULL).
@@ -369,9 +372,23 @@ public final class Journal: Sendable {
         let position = try wire.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
         let positionStatus = try wire.positionStatus.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
         let clock = try wire.clock.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
-        let hit = try wire.hit.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
+        var hit = try wire.hit.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
+        // Sealed at rest: plate text, candidates, position, crop and hit go into AES-GCM boxes
+        // bound to the read's id; the clear columns keep nothing of them.
+        var plate = event.plate, candidatesColumn = candidates, positionColumn = position
+        var latitude = event.position?.latitude, longitude = event.position?.longitude
+        var cropColumn = crop.map { Data($0) }
+        var sealed: Data?, keyID: String?
+        if let ring = settings.keyring {
+            let id = event.id.uuidString.lowercased()
+            let fields = SealedFields(plate: event.plate, candidates: wire.candidates, position: wire.position)
+            sealed = Data(try ring.seal(Array(try WireCoding.encode(fields)), context: id + "/fields"))
+            cropColumn = try crop.map { Data(try ring.seal($0, context: id + "/crop")) }
+            hit = try hit.map { "sealed:" + Data(try ring.seal(Array($0.utf8), context: id + "/hit")).base64EncodedString() }
+            (plate, candidatesColumn, positionColumn, latitude, longitude, keyID) = ("", "[]", nil, nil, nil, ring.current)
+        }
         // Pages this row may need: its bytes spread over pages, plus index and counter pages.
-        let rowBytes = Int64((crop?.count ?? 0) + candidates.utf8.count + (position?.utf8.count ?? 0) + 600)
+        let rowBytes = Int64((cropColumn?.count ?? 0) + candidatesColumn.utf8.count + (positionColumn?.utf8.count ?? 0) + (sealed?.count ?? 0) + 600)
         let need = (rowBytes + pageSize - 101) / (pageSize - 100) + 3
         let budget = settings.budgetPages(pageSize: pageSize)
         var evicted = 0, dropped = 0
@@ -393,16 +410,16 @@ public final class Journal: Sendable {
             sql: """
                 INSERT INTO read_event (id, kind, camera, plate, confidence, region, candidates, box_x, box_y, box_w, box_h,
                     first_seen_ns, last_seen_ns, best_seen_ns, clock_quality, frame_count, best_frame, latitude, longitude, position,
-                    position_status, clock, crop, journaled_ns, hotlist)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    position_status, clock, crop, journaled_ns, hotlist, sealed, key_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                event.id.uuidString.lowercased(), event.kind.rawValue, event.camera.rawValue, event.plate, event.confidence,
-                event.region, candidates, event.box.x, event.box.y, event.box.width, event.box.height,
+                event.id.uuidString.lowercased(), event.kind.rawValue, event.camera.rawValue, plate, event.confidence,
+                event.region, candidatesColumn, event.box.x, event.box.y, event.box.width, event.box.height,
                 event.firstSeen.unixNanoseconds, event.lastSeen.unixNanoseconds, event.bestSeen.unixNanoseconds,
                 event.firstSeen.quality.rawValue,
-                event.frameCount, event.bestFrame, event.position?.latitude, event.position?.longitude, position,
-                positionStatus, clock, crop.map { Data($0) }, nanoseconds(journaledAt), hit,
+                event.frameCount, event.bestFrame, latitude, longitude, positionColumn,
+                positionStatus, clock, cropColumn, nanoseconds(journaledAt), hit, sealed, keyID,
             ])
         if evicted > 0 { try bump("evicted_uploaded", by: evicted, db) }
         if dropped > 0 { try bump("dropped_full", by: dropped, db) }

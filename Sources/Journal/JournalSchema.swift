@@ -101,7 +101,9 @@ enum JournalSchema {
             // wire JSON of the read's hotlist hit. Every retention run that deletes rows appends a
             // line to the deletion log: when, which rule, how many rows, the time range they
             // covered (never the plates). Reads, hits and reads not kept are counted per UTC day
-            // and camera for the transparency report, beyond the rows' retention.
+            // and camera for the transparency report, beyond the rows' retention. With encryption
+            // at rest, `sealed` holds the plate, candidates and position (AES-GCM) and `key_id`
+            // names the key; crop and hit are sealed in their own columns.
             try db.execute(sql: """
                 CREATE TABLE deletion_log (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,6 +123,8 @@ enum JournalSchema {
                     not_kept INTEGER NOT NULL DEFAULT 0,
                     PRIMARY KEY (day, camera)
                 );
+                ALTER TABLE read_event ADD COLUMN sealed BLOB;
+                ALTER TABLE read_event ADD COLUMN key_id TEXT;
                 PRAGMA user_version = 5;
                 """)
         }

@@ -22,6 +22,8 @@ public struct JournalSettings: Sendable, Equatable {
     /// SQLite's `synchronous` level. `full` is the only durable choice against power loss and the
     /// daemon always uses it; `normal` exists as the baseline of `platekeeper bench journal`.
     public var synchronous: Synchronous = .full
+    /// Seals plate text, candidates, position, crop and hit at rest (nil: stored in the clear).
+    public var keyring: JournalKeyring?
 
     public enum Synchronous: String, Sendable, Equatable {
         case full = "FULL", normal = "NORMAL"

@@ -86,30 +86,45 @@ public struct StoredEvent: Sendable, Equatable {
     /// Decodes a row with GRDB's throwing accessors: a journal file on disk is input from outside,
     /// and a NULL or a wrong type in any column (a damaged or forged file) must be an error, not the
     /// fatal error that the subscript accessors raise.
-    init(row: Row, includeCrop: Bool) throws {
+    init(row: Row, includeCrop: Bool, keyring: JournalKeyring?) throws {
         func column<T: DatabaseValueConvertible>(_ name: String) throws -> T { try row.decode(forColumn: name) }
         sequence = try column("seq")
         let idText: String = try column("id")
         guard let id = UUID(uuidString: idText) else { throw DatabaseError(message: "bad id \(idText)") }
         let candidatesJSON: String = try column("candidates")
-        let candidates = try WireCoding.decode([WireReadEvent.Candidate].self, from: Data(candidatesJSON.utf8)).map {
-            PlateCandidate(text: $0.plate, confidence: $0.confidence, matchesFormat: $0.matchesFormat)
-        }
+        var wireCandidates = try WireCoding.decode([WireReadEvent.Candidate].self, from: Data(candidatesJSON.utf8))
         let positionJSON: String? = try column("position")
-        let position = try positionJSON.map { try WireCoding.decode(WireReadEvent.Position.self, from: Data($0.utf8)).geoPosition }
+        var wirePosition = try positionJSON.map { try WireCoding.decode(WireReadEvent.Position.self, from: Data($0.utf8)) }
+        var plate: String = try column("plate")
+        var crop: Data? = try column("crop")
+        var hitJSON: String? = try column("hotlist")
+        cropBytes = crop?.count ?? 0
+        // A sealed row (encryption at rest): its personal fields open only with its key.
+        if let keyID = try column("key_id") as String? {
+            guard let keyring else {
+                throw DatabaseError(message: "read \(idText) is sealed with key \(keyID): the journal's key file is needed ([journal] encryption_key_file)")
+            }
+            let sealed: Data = try column("sealed")
+            let fields = try WireCoding.decode(SealedFields.self, from: Data(try keyring.open(Array(sealed), id: keyID, context: idText + "/fields")))
+            (plate, wireCandidates, wirePosition) = (fields.plate, fields.candidates, fields.position)
+            crop = includeCrop ? try crop.map { Data(try keyring.open(Array($0), id: keyID, context: idText + "/crop")) } : nil
+            if let text = hitJSON, text.hasPrefix("sealed:") {
+                guard let box = Data(base64Encoded: String(text.dropFirst(7))) else { throw DatabaseError(message: "read \(idText): bad sealed hit") }
+                hitJSON = String(decoding: try keyring.open(Array(box), id: keyID, context: idText + "/hit"), as: UTF8.self)
+            }
+        }
+        let candidates = wireCandidates.map { PlateCandidate(text: $0.plate, confidence: $0.confidence, matchesFormat: $0.matchesFormat) }
+        let position = wirePosition?.geoPosition
         let statusJSON: String? = try column("position_status")
         let positionStatus = try statusJSON.map { try WireCoding.decode(WireReadEvent.PositionStatus.self, from: Data($0.utf8)).domain }
         let clockJSON: String? = try column("clock")
         let clock = try clockJSON.map { try WireCoding.decode(WireReadEvent.Clock.self, from: Data($0.utf8)).domain }
-        let hitJSON: String? = try column("hotlist")
         let hit = try hitJSON.map { try WireCoding.decode(WireReadEvent.Hit.self, from: Data($0.utf8)).domain }
         let quality = ClockQuality(rawValue: try column("clock_quality")) ?? .unknown
         let kindText: String = try column("kind")
-        let crop: Data? = try column("crop")
-        cropBytes = crop?.count ?? 0
         event = ReadEvent(
             id: id, kind: ReadEvent.Kind(rawValue: kindText) ?? .vehicle, camera: CameraID(try column("camera") as String),
-            plate: try column("plate"), confidence: try column("confidence"), candidates: candidates, region: try column("region"),
+            plate: plate, confidence: try column("confidence"), candidates: candidates, region: try column("region"),
             box: PixelBox(x: try column("box_x"), y: try column("box_y"), width: try column("box_w"), height: try column("box_h")),
             firstSeen: CaptureTime(unixNanoseconds: try column("first_seen_ns"), quality: quality),
             lastSeen: CaptureTime(unixNanoseconds: try column("last_seen_ns"), quality: quality),
@@ -124,4 +139,11 @@ public struct StoredEvent: Sendable, Equatable {
         uploadedAt = try column("uploaded_ns")
         uploadError = try column("upload_error")
     }
+}
+
+/// The fields of a read sealed together at rest (wire spellings).
+struct SealedFields: Codable {
+    var plate: String
+    var candidates: [WireReadEvent.Candidate]
+    var position: WireReadEvent.Position?
 }

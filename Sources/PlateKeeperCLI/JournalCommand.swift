@@ -15,7 +15,7 @@ import Glibc
 /// `platekeeper journal stats|export`: look into the journal on the unit (read only).
 struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "journal", abstract: "Inspect the read journal (read only).", subcommands: [Stats.self, Export.self, Release.self, Report.self])
+        commandName: "journal", abstract: "Inspect the read journal (read only).", subcommands: [Stats.self, Export.self, Release.self, Report.self, NewKey.self])
 
     struct Location: ParsableArguments {
         @Option(name: .shortAndLong, help: "The configuration file to take the journal path from.")
@@ -23,6 +23,9 @@ struct JournalCommand: ParsableCommand {
 
         @Option(help: "The journal file (default: from the configuration file).")
         var journal: String?
+
+        @Option(help: "The journal's encryption key file (default: from the configuration file); needed to read a sealed journal.")
+        var keyFile: String?
 
         /// The audit log the configuration names (its default when there is no configuration).
         func auditLog() -> String {
@@ -57,7 +60,17 @@ struct JournalCommand: ParsableCommand {
                 }
             }
             let path = journal ?? section?.path ?? ""
-            let settings = section.flatMap { $0.path == path ? JournalSettings($0) : nil } ?? JournalSettings(path: path)
+            var settings = section.flatMap { $0.path == path ? JournalSettings($0) : nil } ?? JournalSettings(path: path)
+            do {
+                if let section, section.path == path {
+                    settings = try JournalSettings.configured(section, keyFile: keyFile)
+                } else if let keyFile {
+                    settings.keyring = try JournalKeyring.load(path: keyFile)
+                }
+            } catch {
+                Terminal.error(error.description)
+                throw ExitCode.failure
+            }
             do {
                 return try Journal(settings: settings, mode: .inspect)
             } catch {
@@ -386,6 +399,29 @@ extension JournalCommand {
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             }
+        }
+    }
+}
+
+extension JournalCommand {
+    /// `journal new-key ID`: a key line for the journal's key file.
+    struct NewKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "new-key",
+            abstract: "Print a new encryption key line (ID and 64 hex digits) to append to the journal's key file.",
+            discussion: "The last line of the key file seals new reads; every line opens the reads sealed under it. Rotate by appending a new line and restarting the daemon (systemctl restart platekeeper: the journal is reopened with the new key; SIGHUP does not reopen it); remove an old line only when no read sealed under it is left (retention).")
+
+        @Argument(help: "The key's id: 1 to 16 letters, digits or '-'.")
+        var id: String
+
+        func validate() throws {
+            guard (1...16).contains(id.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw ValidationError("the id must be 1 to 16 letters, digits or '-'")
+            }
+        }
+
+        func run() {
+            print(JournalKeyring.newKeyLine(id: id))
         }
     }
 }

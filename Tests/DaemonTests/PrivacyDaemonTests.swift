@@ -204,4 +204,59 @@ struct PrivacyDaemonTests {
         #expect(page.status == 0 && page.stdout.contains("<svg") && !page.stdout.contains("PLT"))
         #expect(try runCommand(TestPaths.executable, ["audit", "verify", "--log", audit]).stdout.contains("2 entries, chain intact"))
     }
+
+    @Test("encryption at rest: after a replay, no file the unit owns holds a plate in the clear; export opens the reads with the key, and without it says which key is needed")
+    func sealedJournal() throws {
+        let dayPlate = try DaemonTests.expectedPlate("pass-day")
+        let keys = try TemporaryDirectory("pkk")
+        let keyFile = try keys.write("journal.key", JournalKeyring.newKeyLine(id: "unit-k1") + "\n")
+        chmod(keyFile, 0o600)
+        let unit = try DaemonTests.unit(cameras: DaemonTests.replayCamera("day", "pass-day"),
+                                        extra: "\n[hotlist]\nfiles = [\"\(try keys.write("hot.csv", "\(dayPlate),stolen,sealed too\n"))\"]\n")
+        var config = try String(contentsOfFile: unit.config, encoding: .utf8)
+        config = config.replacingOccurrences(of: "quota = \"16MiB\"", with: "quota = \"16MiB\"\nencryption_key_file = \"\(keyFile)\"")
+        try config.write(toFile: unit.config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 90) {
+            guard let s = DaemonTests.status(unit) else { return false }
+            return s.cameras.allSatisfy { $0.state == "finished" } && s.journal.hits >= 1
+        }, "\(daemon.log)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+        let files = try Self.bytesOnDisk(unit.dir.path)
+        #expect(Self.filesHolding(dayPlate, in: files).isEmpty, "a plate in the clear on disk")
+        #expect(Self.filesHolding("sealed too", in: files).isEmpty)
+
+        let export = try runCommand(TestPaths.executable, ["journal", "export", "-c", unit.config, "--purpose", "test run",
+                                                           "--audit-log", keys.file("audit.log")])
+        #expect(export.status == 0 && export.stdout.contains("\"plate\":\"\(dayPlate)\""), "\(export.stderr)")
+        #expect(export.stdout.contains("\"reason\":\"sealed too\""))
+        let withoutKey = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--purpose", "test run",
+                                                               "--audit-log", keys.file("audit.log")])
+        #expect(withoutKey.status == 1 && withoutKey.stderr.contains("sealed with key unit-k1"), "\(withoutKey.stderr)")
+        let stats = try runCommand(TestPaths.executable, ["journal", "stats", "--journal", unit.journalPath])
+        #expect(stats.status == 0, "counts need no key")
+        let openKey = try keys.write("open.key", JournalKeyring.newKeyLine(id: "x") + "\n")
+        chmod(openKey, 0o644)
+        let refused = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--key-file", openKey,
+                                                            "--purpose", "test run", "--audit-log", keys.file("audit.log")])
+        #expect(refused.status == 1 && refused.stderr.contains("lets other users read it"), "\(refused.stderr)")
+    }
+
+    @Test("a key file others may read, or a missing one: the daemon exits 78 (not restarted) and says why; nothing is journaled in the clear")
+    func badKeyFile() throws {
+        let keys = try TemporaryDirectory("pkk")
+        let keyFile = try keys.write("journal.key", JournalKeyring.newKeyLine(id: "k1") + "\n")
+        chmod(keyFile, 0o644)
+        for path in [keyFile, keys.file("missing.key")] {
+            let unit = try DaemonTests.unit(cameras: DaemonTests.replayCamera("day", "pass-day"))
+            var config = try String(contentsOfFile: unit.config, encoding: .utf8)
+            config = config.replacingOccurrences(of: "quota = \"16MiB\"", with: "quota = \"16MiB\"\nencryption_key_file = \"\(path)\"")
+            try config.write(toFile: unit.config, atomically: true, encoding: .utf8)
+            let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+            #expect(daemon.wait(timeout: 60) == 78, "\(daemon.log)")
+            #expect(daemon.log.contains(path == keyFile ? "lets other users read it" : "No such file"), "\(daemon.log)")
+            #expect(!FileManager.default.fileExists(atPath: unit.journalPath))
+        }
+    }
 }
