@@ -7,8 +7,9 @@ public import PlateKeeperCore
 /// after both are folded through the region's look-alike table (so 0/O, 1/I, 8/B … cost
 /// nothing); the read's other candidates match only exactly (after folding), so that tolerance is
 /// not spent twice. Among matches the nearest wins, then the first loaded. An expired entry never
-/// matches. Exact (folded) matches are a hash lookup; tolerant ones scan the entries of nearby
-/// lengths with a banded edit distance that stops early.
+/// matches. Exact (folded) matches are a hash lookup. A tolerant match either scans the entries of
+/// nearby lengths with a banded edit distance that stops early (short lists) or looks up every
+/// text within the tolerance of the read (long lists), whichever costs less.
 public final class Hotlist: Sendable {
     public let entries: [HotlistEntry]
     public let maxEditDistance: Int
@@ -17,8 +18,16 @@ public final class Hotlist: Sendable {
     /// Folded plates as bytes, by length, with their entry index: the tolerant scan's table.
     private let byLength: [[(key: [UInt8], index: Int)]]
 
+    /// How tolerant matches are searched: nil picks by cost; tests force one.
+    let strategy: Strategy?
+
     /// The tolerance is clamped to 0…2: more would match unrelated plates.
-    public init(entries: [HotlistEntry], maxEditDistance: Int = 1) {
+    public convenience init(entries: [HotlistEntry], maxEditDistance: Int = 1) {
+        self.init(entries: entries, maxEditDistance: maxEditDistance, strategy: nil)
+    }
+
+    init(entries: [HotlistEntry], maxEditDistance: Int, strategy: Strategy?) {
+        self.strategy = strategy
         self.entries = entries
         self.maxEditDistance = min(max(maxEditDistance, 0), 2)
         var exact: [String: [Int]] = [:]
@@ -59,17 +68,76 @@ public final class Hotlist: Sendable {
         }
         guard maxEditDistance > 0 else { return nil }
         let bytes = Array(key.utf8)
+        let lengths = max(1, bytes.count - maxEditDistance)...max(1, min(byLength.count - 1, bytes.count + maxEditDistance))
+        let scanCost = lengths.reduce(0) { $0 + byLength[$1].count }
+        let useNeighbours = strategy.map { $0 == .neighbours } ?? (Self.neighbourCost(bytes.count, maxEditDistance) * 4 < scanCost)
+        let best = useNeighbours ? nearestByNeighbours(bytes, live: live) : nearestByScan(bytes, lengths: lengths, live: live)
+        return best.map { hit($0.index, $0.distance) }
+    }
+
+    /// How a tolerant match looks for its entry; nil picks by cost (tests force one or the other).
+    enum Strategy { case scan, neighbours }
+
+    /// Every entry of a nearby length, through the banded distance: cheap for short lists.
+    private func nearestByScan(_ bytes: [UInt8], lengths: ClosedRange<Int>, live: (Int) -> Bool) -> (distance: Int, index: Int)? {
         var best: (distance: Int, index: Int)?
-        let lengths = max(1, bytes.count - maxEditDistance)...min(byLength.count - 1, bytes.count + maxEditDistance)
-        guard !lengths.isEmpty else { return nil }
         for length in lengths {
             for (other, i) in byLength[length] {
-                let limit = (best?.distance ?? maxEditDistance + 1) - 1
-                guard limit >= 1, let d = Self.distance(bytes, other, limit: limit), live(i) else { continue }
+                // Ties are kept (the first loaded wins), so the limit is the best distance so far.
+                let limit = best?.distance ?? maxEditDistance
+                guard let d = Self.distance(bytes, other, limit: limit), d > 0, live(i) else { continue }
                 if best == nil || d < best!.distance || (d == best!.distance && i < best!.index) { best = (d, i) }
             }
         }
-        return best.map { hit($0.index, $0.distance) }
+        return best
+    }
+
+    /// Every text within the tolerance of the read, looked up: cheap for long lists (about 450
+    /// lookups per edit for a 7-character plate, whatever the list's size).
+    func nearestByNeighbours(_ bytes: [UInt8], live: (Int) -> Bool) -> (distance: Int, index: Int)? {
+        var frontier: Set<[UInt8]> = [bytes]
+        var seen: Set<[UInt8]> = [bytes]
+        for distance in 1...maxEditDistance {
+            var next: Set<[UInt8]> = []
+            for text in frontier { Self.oneEditAway(text, into: &next) }
+            next.subtract(seen)
+            seen.formUnion(next)
+            var best: Int?
+            for text in next where !text.isEmpty && text.count <= HotlistFile.maxPlateLength {
+                guard let indices = exact[String(decoding: text, as: UTF8.self)], let i = indices.first(where: live) else { continue }
+                if best == nil || i < best! { best = i }
+            }
+            if let best { return (distance, best) }
+            frontier = next
+        }
+        return nil
+    }
+
+    /// The folded alphabet: letters and digits, one representative per look-alike class.
+    static let foldedAlphabet: [UInt8] = Array(Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8).map { LookAlikes.table[$0] ?? $0 })).sorted()
+
+    static func oneEditAway(_ text: [UInt8], into out: inout Set<[UInt8]>) {
+        for i in 0...text.count {
+            for c in foldedAlphabet {
+                var inserted = text
+                inserted.insert(c, at: i)
+                out.insert(inserted)
+            }
+            guard i < text.count else { continue }
+            var deleted = text
+            deleted.remove(at: i)
+            out.insert(deleted)
+            for c in foldedAlphabet where c != text[i] {
+                var changed = text
+                changed[i] = c
+                out.insert(changed)
+            }
+        }
+    }
+
+    static func neighbourCost(_ length: Int, _ distance: Int) -> Int {
+        let one = foldedAlphabet.count * (2 * length + 1) + length
+        return distance == 1 ? one : one * one
     }
 
     /// Levenshtein distance if it is at most `limit`, else nil; computes only the band of width

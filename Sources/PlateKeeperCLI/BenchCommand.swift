@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure recognition accuracy and speed, journal commits and daemon throughput.",
-        subcommands: [AccuracyCommand.self, StageBenchCommand.self, VehicleBenchCommand.self, JournalBenchCommand.self, DaemonBenchCommand.self, CaptureBenchCommand.self]
+        subcommands: [AccuracyCommand.self, StageBenchCommand.self, VehicleBenchCommand.self, JournalBenchCommand.self, HotlistBenchCommand.self, DaemonBenchCommand.self, CaptureBenchCommand.self]
     )
 }
 

@@ -132,4 +132,22 @@ struct HotlistTests {
             }
         }
     }
+
+    @Test("the two ways of a tolerant match (scan, neighbour lookup) give the same hit on random lists and reads")
+    func strategiesAgree() {
+        var rng = SeededRandom(seed: 99)
+        let alphabet = Array("AB0O18SZ5X".utf8)
+        func text(_ n: Int) -> String { String(decoding: (0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }, as: UTF8.self) }
+        for tolerance in 1...2 {
+            for _ in 0..<20 {
+                let entries = (0..<200).map { i in HotlistEntry(plate: text(3 + Int(rng.next() % 4)), list: "l\(i)", reason: "") }
+                let scan = Hotlist(entries: entries, maxEditDistance: tolerance, strategy: .scan)
+                let look = Hotlist(entries: entries, maxEditDistance: tolerance, strategy: .neighbours)
+                for _ in 0..<50 {
+                    let probe = text(2 + Int(rng.next() % 6))
+                    #expect(scan.match(plate: probe, now: Self.now) == look.match(plate: probe, now: Self.now), "\(probe), tolerance \(tolerance)")
+                }
+            }
+        }
+    }
 }
