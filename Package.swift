@@ -35,7 +35,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // SHA-256 for the audit trail's hash chain (and, next, the authenticated cipher for
         // encryption at rest); the same range as the store's.
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C libraries: one thin system-library target each (module map, pkg-config, apt provider).
@@ -46,6 +45,7 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // OpenCV's DNN module, which is C++: a small C shim (load an ONNX network, run it) over
         // Debian's libopencv-dnn-dev. No pkg-config file: opencv4.pc comes only with libopencv-dev,
         // which pulls every OpenCV module, so the header folder and the two libraries are named.
@@ -88,22 +88,25 @@ let package = Package(
         // Hotlists: CSV files of wanted plates, loaded with line-numbered problems, matched with a
         // look-alike fold and a bounded edit distance (the event chain's hotlist enricher uses it).
         .target(name: "Hotlist", dependencies: ["PlateKeeperCore"], swiftSettings: strict),
+        // AES-256-GCM, SHA-256, HMAC and random bytes from the system's OpenSSL (Cryptography.swift
+        // says why not swift-crypto); keys wiped when freed.
+        .target(name: "Cryptography", dependencies: ["CLibCrypto"], swiftSettings: strict),
         // The audit trail: an append-only, hash-chained log of every read-out of plate data, and
         // its verification (`platekeeper audit verify`).
-        .target(name: "Audit", dependencies: ["PlateKeeperCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "Audit", dependencies: ["PlateKeeperCore", "Cryptography"], swiftSettings: strict),
         // Public release: pseudonymised exports (keyed tokens under a throwaway key, coarse time
         // and place, k-suppression) and the transparency report (numbers only, JSON and a page).
         .target(
             name: "PublicRelease",
-            dependencies: ["PlateKeeperCore", "Journal", "Audit", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PlateKeeperCore", "Journal", "Audit", "Cryptography"],
             swiftSettings: strict
         ),
         // The durable on-disk journal of read events (SQLite through GRDB): quota, retention by class,
-        // deletion log, export; personal fields sealed at rest (AES-GCM, swift-crypto) when keyed.
+        // deletion log, export; personal fields sealed at rest (AES-GCM, Cryptography) when keyed.
         .target(
             name: "Journal",
             dependencies: [
-                "PlateKeeperCore", "WireFormat", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                "PlateKeeperCore", "WireFormat", "Cryptography", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
@@ -160,7 +163,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "HotlistTests", dependencies: ["Hotlist", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
-        .testTarget(name: "PublicReleaseTests", dependencies: ["PublicRelease", "Journal", "Audit", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "PublicReleaseTests", dependencies: ["PublicRelease", "Journal", "Audit", "Cryptography", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
+        .testTarget(name: "CryptographyTests", dependencies: ["Cryptography", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "PlateKeeperCore", "PlateKeeperTesting"], swiftSettings: strict),
         .testTarget(name: "GroupingTests", dependencies: ["Grouping", "PlateKeeperCore"], swiftSettings: strict),
         .testTarget(

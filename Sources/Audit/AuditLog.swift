@@ -1,4 +1,4 @@
-import Crypto
+import Cryptography
 public import Foundation
 import PlateKeeperCore
 
@@ -29,13 +29,13 @@ public struct AuditEntry: Sendable, Equatable, Codable {
 
     /// The hash this entry should carry, from its fields.
     public var computedHash: String {
-        var h = SHA256()
+        var message: [UInt8] = []
         for field in [prev, String(seq), time, who, action, query, purpose, String(records)] {
             let bytes = Array(field.utf8)
-            h.update(data: Array("\(bytes.count):".utf8))
-            h.update(data: bytes)
+            message += Array("\(bytes.count):".utf8)
+            message += bytes
         }
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return hexString(Digest.sha256(message))
     }
 
     public static let genesis = String(repeating: "0", count: 64)

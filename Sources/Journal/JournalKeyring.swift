@@ -1,4 +1,4 @@
-import Crypto
+import Cryptography
 import Foundation
 import PlateKeeperCore
 
@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// The keys that seal the journal's personal data at rest: plate text, candidates, position,
-/// crop and hotlist hit, with AES-256-GCM (swift-crypto), each sealed box bound to its read's id
+/// crop and hotlist hit, with AES-256-GCM (OpenSSL, through Cryptography), each sealed box bound to its read's id
 /// and column (authenticated data), so a box moved to another row or column does not open.
 ///
 /// A key file holds one key per line, `ID HEX` (an id of 1 to 16 letters, digits or `-`, and 64
@@ -17,7 +17,7 @@ import Glibc
 /// it. The file must be a regular file of at most 64 KiB that no group or other user may read.
 public struct JournalKeyring: Sendable, Equatable {
     public let ids: [String]
-    private let keys: [String: SymmetricKey]
+    private let keys: [String: SecretKey]
 
     public static let maxFileBytes = 64 << 10
 
@@ -54,7 +54,7 @@ public struct JournalKeyring: Sendable, Equatable {
     /// Parses key-file text (see the type's documentation).
     public static func parse(_ text: String, path: String = "<keys>") throws(Failure) -> JournalKeyring {
         var ids: [String] = []
-        var keys: [String: SymmetricKey] = [:]
+        var keys: [String: SecretKey] = [:]
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r")))
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -64,33 +64,34 @@ public struct JournalKeyring: Sendable, Equatable {
             guard (1...16).contains(id.count), id.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
             else { throw Failure(path: path, line: i + 1, reason: "key id must be 1 to 16 letters, digits or '-'") }
             guard keys[id] == nil else { throw Failure(path: path, line: i + 1, reason: "key id \(id) appears twice") }
-            guard let bytes = hex(parts[1]), bytes.count == 32 else {
+            guard let bytes = bytes(fromHex: parts[1]), bytes.count == 32 else {
                 throw Failure(path: path, line: i + 1, reason: "key \(id) must be 64 hex digits (32 bytes)")
             }
             ids.append(id)
-            keys[id] = SymmetricKey(data: bytes)
+            keys[id] = SecretKey(bytes: bytes)
         }
         guard !ids.isEmpty else { throw Failure(path: path, reason: "holds no key") }
         return JournalKeyring(ids: ids, keys: keys)
     }
 
-    private init(ids: [String], keys: [String: SymmetricKey]) {
+    private init(ids: [String], keys: [String: SecretKey]) {
         self.ids = ids
         self.keys = keys
     }
 
     /// A new key line, `ID HEX`, from the system's random generator.
-    public static func newKeyLine(id: String) -> String {
-        let key = SymmetricKey(size: .bits256)
-        return id + " " + key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+    public static func newKeyLine(id: String) throws(Failure) -> String {
+        do {
+            return id + " " + hexString(try SecureRandom.bytes(32))
+        } catch {
+            throw Failure(path: "", reason: "no random key: \(error)")
+        }
     }
 
     /// Seals `plain` under the current key, bound to `context` (the read's id and the column).
     func seal(_ plain: [UInt8], context: String) throws -> [UInt8] {
         guard let key = keys[current] else { throw Failure(path: "", reason: "no current key") }
-        let box = try AES.GCM.seal(plain, using: key, authenticating: Array(context.utf8))
-        guard let combined = box.combined else { throw Failure(path: "", reason: "AES-GCM gave no combined box") }
-        return Array(combined)
+        return try AES256GCM.seal(plain, key: key, aad: Array(context.utf8))
     }
 
     /// Opens a box sealed under key `id` for `context`.
@@ -98,35 +99,12 @@ public struct JournalKeyring: Sendable, Equatable {
         guard let key = keys[id] else {
             throw Failure(path: "", reason: "this read is sealed with key \(id), which the key file does not hold (keys: \(ids.joined(separator: ", ")))")
         }
-        return Array(try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key, authenticating: Array(context.utf8)))
+        return try AES256GCM.open(sealed, key: key, aad: Array(context.utf8))
     }
 
     public static func == (a: JournalKeyring, b: JournalKeyring) -> Bool {
         a.ids == b.ids && a.ids.allSatisfy { id in
-            a.keys[id]!.withUnsafeBytes { x in b.keys[id]!.withUnsafeBytes { y in x.elementsEqual(y) } }
-        }
-    }
-
-    private static func hex(_ text: Substring) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x61...0x66: c - 0x61 + 10
-        case 0x41...0x46: c - 0x41 + 10
-        default: nil
+            a.keys[id]!.sameBytes(as: b.keys[id]!)
         }
     }
 }

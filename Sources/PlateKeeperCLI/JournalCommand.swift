@@ -60,12 +60,14 @@ struct JournalCommand: ParsableCommand {
                 }
             }
             let path = journal ?? section?.path ?? ""
-            var settings = section.flatMap { $0.path == path ? JournalSettings($0) : nil } ?? JournalSettings(path: path)
+            let settings: JournalSettings
             do {
                 if let section, section.path == path {
                     settings = try JournalSettings.configured(section, keyFile: keyFile)
-                } else if let keyFile {
-                    settings.keyring = try JournalKeyring.load(path: keyFile)
+                } else {
+                    var plain = JournalSettings(path: path)
+                    plain.keyring = try keyFile.map(JournalKeyring.load(path:))
+                    settings = plain
                 }
             } catch {
                 Terminal.error(error.description)
@@ -420,8 +422,8 @@ extension JournalCommand {
             }
         }
 
-        func run() {
-            print(JournalKeyring.newKeyLine(id: id))
+        func run() throws {
+            print(try JournalKeyring.newKeyLine(id: id))
         }
     }
 }

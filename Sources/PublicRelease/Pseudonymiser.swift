@@ -1,4 +1,4 @@
-import Crypto
+import Cryptography
 import Foundation
 public import PlateKeeperCore
 
@@ -60,17 +60,20 @@ public struct PublicReleaseResult: Sendable {
 /// there. Only whole-pass events (`vehicle`) are released; first-sight events repeat them.
 public enum Pseudonymiser {
     public static func release(_ events: [ReadEvent], settings: ReleaseSettings) -> PublicReleaseResult {
-        release(events, settings: settings, key: SymmetricKey(size: .bits256))
+        // A key made and dropped here: no release can be linked to another. Without a random
+        // generator there is no safe release at all.
+        let key: SecretKey
+        do { key = try SecretKey.random() } catch { fatalError("no random key for the release's tokens: \(error)") }
+        return release(events, settings: settings, key: key)
     }
 
     /// The same with a given key: for tests that check tokens repeat within a release.
-    static func release(_ events: [ReadEvent], settings raw: ReleaseSettings, key: SymmetricKey) -> PublicReleaseResult {
+    static func release(_ events: [ReadEvent], settings raw: ReleaseSettings, key: SecretKey) -> PublicReleaseResult {
         let settings = raw.bounded
         var tokens: [String: String] = [:]
         func token(_ plate: String) -> String {
             if let t = tokens[plate] { return t }
-            let mac = HMAC<SHA256>.authenticationCode(for: Array(plate.utf8), using: key)
-            let t = mac.prefix(8).map { String(format: "%02x", $0) }.joined()
+            let t = hexString(Digest.hmacSHA256(Array(plate.utf8), key: key).prefix(8))
             tokens[plate] = t
             return t
         }

@@ -209,7 +209,7 @@ struct PrivacyDaemonTests {
     func sealedJournal() throws {
         let dayPlate = try DaemonTests.expectedPlate("pass-day")
         let keys = try TemporaryDirectory("pkk")
-        let keyFile = try keys.write("journal.key", JournalKeyring.newKeyLine(id: "unit-k1") + "\n")
+        let keyFile = try keys.write("journal.key", try JournalKeyring.newKeyLine(id: "unit-k1") + "\n")
         chmod(keyFile, 0o600)
         let unit = try DaemonTests.unit(cameras: DaemonTests.replayCamera("day", "pass-day"),
                                         extra: "\n[hotlist]\nfiles = [\"\(try keys.write("hot.csv", "\(dayPlate),stolen,sealed too\n"))\"]\n")
@@ -236,7 +236,7 @@ struct PrivacyDaemonTests {
         #expect(withoutKey.status == 1 && withoutKey.stderr.contains("sealed with key unit-k1"), "\(withoutKey.stderr)")
         let stats = try runCommand(TestPaths.executable, ["journal", "stats", "--journal", unit.journalPath])
         #expect(stats.status == 0, "counts need no key")
-        let openKey = try keys.write("open.key", JournalKeyring.newKeyLine(id: "x") + "\n")
+        let openKey = try keys.write("open.key", try JournalKeyring.newKeyLine(id: "x") + "\n")
         chmod(openKey, 0o644)
         let refused = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--key-file", openKey,
                                                             "--purpose", "test run", "--audit-log", keys.file("audit.log")])
@@ -246,7 +246,7 @@ struct PrivacyDaemonTests {
     @Test("a key file others may read, or a missing one: the daemon exits 78 (not restarted) and says why; nothing is journaled in the clear")
     func badKeyFile() throws {
         let keys = try TemporaryDirectory("pkk")
-        let keyFile = try keys.write("journal.key", JournalKeyring.newKeyLine(id: "k1") + "\n")
+        let keyFile = try keys.write("journal.key", try JournalKeyring.newKeyLine(id: "k1") + "\n")
         chmod(keyFile, 0o644)
         for path in [keyFile, keys.file("missing.key")] {
             let unit = try DaemonTests.unit(cameras: DaemonTests.replayCamera("day", "pass-day"))

@@ -133,8 +133,8 @@ struct EncryptionTests {
         chmod(open, 0o644)
         #expect { try JournalKeyring.load(path: open) } throws: { error in "\(error)".contains("lets other users read it") }
         #expect { try JournalKeyring.load(path: dir.file("none")) } throws: { error in "\(error)".contains("No such file") }
-        let line = JournalKeyring.newKeyLine(id: "k9")
+        let line = try JournalKeyring.newKeyLine(id: "k9")
         #expect(try JournalKeyring.parse(line).ids == ["k9"])
-        #expect(JournalKeyring.newKeyLine(id: "k9") != line, "fresh random bytes each time")
+        #expect(try JournalKeyring.newKeyLine(id: "k9") != line, "fresh random bytes each time")
     }
 }

@@ -1,5 +1,5 @@
 import Audit
-import Crypto
+import Cryptography
 import Foundation
 import Journal
 import PlateKeeperCore
@@ -57,8 +57,8 @@ struct PublicReleaseTests {
     }
 
     @Test("tokens: the same plate has the same token within a release; two releases of the same data share none")
-    func tokens() {
-        let key = SymmetricKey(size: .bits256)
+    func tokens() throws {
+        let key = try SecretKey.random()
         let one = Pseudonymiser.release(Self.crafted, settings: { var s = ReleaseSettings(); s.k = 2; return s }(), key: key)
         let byToken = Dictionary(grouping: one.reads, by: \.token)
         #expect(byToken.values.contains { $0.count == 2 }, "AAA001 twice, one token")

@@ -34,7 +34,7 @@ public final class ReadStore: Sendable {
 
     /// Tokens are kept as SHA-256 hashes, never in plaintext: a leaked database cannot be used to upload.
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        hexString(SHA256.hash(data: Data(token.utf8)))
     }
 
     /// A new random token (256 bits, URL-safe base64).
