@@ -21,6 +21,8 @@ final class HotlistBook: Sendable {
         var signature: [Int64]?
         var entries: Int
         var problems: [HotlistProblem]
+        /// Whether the file could be read at all (a problem without a line number means it could not).
+        var loaded: Bool { signature != nil && !problems.contains { $0.line == nil } }
     }
 
     struct State: Sendable {
@@ -96,7 +98,7 @@ final class HotlistBook: Sendable {
                 only: section.only, maxEditDistance: section.maxEditDistance,
                 lists: s.hotlist.lists.map { .init(name: $0.name, entries: $0.entries) },
                 files: s.files.map { f in
-                    .init(path: f.path, loaded: f.signature != nil && !(f.entries == 0 && f.problems.contains { $0.line == nil }),
+                    .init(path: f.path, loaded: f.loaded,
                           entries: f.entries, skippedLines: f.problems.filter { $0.line != nil }.count,
                           problem: f.problems.first.map(\.description))
                 },

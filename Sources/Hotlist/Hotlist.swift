@@ -145,27 +145,34 @@ public final class Hotlist: Sendable {
     static func distance(_ a: [UInt8], _ b: [UInt8], limit: Int) -> Int? {
         if abs(a.count - b.count) > limit { return nil }
         if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
-        let big = limit + 1
-        var previous = [Int](0...b.count).map { min($0, big) }
-        var current = [Int](repeating: big, count: b.count + 1)
-        for i in 1...a.count {
-            let lo = max(1, i - limit), hi = min(b.count, i + limit)
-            current[0] = min(i, big)
-            if lo > 1 { current[lo - 1] = big }
-            var rowMin = current[0]
-            if lo <= hi {
-                for j in lo...hi {
-                    let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                    let v = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-                    current[j] = min(v, big)
-                    rowMin = min(rowMin, current[j])
-                }
+        let big = limit + 1, width = b.count + 1
+        // Two rows on the stack: this runs once per entry compared, millions of times per read
+        // on a long list with tolerance 2, and must not touch the heap.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * width) { rows -> Int? in
+            var previous = rows.baseAddress!, current = previous + width
+            for j in 0..<width {
+                previous[j] = min(j, big)
+                current[j] = big
             }
-            if hi < b.count { current[hi + 1] = big }
-            if rowMin > limit { return nil }
-            swap(&previous, &current)
+            for i in 1...a.count {
+                let lo = max(1, i - limit), hi = min(b.count, i + limit)
+                current[0] = min(i, big)
+                if lo > 1 { current[lo - 1] = big }
+                var rowMin = current[0]
+                if lo <= hi {
+                    for j in lo...hi {
+                        let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                        let v = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                        current[j] = min(v, big)
+                        rowMin = min(rowMin, current[j])
+                    }
+                }
+                if hi < b.count { current[hi + 1] = big }
+                if rowMin > limit { return nil }
+                swap(&previous, &current)
+            }
+            return previous[b.count] <= limit ? previous[b.count] : nil
         }
-        return previous[b.count] <= limit ? previous[b.count] : nil
     }
 }
 
