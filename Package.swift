@@ -25,6 +25,12 @@ let package = Package(
         .library(name: "Journal", targets: ["Journal"]),
         .library(name: "PlateKeeperTesting", targets: ["PlateKeeperTesting"]),
         .library(name: "PlateKeeperCore", targets: ["PlateKeeperCore"]),
+        // For the store's audit trail of queries: the same hash-chained entries as the unit's.
+        .library(name: "Audit", targets: ["Audit"]),
+        // For the store's sealing of plate data under per-day keys: the unit's one cryptography.
+        .library(name: "Cryptography", targets: ["Cryptography"]),
+        // For the store's pseudonymised release and transparency report: the unit's own.
+        .library(name: "PublicRelease", targets: ["PublicRelease"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -27,6 +27,18 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     /// SHA-256 over `prev` and every field above (each length-prefixed), hex.
     public var hash: String
 
+    public init(seq: Int, time: String, who: String, action: String, query: String, purpose: String, records: Int, prev: String, hash: String) {
+        self.seq = seq
+        self.time = time
+        self.who = who
+        self.action = action
+        self.query = query
+        self.purpose = purpose
+        self.records = records
+        self.prev = prev
+        self.hash = hash
+    }
+
     /// The hash this entry should carry, from its fields.
     public var computedHash: String {
         var message: [UInt8] = []
@@ -39,6 +51,47 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     }
 
     public static let genesis = String(repeating: "0", count: 64)
+
+    /// The entry that follows `last` (nil: the first), hashed: the one way entries are made, for
+    /// the unit's file and the store's table alike.
+    public static func next(after last: AuditEntry?, who: String, action: String, query: String, purpose: String, records: Int, now: Date) throws(AuditError) -> AuditEntry {
+        try AuditLog.checkPurpose(purpose)
+        guard query.count <= AuditLog.maxQueryLength else { throw .invalid("the query is longer than \(AuditLog.maxQueryLength) characters") }
+        var entry = AuditEntry(
+            seq: (last?.seq ?? 0) + 1, time: ISO8601.format(unixNanoseconds: Int64(now.timeIntervalSince1970 * 1e9)),
+            who: String(who.prefix(200)), action: String(action.prefix(100)), query: query, purpose: purpose,
+            records: max(0, records), prev: last?.hash ?? AuditEntry.genesis, hash: "")
+        entry.hash = entry.computedHash
+        return entry
+    }
+
+    /// Checks that `entries`, in order, are a whole chain from the first entry (see `AuditChain`).
+    public static func checkChain(_ entries: some Sequence<AuditEntry>) throws(AuditError) {
+        var chain = AuditChain()
+        for entry in entries { try chain.append(entry) }
+    }
+}
+
+/// Checks a trail entry by entry, as it is read: numbered 1, 2, …, each linked to the hash of the
+/// one before and matching its own hash. The first entry that does not is named by its place
+/// (1-based) in `AuditError.broken`.
+public struct AuditChain: Sendable {
+    public private(set) var count = 0
+    /// The hash of the last entry checked (the genesis before any).
+    public private(set) var head = AuditEntry.genesis
+
+    public init() {}
+
+    public mutating func append(_ entry: AuditEntry) throws(AuditError) {
+        let n = count + 1
+        guard entry.seq == n else { throw .broken(line: n, reason: "sequence number \(entry.seq) where \(n) was expected (an entry was removed or inserted)") }
+        guard entry.prev == head else {
+            throw .broken(line: n, reason: "its link to entry \(n - 1) does not match (entry \(n - 1) was altered, or entries were removed before this one)")
+        }
+        guard entry.hash == entry.computedHash else { throw .broken(line: n, reason: "its content does not match its hash (the entry was altered)") }
+        head = entry.hash
+        count = n
+    }
 }
 
 /// What goes wrong with the audit log: the call that failed and its errno, or the entry that is
@@ -90,18 +143,12 @@ public struct AuditLog: Sendable {
     /// Appends one entry and returns it (with its hash, the log's new head).
     @discardableResult
     public func append(who: String, action: String, query: String, purpose: String, records: Int, now: Date = Date()) throws(AuditError) -> AuditEntry {
-        try Self.checkPurpose(purpose)
-        guard query.count <= Self.maxQueryLength else { throw .invalid("the query is longer than \(Self.maxQueryLength) characters") }
+        try Self.checkPurpose(purpose)  // before the file is made
         let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .system(path: path, call: "open", errno: errno) }
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw .system(path: path, call: "flock", errno: errno) }
-        let last = try lastEntry(fd)
-        var entry = AuditEntry(
-            seq: (last?.seq ?? 0) + 1, time: ISO8601.format(unixNanoseconds: Int64(now.timeIntervalSince1970 * 1e9)),
-            who: String(who.prefix(200)), action: String(action.prefix(100)), query: query, purpose: purpose,
-            records: max(0, records), prev: last?.hash ?? AuditEntry.genesis, hash: "")
-        entry.hash = entry.computedHash
+        let entry = try AuditEntry.next(after: try lastEntry(fd), who: who, action: action, query: query, purpose: purpose, records: records, now: now)
         let line: [UInt8]
         do {
             line = Array(try Self.encoder.encode(entry)) + [0x0A]
@@ -126,22 +173,17 @@ public struct AuditLog: Sendable {
             throw .invalid("\(error)")
         }
         var entries: [AuditEntry] = []
-        var prev = AuditEntry.genesis
         var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         for (i, line) in lines.enumerated() {
-            let n = i + 1
             guard let entry = try? Self.decoder.decode(AuditEntry.self, from: Data(line)) else {
-                throw .broken(line: n, reason: "not an audit entry (malformed JSON or missing fields)")
+                // The entries before it may still be broken: report the first break of all.
+                try AuditEntry.checkChain(entries)
+                throw .broken(line: i + 1, reason: "not an audit entry (malformed JSON or missing fields)")
             }
-            guard entry.seq == n else { throw .broken(line: n, reason: "sequence number \(entry.seq) where \(n) was expected (an entry was removed or inserted)") }
-            guard entry.prev == prev else {
-                throw .broken(line: n, reason: "its link to entry \(n - 1) does not match (entry \(n - 1) was altered, or entries were removed before this one)")
-            }
-            guard entry.hash == entry.computedHash else { throw .broken(line: n, reason: "its content does not match its hash (the entry was altered)") }
-            prev = entry.hash
             entries.append(entry)
         }
+        try AuditEntry.checkChain(entries)
         return entries
     }
 

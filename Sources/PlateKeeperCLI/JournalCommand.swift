@@ -393,14 +393,7 @@ extension JournalCommand {
                 Terminal.error(error.description)
                 throw ExitCode.failure
             }
-            if format == "html" {
-                print(report.html(), terminator: "")
-            } else {
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
-            }
+            print(try report.rendered(html: format == "html"), terminator: "")
         }
     }
 }

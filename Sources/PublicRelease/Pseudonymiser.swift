@@ -60,15 +60,23 @@ public struct PublicReleaseResult: Sendable {
 /// there. Only whole-pass events (`vehicle`) are released; first-sight events repeat them.
 public enum Pseudonymiser {
     public static func release(_ events: [ReadEvent], settings: ReleaseSettings) -> PublicReleaseResult {
+        release(events.filter { $0.kind == .vehicle }.map(ReleaseInput.init), settings: settings)
+    }
+
+    public static func release(_ reads: [ReleaseInput], settings: ReleaseSettings) -> PublicReleaseResult {
         // A key made and dropped here: no release can be linked to another. Without a random
         // generator there is no safe release at all.
         let key: SecretKey
         do { key = try SecretKey.random() } catch { fatalError("no random key for the release's tokens: \(error)") }
-        return release(events, settings: settings, key: key)
+        return release(reads, settings: settings, key: key)
     }
 
     /// The same with a given key: for tests that check tokens repeat within a release.
-    static func release(_ events: [ReadEvent], settings raw: ReleaseSettings, key: SecretKey) -> PublicReleaseResult {
+    static func release(_ events: [ReadEvent], settings: ReleaseSettings, key: SecretKey) -> PublicReleaseResult {
+        release(events.filter { $0.kind == .vehicle }.map(ReleaseInput.init), settings: settings, key: key)
+    }
+
+    static func release(_ reads: [ReleaseInput], settings raw: ReleaseSettings, key: SecretKey) -> PublicReleaseResult {
         let settings = raw.bounded
         var tokens: [String: String] = [:]
         func token(_ plate: String) -> String {
@@ -83,20 +91,20 @@ public enum Pseudonymiser {
         }
         let bucketNs = Int64(settings.timeSeconds * 1e9)
         var rows: [(cell: Cell, read: ReleasedRead)] = []
-        for e in events where e.kind == .vehicle {
-            let t = e.firstSeen.unixNanoseconds
+        for e in reads {
+            let t = e.firstSeenNanoseconds
             let bucket = (t >= 0 ? t / bucketNs : (t - bucketNs + 1) / bucketNs) * bucketNs
             var lat: Double?, lon: Double?
-            var place = "camera:" + e.camera.rawValue
-            if let p = e.position, p.latitude.isFinite, p.longitude.isFinite {
+            var place = "camera:" + e.camera
+            if let latitude = e.latitude, let longitude = e.longitude, latitude.isFinite, longitude.isFinite {
                 let g = settings.gridDegrees
-                let (cy, cx) = ((p.latitude / g).rounded(.down), (p.longitude / g).rounded(.down))
+                let (cy, cx) = ((latitude / g).rounded(.down), (longitude / g).rounded(.down))
                 lat = ((cy + 0.5) * g * 1e6).rounded() / 1e6
                 lon = ((cx + 0.5) * g * 1e6).rounded() / 1e6
                 place = "grid:\(Int64(cy)),\(Int64(cx))"
             }
             let read = ReleasedRead(
-                token: token(e.plate), camera: e.camera.rawValue, region: e.region, time: ISO8601.format(unixNanoseconds: bucket),
+                token: token(e.plate), camera: e.camera, region: e.region, time: ISO8601.format(unixNanoseconds: bucket),
                 lat: lat, lon: lon)
             rows.append((Cell(time: bucket, place: place), read))
         }
@@ -110,5 +118,30 @@ public enum Pseudonymiser {
         }
         return PublicReleaseResult(
             reads: kept, cells: vehicles.count, suppressedCells: rare.count, suppressedReads: rows.count - kept.count, settings: settings)
+    }
+}
+
+/// One whole-pass read as a release needs it: the plate (turned into a token), where and when.
+/// The unit makes these from its journal's read events, the store from its rows.
+public struct ReleaseInput: Sendable, Equatable {
+    public var plate: String
+    public var camera: String
+    public var region: String
+    public var firstSeenNanoseconds: Int64
+    public var latitude: Double?
+    public var longitude: Double?
+
+    public init(plate: String, camera: String, region: String, firstSeenNanoseconds: Int64, latitude: Double?, longitude: Double?) {
+        self.plate = plate
+        self.camera = camera
+        self.region = region
+        self.firstSeenNanoseconds = firstSeenNanoseconds
+        self.latitude = latitude
+        self.longitude = longitude
+    }
+
+    public init(_ e: ReadEvent) {
+        self.init(plate: e.plate, camera: e.camera.rawValue, region: e.region, firstSeenNanoseconds: e.firstSeen.unixNanoseconds,
+                  latitude: e.position?.latitude, longitude: e.position?.longitude)
     }
 }

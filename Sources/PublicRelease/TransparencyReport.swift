@@ -13,10 +13,20 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
         public var rule: String
         public var runs: Int
         public var rows: Int
+        public init(day: String, rule: String, runs: Int, rows: Int) {
+            self.day = day
+            self.rule = rule
+            self.runs = runs
+            self.rows = rows
+        }
     }
     public struct Count: Sendable, Codable, Equatable {
         public var name: String
         public var count: Int
+        public init(name: String, count: Int) {
+            self.name = name
+            self.count = count
+        }
     }
 
     /// When the report was made (ISO 8601 UTC) and the unit it describes.
@@ -37,6 +47,25 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
     /// Whether the audit log's chain verified; the reason when it did not.
     public var auditChainIntact: Bool
     public var auditProblem: String?
+
+    /// A report from figures gathered elsewhere (the central store's tables).
+    public init(
+        unit: String, retentionSeconds: Double?, hitRetentionSeconds: Double?, scansPerDay: [DailyCount], hitsHeldPerList: [Count],
+        retentionDeletions: [Deletions], auditEntriesPerPurpose: [Count], auditEntriesPerAction: [Count], auditProblem: String?,
+        now: Date = Date()
+    ) {
+        generated = ISO8601.format(unixNanoseconds: Int64(now.timeIntervalSince1970) * 1_000_000_000)
+        self.unit = unit
+        self.retentionSeconds = retentionSeconds
+        self.hitRetentionSeconds = hitRetentionSeconds
+        self.scansPerDay = scansPerDay
+        self.hitsHeldPerList = hitsHeldPerList
+        self.retentionDeletions = retentionDeletions
+        self.auditEntriesPerPurpose = auditEntriesPerPurpose
+        self.auditEntriesPerAction = auditEntriesPerAction
+        auditChainIntact = auditProblem == nil
+        self.auditProblem = auditProblem
+    }
 
     /// Builds the report from what the journal and the audit log hold.
     public init(
@@ -80,6 +109,15 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
     }
 
     /// The report as one HTML page: tables and bar charts of scans and hits per day.
+    /// The report as its reader gets it: the page (`html`) or JSON with snake_case keys.
+    public func rendered(html asPage: Bool) throws -> String {
+        if asPage { return html() }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
     public func html() -> String {
         var days: [String: (reads: Int, hits: Int, notKept: Int)] = [:]
         for d in scansPerDay {
