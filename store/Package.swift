@@ -29,6 +29,10 @@ let package = Package(
             dependencies: [
                 .product(name: "WireFormat", package: "PlateKeeper"),
                 .product(name: "PlateKeeperCore", package: "PlateKeeper"),
+                .product(name: "Audit", package: "PlateKeeper"),
+                .product(name: "Cryptography", package: "PlateKeeper"),
+                .product(name: "PublicRelease", package: "PlateKeeper"),
+                .product(name: "Journal", package: "PlateKeeper"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -41,7 +45,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "platekeeper-store",
-            dependencies: ["StoreCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "StoreCore", .product(name: "Audit", package: "PlateKeeper"), .product(name: "PublicRelease", package: "PlateKeeper"),
+                .product(name: "PlateKeeperCore", package: "PlateKeeper"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         // A private PostgreSQL server for tests and benchmarks.
@@ -67,7 +74,7 @@ let package = Package(
         .testTarget(
             name: "StoreTests",
             dependencies: [
-                "StoreCore", "StoreTesting",
+                "StoreCore", "StoreTesting", .product(name: "Cryptography", package: "PlateKeeper"),
                 .product(name: "Upload", package: "PlateKeeper"),
                 .product(name: "Journal", package: "PlateKeeper"),
                 .product(name: "WireFormat", package: "PlateKeeper"),

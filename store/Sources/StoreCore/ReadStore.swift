@@ -1,4 +1,5 @@
 import Crypto
+import Cryptography
 import Foundation
 import Logging
 import PlateKeeperCore
@@ -18,15 +19,20 @@ public enum Principal: Sendable, Equatable {
 public final class ReadStore: Sendable {
     public let client: PostgresClient
     let logger: Logger
-    /// Reads first seen longer ago than this are refused (their partition is dropped or about to be),
-    /// and so are reads from more than `futureSlackSeconds` ahead of the store's clock.
-    public let retentionSeconds: Double
+    /// How long reads are kept, by class. Reads first seen longer ago than their class's
+    /// retention are refused (they would be deleted at once), and so are reads from more than
+    /// `futureSlackSeconds` ahead of the store's clock.
+    public let retention: Retention
     public let futureSlackSeconds: Double = 2 * 86_400
-    private let knownPartitions = Locked(Set<Date>())
+    let knownPartitions = Locked(Set<Date>())
 
-    public init(client: PostgresClient, retentionDays: Int, logger: Logger) {
+    /// Seals plate data under per-day keys when the store has a key directory; nil stores it in the clear.
+    let sealer: Sealer?
+
+    public init(client: PostgresClient, retention: Retention, keys: DayKeys? = nil, logger: Logger) {
         self.client = client
-        self.retentionSeconds = Double(retentionDays) * 86_400
+        self.retention = retention
+        self.sealer = keys.map(Sealer.init(keys:))
         self.logger = logger
     }
 
@@ -85,7 +91,8 @@ public final class ReadStore: Sendable {
     func storePolicyProblem(_ event: WireReadEvent, now: Date) -> String? {
         guard let ns = ISO8601.parse(event.firstSeen) else { return "first_seen: not an ISO 8601 time" }
         let seen = Double(ns) / 1e9
-        if seen < now.timeIntervalSince1970 - retentionSeconds { return "first_seen: older than the store's retention" }
+        let keep = retention.seconds(hit: event.hit != nil)
+        if seen < now.timeIntervalSince1970 - keep { return "first_seen: older than the store's retention for its class (\(Int(keep / 86_400)) days)" }
         if seen > now.timeIntervalSince1970 + futureSlackSeconds { return "first_seen: more than two days ahead of the store's clock" }
         return nil
     }
@@ -102,11 +109,21 @@ public final class ReadStore: Sendable {
             try await StoreSchema.ensurePartitions(missing, client: client, logger: logger)
             knownPartitions.withLock { $0.formUnion(missing) }
         }
-        let columns = 26
+        let columns = 28
         let perStatement = 60_000 / columns  // PostgreSQL allows 65,535 parameters per statement
         let logger = self.logger
+        // Sealed before the transaction: a key file is made at most once per class and day.
+        let sealed: [UUID: Sealer.Sealed] = try sealer.map { sealer in
+            // A batch that repeats an id stores the first (ON CONFLICT), so the first is sealed.
+            try Dictionary(events.map { e in
+                let seen = Date(timeIntervalSince1970: Double(ISO8601.parse(e.firstSeen) ?? 0) / 1e9)
+                return (e.id, try sealer.seal(e, firstSeen: seen))
+            }, uniquingKeysWith: { first, _ in first })
+        } ?? [:]
+        struct DayCamera: Hashable { var day: String, camera: String }
         return try await client.withTransaction(logger: logger) { connection in
             var inserted = 0
+            var counts: [DayCamera: (reads: Int, hits: Int)] = [:]
             var start = 0
             while start < events.count {
                 let chunk = events[start..<min(events.count, start + perStatement)]
@@ -126,16 +143,17 @@ public final class ReadStore: Sendable {
                     cells[24] += "::jsonb"
                     cells[25] += "::jsonb"
                     rows.append("(" + cells.joined(separator: ",") + ")")
+                    let box = sealed[e.id]
                     bindings.append(e.id)
                     bindings.append(e.firstSeen)
                     bindings.append(e.lastSeen)
                     bindings.append(unit)
                     bindings.append(e.camera)
                     bindings.append(e.kind)
-                    bindings.append(e.plate)
+                    bindings.append(box == nil ? e.plate : "")
                     bindings.append(e.confidence)
                     bindings.append(e.region)
-                    bindings.append(String(decoding: try WireCoding.encode(e.candidates), as: UTF8.self))
+                    bindings.append(box == nil ? String(decoding: try WireCoding.encode(e.candidates), as: UTF8.self) : "[]")
                     bindings.append(e.box.x)
                     bindings.append(e.box.y)
                     bindings.append(e.box.width)
@@ -143,24 +161,38 @@ public final class ReadStore: Sendable {
                     bindings.append(e.clockQuality)
                     bindings.append(e.frames)
                     bindings.append(e.bestFrame)
-                    bindings.append(e.position?.lat)
-                    bindings.append(e.position?.lon)
-                    bindings.append(try e.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
-                    bindings.append(e.cropJPEG.map { ByteBuffer(bytes: $0) })
+                    bindings.append(box == nil ? e.position?.lat : nil)
+                    bindings.append(box == nil ? e.position?.lon : nil)
+                    bindings.append(box == nil ? try e.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) } : nil)
+                    bindings.append(box.map { $0.crop.map { ByteBuffer(bytes: $0) } } ?? e.cropJPEG.map { ByteBuffer(bytes: $0) })
                     bindings.append(batch)
                     bindings.append(e.bestSeen)
                     bindings.append(try e.positionStatus.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
                     bindings.append(try e.clock.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
-                    bindings.append(try e.hit.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
+                    bindings.append(try e.hit.map { box == nil ? String(decoding: try WireCoding.encode($0), as: UTF8.self) : try Sealer.hitMarker(list: $0.list) })
+                    bindings.append(box.map { ByteBuffer(bytes: $0.box) })
+                    bindings.append(box?.plateIndex)
                 }
                 let sql = """
                     INSERT INTO read_event (id, first_seen, last_seen, unit, camera, kind, plate, confidence, region, candidates,
                         box_x, box_y, box_w, box_h, clock_quality, frames, best_frame, lat, lon, position, crop, batch, best_seen,
-                        position_status, clock, hit)
-                    VALUES \(rows.joined(separator: ",")) ON CONFLICT (id, first_seen) DO NOTHING RETURNING 1
+                        position_status, clock, hit, sealed, plate_index)
+                    VALUES \(rows.joined(separator: ",")) ON CONFLICT (id, first_seen) DO NOTHING
+                    RETURNING to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD'), camera, hit IS NOT NULL
                     """
                 // RETURNING gives one row per read that was new; repeats give none.
-                inserted += try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).collect().count
+                for try await (day, camera, hit) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+                    .decode((String, String, Bool).self) {
+                    counts[DayCamera(day: day, camera: camera), default: (0, 0)].reads += 1
+                    if hit { counts[DayCamera(day: day, camera: camera), default: (0, 0)].hits += 1 }
+                    inserted += 1
+                }
+            }
+            for (key, count) in counts {
+                try await connection.query("""
+                    INSERT INTO daily_count (day, unit, camera, reads, hits) VALUES (\(key.day)::date, \(unit), \(key.camera), \(count.reads), \(count.hits))
+                    ON CONFLICT (day, unit, camera) DO UPDATE SET reads = daily_count.reads + EXCLUDED.reads, hits = daily_count.hits + EXCLUDED.hits
+                    """, logger: logger)
             }
             return inserted
         }
@@ -168,13 +200,19 @@ public final class ReadStore: Sendable {
 
     // MARK: Queries
 
-    public struct Query: Sendable {
+    public struct Query: Sendable, CustomStringConvertible {
         public var plate: String?
         public var unit: String?
         public var from: String?
         public var to: String?
         public var limit = 100
         public init() {}
+
+        /// The query as the audit trail records it: `key=value` pairs in a fixed order.
+        public var description: String {
+            [("plate", plate), ("unit", unit), ("from", from), ("to", to), ("limit", String(limit))]
+                .compactMap { key, value in value.map { "\(key)=\($0)" } }.joined(separator: " ")
+        }
     }
 
     /// Reads matching `query`, newest first, without crops.
@@ -185,7 +223,22 @@ public final class ReadStore: Sendable {
             bindings.append(value)
             return "$\(bindings.count)\(cast)"
         }
-        if let plate = query.plate { conditions.append("plate = \(bind(plate))") }
+        if let plate = query.plate {
+            if let sealer {
+                // Sealed reads are found by the plate's keyed hash under each day key in range.
+                let now = Date()
+                let from = max(query.from.flatMap(ISO8601.parse).map { Date(timeIntervalSince1970: Double($0) / 1e9) } ?? .distantPast,
+                               now.addingTimeInterval(-max(retention.seconds(hit: false), retention.seconds(hit: true)) - 86_400))
+                let to = min(query.to.flatMap(ISO8601.parse).map { Date(timeIntervalSince1970: Double($0) / 1e9) } ?? .distantFuture,
+                             now.addingTimeInterval(futureSlackSeconds + 86_400))
+                let indexes = try sealer.plateIndexes(plate, from: from, to: to)
+                bindings.append(indexes)
+                let indexParameter = "$\(bindings.count)::text[]"
+                conditions.append("(plate = \(bind(plate)) OR plate_index = ANY(\(indexParameter)))")
+            } else {
+                conditions.append("plate = \(bind(plate))")
+            }
+        }
         if let unit = query.unit { conditions.append("unit = \(bind(unit))") }
         if let from = query.from { conditions.append("first_seen >= \(bind(from, cast: "::timestamptz"))") }
         if let to = query.to { conditions.append("first_seen < \(bind(to, cast: "::timestamptz"))") }
@@ -194,15 +247,39 @@ public final class ReadStore: Sendable {
             SELECT id, kind, camera, plate, confidence, region, candidates::text, box_x, box_y, box_w, box_h,
                 to_char(first_seen AT TIME ZONE 'UTC', \(timeFormat)), to_char(last_seen AT TIME ZONE 'UTC', \(timeFormat)),
                 clock_quality, frames, best_frame, position::text, to_char(best_seen AT TIME ZONE 'UTC', \(timeFormat)),
-                position_status::text, clock::text, hit::text
+                position_status::text, clock::text, hit::text, sealed
             FROM read_event \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY first_seen DESC LIMIT \(max(1, min(query.limit, 1000)))
             """
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
         var out: [WireReadEvent] = []
         for try await row in rows {
-            let c = try row.decode(
-                (UUID, String, String, String, Double, String, String, Int, Int, Int, Int, String, String, String, Int, String, String?, String?, String?, String?, String?).self)
+            let r = try row.decode(
+                (UUID, String, String, String, Double, String, String, Int, Int, Int, Int, String, String, String, Int, String, String?, String?, String?, String?, String?, ByteBuffer?).self)
+            var c = (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14, r.15, r.16, r.17, r.18, r.19, r.20)
+            let sealedBox = r.21
+            if let sealedBox {
+                let personal: Sealer.Personal?
+                do {
+                    personal = try ISO8601.parse(c.11).flatMap { seen in
+                        try sealer?.open(Array(sealedBox.readableBytesView), id: c.0, hit: c.20 != nil,
+                                         firstSeen: Date(timeIntervalSince1970: Double(seen) / 1e9))
+                    }
+                } catch {
+                    // Altered in the database, or a damaged key file: the other reads still go out.
+                    logger.error("a sealed read does not open; left out: \(error)", metadata: ["read": "\(c.0)"])
+                    continue
+                }
+                guard let personal else {
+                    // Its day key is gone (retention) or this instance has no key directory.
+                    logger.warning("a sealed read has no key here; left out", metadata: ["read": "\(c.0)"])
+                    continue
+                }
+                c.3 = personal.plate
+                c.6 = String(decoding: try WireCoding.encode(personal.candidates), as: UTF8.self)
+                c.16 = try personal.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
+                c.20 = try personal.hit.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) }
+            }
             out.append(WireReadEvent(
                 id: c.0, kind: c.1, camera: c.2, plate: c.3, confidence: c.4, region: c.5,
                 candidates: try WireCoding.decode([WireReadEvent.Candidate].self, from: Data(c.6.utf8)),
@@ -218,9 +295,17 @@ public final class ReadStore: Sendable {
 
     /// The crop of read `id`, or nil when there is no such read or it has no crop.
     public func crop(_ id: UUID) async throws -> Data? {
-        for try await crop in try await client.query("SELECT crop FROM read_event WHERE id = \(id) LIMIT 1", logger: logger)
-            .decode(ByteBuffer?.self) {
-            return crop.map { Data($0.readableBytesView) }
+        let timeFormat = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
+        let sql: PostgresQuery = """
+            SELECT crop, sealed IS NOT NULL, hit IS NOT NULL, to_char(first_seen AT TIME ZONE 'UTC', \(unescaped: timeFormat))
+            FROM read_event WHERE id = \(id) LIMIT 1
+            """
+        for try await (crop, isSealed, hit, firstSeen) in try await client.query(sql, logger: logger).decode((ByteBuffer?, Bool, Bool, String).self) {
+            guard let crop else { return nil }
+            guard isSealed else { return Data(crop.readableBytesView) }
+            guard let sealer, let seen = ISO8601.parse(firstSeen) else { return nil }
+            return try sealer.openCrop(Array(crop.readableBytesView), id: id, hit: hit, firstSeen: Date(timeIntervalSince1970: Double(seen) / 1e9))
+                .map { Data($0) }
         }
         return nil
     }

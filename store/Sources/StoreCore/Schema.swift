@@ -67,6 +67,52 @@ public enum StoreSchema {
         // The hotlist entry the read matched on the unit (wire `hit`); NULL for reads that matched
         // none and for reads from older units.
         (4, ["ALTER TABLE read_event ADD COLUMN hit jsonb"]),
+        // Privacy: a log of every retention deletion (when, which rule, how many rows, the time
+        // range covered; never plates), the hash-chained audit trail of every read-out, and an
+        // index for deleting reads that matched no hotlist by age.
+        (5, [
+            """
+            CREATE TABLE deletion_log (
+                id bigserial PRIMARY KEY,
+                at timestamptz NOT NULL DEFAULT now(),
+                rule text NOT NULL,
+                rows bigint NOT NULL,
+                oldest timestamptz,
+                newest timestamptz
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                seq bigint PRIMARY KEY,
+                at text NOT NULL,
+                who text NOT NULL,
+                action text NOT NULL,
+                query text NOT NULL,
+                purpose text NOT NULL,
+                records integer NOT NULL,
+                prev text NOT NULL,
+                hash text NOT NULL
+            )
+            """,
+            "CREATE INDEX read_event_no_hit ON read_event (first_seen) WHERE hit IS NULL",
+            // With a key directory, a read's plate, candidates, position and hit are one sealed box
+            // (`Sealer`), its crop sealed in `crop`, and plate queries go by a keyed hash of the plate.
+            "ALTER TABLE read_event ADD COLUMN sealed bytea",
+            "ALTER TABLE read_event ADD COLUMN plate_index text",
+            "CREATE INDEX read_event_plate_index ON read_event (plate_index, first_seen DESC) WHERE plate_index IS NOT NULL",
+            // Reads and hits stored per day, unit and camera, counted as they arrive, so the
+            // transparency report's numbers outlive the rows retention deletes.
+            """
+            CREATE TABLE daily_count (
+                day date NOT NULL,
+                unit text NOT NULL,
+                camera text NOT NULL,
+                reads bigint NOT NULL,
+                hits bigint NOT NULL,
+                PRIMARY KEY (day, unit, camera)
+            )
+            """,
+        ]),
     ]
 
     public static var currentVersion: Int { migrations.last?.version ?? 0 }
@@ -104,6 +150,15 @@ public enum StoreSchema {
         return String(format: "read_event_p%04d%02d%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
     }
 
+    /// The day (UTC midnight) of a partition named by `partitionName`, or nil for another name.
+    static func partitionDay(_ name: String) -> Date? {
+        guard name.hasPrefix("read_event_p"), name.count == 20 else { return nil }
+        let digits = name.dropFirst(12)
+        guard digits.allSatisfy(\.isNumber), let y = Int(digits.prefix(4)), let m = Int(digits.dropFirst(4).prefix(2)),
+              let d = Int(digits.suffix(2)) else { return nil }
+        return Calendar.utc.date(from: DateComponents(year: y, month: m, day: d))
+    }
+
     /// Creates the daily partitions for `days` (UTC midnights) that do not exist yet.
     static func ensurePartitions(_ days: Set<Date>, client: PostgresClient, logger: Logger) async throws {
         for day in days.sorted() {
@@ -120,7 +175,8 @@ public enum StoreSchema {
     }
 
     /// Drops the daily partitions whose whole day is older than `cutoff`: old reads go by the
-    /// partition, in a moment, not by a slow DELETE. Returns the partitions dropped.
+    /// partition, in a moment, not by a slow DELETE. Each drop is logged in `deletion_log` (rows,
+    /// time range) in the same transaction. Returns the partitions dropped.
     public static func dropPartitions(olderThan cutoff: Date, client: PostgresClient, logger: Logger) async throws -> [String] {
         var names: [String] = []
         let rows = try await client.query("""
@@ -131,8 +187,16 @@ public enum StoreSchema {
         let limit = partitionName(Calendar.utc.startOfDay(for: cutoff))
         var dropped: [String] = []
         // Names sort by date; a partition for day D holds reads of D only, so D < cutoff's day is expired.
-        for name in names.sorted() where name.hasPrefix("read_event_p") && name.count == 20 && name < limit {
-            try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(name)"), logger: logger)
+        for name in names.sorted() where name.hasPrefix("read_event_p") && name.count == 20 && name < limit
+            && name.dropFirst(12).allSatisfy(\.isNumber) {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: """
+                    INSERT INTO deletion_log (rule, rows, oldest, newest)
+                    SELECT 'partition \(name): the whole day is past the retention of every class', count(*), min(first_seen), max(first_seen)
+                    FROM \(name)
+                    """), logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE \(name)"), logger: logger)
+            }
             dropped.append(name)
         }
         return dropped

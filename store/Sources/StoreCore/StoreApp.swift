@@ -1,4 +1,5 @@
 import Foundation
+import Audit
 import Hummingbird
 import Logging
 import PlateKeeperCore
@@ -11,7 +12,12 @@ import WireFormat
 public struct StoreSettings: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
-    public var retentionDays = 90
+    /// Days reads are kept: those that matched no hotlist, and hits.
+    public var retention = Retention(days: 90, hitDays: 90)
+    /// Seconds between retention runs.
+    public var retentionIntervalSeconds = 600.0
+    /// The directory of per-day keys (`DayKeys`); nil keeps plate data in the clear.
+    public var keyDirectory: String?
     /// Seconds a unit is told to wait (Retry-After) when the database cannot be reached.
     public var retryAfterSeconds = 5
     /// The longest a request waits for the database before it is answered 503.
@@ -62,10 +68,7 @@ public struct StoreApp: Sendable {
         router.post("/v1/reads") { request, _ in await self.upload(request) }
         router.get("/v1/reads") { request, _ in await self.query(request) }
         router.get("/v1/reads/:id/crop") { request, context in await self.crop(request, id: context.parameters.get("id") ?? "") }
-        router.get("/health") { _, _ in
-            (try? await self.withDatabase { await self.store.healthy() }) == true ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
-                : Self.problem(.serviceUnavailable, "the database cannot be reached", retryAfter: self.settings.retryAfterSeconds)
-        }
+        router.get("/health") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: self.registry.emitToBuffer())))
@@ -156,12 +159,68 @@ public struct StoreApp: Sendable {
         }
     }
 
-    /// GET /v1/reads: reader tokens only.
-    func query(_ request: Request) async -> Response {
+    /// GET /health: 200 with what an operator checks first (the oldest read held against the
+    /// retention, the audit trail's length), 503 when the database cannot be reached.
+    func health() async -> Response {
+        struct Health: Encodable {
+            var status = "ok"
+            var oldestRead: String?
+            var retentionDays: Int
+            var retentionHitDays: Int
+            var auditEntries: Int
+            var sealed: Bool
+            enum CodingKeys: String, CodingKey {
+                case status, oldestRead = "oldest_read", retentionDays = "retention_days", retentionHitDays = "retention_hit_days"
+                case auditEntries = "audit_entries", sealed
+            }
+        }
+        do {
+            let store = self.store
+            let (oldest, entries) = try await withDatabase { (try await store.oldestRead(), try await store.auditEntryCount()) }
+            return Self.json(.ok, Health(oldestRead: oldest, retentionDays: store.retention.days, retentionHitDays: store.retention.hitDays,
+                                         auditEntries: entries, sealed: store.sealer != nil))
+        } catch {
+            return Self.problem(.serviceUnavailable, "the database cannot be reached", retryAfter: settings.retryAfterSeconds)
+        }
+    }
+
+    /// The reader a request is from and the purpose it states, or the response refusing it.
+    /// Every read-out of plate data needs a purpose (`purpose=`), which goes to the audit trail.
+    func reader(_ request: Request) async -> Result<(name: String, purpose: String), AuthFailure> {
         switch await authenticate(request) {
+        case .failure(let failure): return .failure(failure)
+        case .success(.unit): return .failure(AuthFailure(response: Self.problem(.forbidden, "a unit's token cannot read")))
+        case .success(.reader(let name)):
+            let purpose = request.uri.queryParameters.get("purpose") ?? ""
+            do {
+                try AuditLog.checkPurpose(purpose)
+            } catch {
+                return .failure(AuthFailure(response: Self.problem(.badRequest, "purpose: \(error)")))
+            }
+            return .success((name, purpose))
+        }
+    }
+
+    /// Writes the audit entry of a read-out; the data is sent only if this succeeds.
+    func audited(_ reader: (name: String, purpose: String), action: String, query: String, records: Int) async -> Response? {
+        do {
+            let store = self.store
+            _ = try await withDatabase {
+                try await store.appendAudit(who: "reader:" + reader.name, action: action, query: query, purpose: reader.purpose, records: records)
+            }
+            return nil
+        } catch {
+            store.logger.error("audit: cannot append, so nothing is sent: \(error)")
+            return Self.problem(.serviceUnavailable, "the audit trail cannot be written, so nothing is sent", retryAfter: settings.retryAfterSeconds)
+        }
+    }
+
+    /// GET /v1/reads: reader tokens only, with a purpose; audited.
+    func query(_ request: Request) async -> Response {
+        let reader: (name: String, purpose: String)
+        switch await self.reader(request) {
         case .failure(let failure): return failure.response
-        case .success(.unit): return Self.problem(.forbidden, "a unit's token cannot read")
-        case .success(.reader): break
+        case .success(let r): reader = r
         }
         let q = request.uri.queryParameters
         var query = ReadStore.Query()
@@ -185,29 +244,46 @@ public struct StoreApp: Sendable {
             guard let n = Int(limit), (1...1000).contains(n) else { return Self.problem(.badRequest, "limit must be 1 to 1000") }
             query.limit = n
         }
+        let reads: [WireReadEvent]
         do {
-            struct Reads: Encodable { let reads: [WireReadEvent] }
             let q = query
-            return Self.json(.ok, Reads(reads: try await withDatabase { try await self.store.reads(q) }))
+            reads = try await withDatabase { try await self.store.reads(q) }
         } catch {
             return Self.problem(.serviceUnavailable, "the database cannot be reached", retryAfter: settings.retryAfterSeconds)
         }
+        var recorded = query
+        if let plate = query.plate, let sealer = store.sealer {
+            do {
+                recorded.plate = try sealer.auditToken(plate, now: Date())
+            } catch {
+                store.logger.error("audit: no key for the plate's token, so nothing is sent: \(error)")
+                return Self.problem(.serviceUnavailable, "the audit trail cannot be written, so nothing is sent", retryAfter: settings.retryAfterSeconds)
+            }
+        }
+        if let refusal = await audited(reader, action: "query", query: recorded.description, records: reads.count) { return refusal }
+        struct Reads: Encodable { let reads: [WireReadEvent] }
+        return Self.json(.ok, Reads(reads: reads))
     }
 
-    /// GET /v1/reads/{id}/crop: reader tokens only.
+    /// GET /v1/reads/{id}/crop: reader tokens only, with a purpose; audited.
     func crop(_ request: Request, id: String) async -> Response {
-        switch await authenticate(request) {
+        let reader: (name: String, purpose: String)
+        switch await self.reader(request) {
         case .failure(let failure): return failure.response
-        case .success(.unit): return Self.problem(.forbidden, "a unit's token cannot read")
-        case .success(.reader): break
+        case .success(let r): reader = r
         }
         guard let uuid = UUID(uuidString: id) else { return Self.problem(.badRequest, "not a read id") }
+        let jpeg: Data?
         do {
-            guard let jpeg = try await withDatabase({ try await self.store.crop(uuid) }) else { return Self.problem(.notFound, "no such read, or it has no crop") }
-            return Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
+            jpeg = try await withDatabase({ try await self.store.crop(uuid) })
         } catch {
             return Self.problem(.serviceUnavailable, "the database cannot be reached", retryAfter: settings.retryAfterSeconds)
         }
+        if let refusal = await audited(reader, action: "crop", query: "id=\(uuid.uuidString.lowercased())", records: jpeg == nil ? 0 : 1) {
+            return refusal
+        }
+        guard let jpeg else { return Self.problem(.notFound, "no such read, or it has no crop") }
+        return Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
     }
 
     // MARK: Helpers
@@ -260,22 +336,27 @@ public struct StoreApp: Sendable {
     }
 }
 
-/// Drops expired partitions every hour, so that old reads leave by the partition.
+/// Applies the retention every few minutes (`ReadStore.applyRetention`): continuously, not only
+/// at start-up, so no read outlives its class's retention by more than one interval.
 public struct RetentionService: Service {
     let store: ReadStore
+    let intervalSeconds: Double
 
-    public init(store: ReadStore) { self.store = store }
+    public init(store: ReadStore, intervalSeconds: Double = 600) {
+        self.store = store
+        self.intervalSeconds = min(max(intervalSeconds, 1), 86_400)
+    }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully {
             do {
-                let dropped = try await StoreSchema.dropPartitions(
-                    olderThan: Date().addingTimeInterval(-store.retentionSeconds), client: store.client, logger: store.logger)
-                if !dropped.isEmpty { store.logger.notice("retention dropped partitions \(dropped.joined(separator: ", "))") }
+                for deletion in try await store.applyRetention() {
+                    store.logger.notice("retention: \(deletion.rule): \(deletion.rows) reads deleted")
+                }
             } catch {
                 store.logger.warning("retention: \(error)")
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(intervalSeconds * 1000))) }
         }
     }
 }

@@ -12,13 +12,14 @@ public enum StoreServer {
         settings: StoreSettings, postgres: PostgresClient.Configuration, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        let keys = try settings.keyDirectory.map { directory throws(DayKeys.Failure) in try DayKeys(directory: directory) }
         let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
-        let store = ReadStore(client: client, retentionDays: settings.retentionDays, logger: logger)
+        let store = ReadStore(client: client, retention: settings.retention, keys: keys, logger: logger)
         let app = StoreApp(store: store, settings: settings)
         var application = Application(
             router: app.router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "platekeeper-store"),
-            services: [client, RetentionService(store: store)],
+            services: [client, RetentionService(store: store, intervalSeconds: settings.retentionIntervalSeconds)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger)
         application.beforeServerStarts {
@@ -30,14 +31,15 @@ public enum StoreServer {
 
     /// Runs `body` with a PostgreSQL pool (for the admin commands).
     public static func withClient<T: Sendable>(
-        _ postgres: PostgresClient.Configuration, logger: Logger, _ body: @Sendable (ReadStore) async throws -> T
+        _ postgres: PostgresClient.Configuration, logger: Logger, retention: Retention = Retention(days: Retention.maxDays, hitDays: Retention.maxDays),
+        keys: DayKeys? = nil, _ body: @Sendable (ReadStore) async throws -> T
     ) async throws -> T {
         let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             try await StoreSchema.migrate(client, logger: logger)
-            return try await body(ReadStore(client: client, retentionDays: 36_500, logger: logger))
+            return try await body(ReadStore(client: client, retention: retention, keys: keys, logger: logger))
         }
     }
 }

@@ -15,10 +15,11 @@ final class RunningStore: Sendable {
     let task: Task<Void, any Error>
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init(_ postgres: PrivatePostgres, retentionDays: Int = 90) async throws {
+    init(_ postgres: PrivatePostgres, retentionDays: Int = 90, retentionHitDays: Int? = nil, keyDirectory: String? = nil) async throws {
         var settings = StoreSettings()
         settings.port = 0
-        settings.retentionDays = retentionDays
+        settings.retention = Retention(days: retentionDays, hitDays: retentionHitDays ?? retentionDays)
+        settings.keyDirectory = keyDirectory
         settings.retryAfterSeconds = 1
         settings.databaseTimeoutSeconds = 2
         var logger = Logger(label: "store")

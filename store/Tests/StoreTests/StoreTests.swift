@@ -63,7 +63,7 @@ struct StoreTests {
         #expect(try s.postgres.count("crop IS NOT NULL AND length(crop) = 1204 AND unit = 'unit-1'") == 300)
         #expect(try s.postgres.psql("SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'read_event'") != "0")
 
-        let found = try await Fixture.request(s.store.url + "/v1/reads?plate=S17&unit=unit-1", method: "GET", token: s.readerToken)
+        let found = try await Fixture.request(s.store.url + "/v1/reads?plate=S17&unit=unit-1&purpose=case%2042", method: "GET", token: s.readerToken)
         #expect(found.status == 200)
         struct Reads: Decodable { let reads: [WireReadEvent] }
         let reads = try WireCoding.decode(Reads.self, from: found.body).reads
@@ -74,7 +74,7 @@ struct StoreTests {
         #expect(reads.first == expected, "the store gives back exactly what the unit sent")
         #expect(reads.first?.hit?.list == "stolen", "S17 is a hotlist hit in the fixture")
         #expect(try s.postgres.count("hit IS NOT NULL") == 18)
-        let crop = try await Fixture.request(s.store.url + "/v1/reads/\(original.id.uuidString.lowercased())/crop", method: "GET", token: s.readerToken)
+        let crop = try await Fixture.request(s.store.url + "/v1/reads/\(original.id.uuidString.lowercased())/crop?purpose=case%2042", method: "GET", token: s.readerToken)
         #expect(crop.status == 200 && crop.body == Data(original.crop ?? []))
         let metrics = try await Fixture.request(s.store.url + "/metrics", method: "GET", token: nil)
         #expect(String(decoding: metrics.body, as: UTF8.self).contains("platekeeper_store_reads_stored_total 300"))
@@ -188,7 +188,7 @@ struct StoreTests {
         #expect(try await Fixture.request(url + "?from=yesterday", method: "GET", token: s.readerToken).status == 400)
     }
 
-    @Test("retention drops whole daily partitions, not rows")
+    @Test("retention drops whole daily partitions, not rows, and logs each drop")
     func retention() async throws {
         let s = try await Self.setUp(retentionDays: 30)
         defer { Task { await s.store.stop() } }
@@ -202,10 +202,11 @@ struct StoreTests {
         await long.stop()
         #expect(try s.postgres.count() == 5)
         let logger = Logger.quiet("r")
-        let dropped = try await StoreServer.withClient(s.postgres.configuration, logger: logger) { store in
-            try await StoreSchema.dropPartitions(olderThan: now.addingTimeInterval(-30 * 86_400), client: store.client, logger: logger)
+        let deletions = try await StoreServer.withClient(s.postgres.configuration, logger: logger) { store in
+            try await ReadStore(client: store.client, retention: Retention(days: 30, hitDays: 30), logger: logger).applyRetention(now: now)
         }
-        #expect(dropped.count == 2)
+        #expect(deletions.map(\.rule).allSatisfy { $0.hasPrefix("partition read_event_p") } && deletions.map(\.rows) == [1, 1])
+        #expect(try s.postgres.psql("SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'read_event'") == "3")
         #expect(try s.postgres.psql("SELECT string_agg(plate, ',' ORDER BY plate) FROM read_event") == "RET2,RET3,RET4")
     }
 }
