@@ -87,8 +87,12 @@ public final class DayKeys: Sendable {
                 fsync(fd)
                 close(fd)
             }
-            guard unlink(path) == 0 || Glibc.errno == ENOENT else { throw Failure(path: path, reason: Self.failureText("unlink")) }
             cache.withLock { _ = $0.removeValue(forKey: name) }
+            guard unlink(path) == 0 else {
+                // Another instance destroyed it first: theirs is the one to report.
+                if Glibc.errno == ENOENT { continue }
+                throw Failure(path: path, reason: Self.failureText("unlink"))
+            }
             let digits = name.dropFirst(prefix.count).prefix(8)
             if let y = Int(digits.prefix(4)), let m = Int(digits.dropFirst(4).prefix(2)), let d = Int(digits.suffix(2)),
                let day = Calendar.utc.date(from: DateComponents(year: y, month: m, day: d)) {

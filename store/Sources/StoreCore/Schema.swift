@@ -9,6 +9,7 @@ import PlateKeeperCore
 /// transaction-scoped advisory lock, so exactly one applies them and the others find them done.
 public enum StoreSchema {
     static let lockKey: Int64 = 0x504B_5354  // "PKST"
+    static let retentionLockKey: Int64 = 0x504B_5254  // "PKRT"
 
     /// Each entry is one version, applied once, in order, in one transaction. Never edit one that
     /// has shipped: add the next.
@@ -189,15 +190,23 @@ public enum StoreSchema {
         // Names sort by date; a partition for day D holds reads of D only, so D < cutoff's day is expired.
         for name in names.sorted() where name.hasPrefix("read_event_p") && name.count == 20 && name < limit
             && name.dropFirst(12).allSatisfy(\.isNumber) {
-            try await client.withTransaction(logger: logger) { connection in
+            // Every store instance runs retention: the lock lets one drop (and log) a partition,
+            // and the others find it gone.
+            let done = try await client.withTransaction(logger: logger) { connection -> Bool in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(retentionLockKey))", logger: logger)
+                for try await exists in try await connection.query("SELECT to_regclass(\(name)) IS NOT NULL", logger: logger).decode(Bool.self)
+                where !exists {
+                    return false
+                }
                 try await connection.query(PostgresQuery(unsafeSQL: """
                     INSERT INTO deletion_log (rule, rows, oldest, newest)
                     SELECT 'partition \(name): the whole day is past the retention of every class', count(*), min(first_seen), max(first_seen)
                     FROM \(name)
                     """), logger: logger)
                 try await connection.query(PostgresQuery(unsafeSQL: "DROP TABLE \(name)"), logger: logger)
+                return true
             }
-            dropped.append(name)
+            if done { dropped.append(name) }
         }
         return dropped
     }

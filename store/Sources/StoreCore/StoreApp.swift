@@ -1,5 +1,5 @@
-import Foundation
 import Audit
+import Foundation
 import Hummingbird
 import Logging
 import PlateKeeperCore

@@ -1,11 +1,12 @@
 // store-bench: the upload path's figures on this machine, against a private PostgreSQL server.
 //
-//   swift run -c release --package-path store store-bench [--quick]
+//   swift run -c release --package-path store store-bench [--quick] [--sealing]
 //
 // 1. Throughput of uploader + store for batch sizes 1, 100 and 1,000 (reads/s).
 // 2. A fleet: 200 units uploading at once through two store instances into one PostgreSQL
 //    (reads/s, p50/p99 request latency, and a check that every read is stored exactly once).
 // 3. A backlog of 100,000 journaled reads draining after the store comes back.
+// With --sealing, only: throughput into a sealing store (--key-dir) against a clear one.
 // Each figure is one run; the README quotes them with the machine's load.
 import Foundation
 import Journal
@@ -41,9 +42,10 @@ final class TimedTransport: HTTPTransport, Sendable {
     }
 }
 
-func startStore(_ postgres: PrivatePostgres) async throws -> (port: Int, task: Task<Void, any Error>) {
+func startStore(_ postgres: PrivatePostgres, keyDirectory: String? = nil) async throws -> (port: Int, task: Task<Void, any Error>) {
     var settings = StoreSettings()
     settings.port = 0
+    settings.keyDirectory = keyDirectory
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let configuration = postgres.configuration
     let task = Task {
@@ -131,6 +133,39 @@ if let i = CommandLine.arguments.firstIndex(of: "--prefill-journal"), CommandLin
     let j = try Journal(settings: settings)
     for k in 0..<n { _ = try j.appendNow(event(k)) }
     print("journal \(CommandLine.arguments[i + 1]): \(n) pending reads")
+    exit(0)
+}
+
+// `store-bench --sealing`: upload throughput into a store that seals plate data under per-day
+// keys (--key-dir) against one that does not, alternating rounds in one process, on one database.
+if CommandLine.arguments.contains("--sealing") {
+    let postgres = try PrivatePostgres()
+    let keys = try TemporaryDirectory("pkkeys")
+    chmod(keys.path, 0o700)
+    let (clearPort, clearStore) = try await startStore(postgres)
+    let (sealedPort, sealedStore) = try await startStore(postgres, keyDirectory: keys.path)
+    let dir = try TemporaryDirectory("pkbench")
+    let rounds = quick ? 3 : 7, count = quick ? 2000 : 10_000
+    var rates: [Bool: [Double]] = [false: [], true: []]
+    var offset = 0
+    for round in 0..<rounds {
+        for sealed in [false, true] {
+            let unit = "\(sealed ? "sealed" : "clear")-\(round)"
+            let token = try await StoreServer.withClient(postgres.configuration, logger: quiet("admin")) { try await $0.addUnit(unit) }
+            let j = try journal(dir, unit, count: count, offset: offset)
+            offset += count
+            let u = try uploader("http://127.0.0.1:\(sealed ? sealedPort : clearPort)", unit: unit, token: token, journal: j, dir: dir,
+                                 batch: 100, transport: try CurlTransport())
+            rates[sealed, default: []].append(Double(count) / (await drain([(u, j)])))
+        }
+    }
+    let clear = percentile(rates[false] ?? [], 0.5), sealed = percentile(rates[true] ?? [], 0.5)
+    print("sealing: \(rounds) rounds of \(count) reads (batch 100, 4 KB crops), median \(f(clear, 0)) reads/s clear, "
+        + "\(f(sealed, 0)) reads/s sealed: sealed/clear = \(f(sealed / clear, 2))")
+    clearStore.cancel()
+    sealedStore.cancel()
+    _ = try? await clearStore.value
+    _ = try? await sealedStore.value
     exit(0)
 }
 

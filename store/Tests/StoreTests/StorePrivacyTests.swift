@@ -66,6 +66,28 @@ struct StorePrivacyTests {
         #expect(try await Fixture.request(strict.url + "/v1/reads", token: s.unitToken, body: lateHit).status == 200)
     }
 
+    @Test("two store instances applying retention at once: each partition and each read is deleted and logged once")
+    func retentionInParallel() async throws {
+        let s = try await StoreTests.setUp(retentionDays: 90)
+        defer { Task { await s.store.stop() } }
+        let now = Date()
+        let events = [40, 35, 31, 5].flatMap { days in
+            [Self.event("PAR\(days)A", daysAgo: Double(days), hit: false, now: now), Self.event("PAR\(days)B", daysAgo: Double(days), hit: true, now: now)]
+        }
+        #expect(try await Fixture.request(s.store.url + "/v1/reads", token: s.unitToken, body: try Fixture.batch(unit: "unit-1", events)).status == 200)
+        let logger = Logger.quiet("r")
+        let config = s.postgres.configuration
+        let policy = Retention(days: 3, hitDays: 30)
+        async let a = StoreServer.withClient(config, logger: logger, retention: policy) { try await $0.applyRetention(now: now) }
+        async let b = StoreServer.withClient(config, logger: logger, retention: policy) { try await $0.applyRetention(now: now) }
+        let (x, y) = try await (a, b)
+        #expect(x.count + y.count >= 3, "\(x) \(y)")
+        #expect(try s.postgres.psql("SELECT string_agg(plate, ',' ORDER BY plate) FROM read_event") == "PAR5B")
+        #expect(try s.postgres.psql("SELECT count(*) FROM deletion_log WHERE rule LIKE 'partition %'") == "3")
+        #expect(try s.postgres.psql("SELECT count(DISTINCT rule) FROM deletion_log WHERE rule LIKE 'partition %'") == "3")
+        #expect(try s.postgres.psql("SELECT sum(rows) FROM deletion_log") == "7", "every deleted read counted once")
+    }
+
     @Test("every read-out needs a purpose and is audited (who, query, purpose, records); audit verify names a tampered entry")
     func audit() async throws {
         let s = try await StoreTests.setUp()
