@@ -88,7 +88,8 @@ struct StorePrivacyTests {
         #expect(try s.postgres.psql("SELECT sum(rows) FROM deletion_log") == "7", "every deleted read counted once")
     }
 
-    @Test("every read-out needs a purpose and is audited (who, query, purpose, records); audit verify names a tampered entry")
+    @Test("every read-out needs a purpose and is audited (who, query, purpose, records); audit verify names a tampered entry",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: StoreKillTests.storeExecutable), "needs the platekeeper-store executable beside the tests"))
     func audit() async throws {
         let s = try await StoreTests.setUp()
         defer { Task { await s.store.stop() } }
@@ -116,7 +117,6 @@ struct StorePrivacyTests {
 
         let db = ["--db-socket", s.postgres.folder, "--db-user", s.postgres.user]
         let exe = StoreKillTests.storeExecutable
-        guard FileManager.default.isExecutableFile(atPath: exe) else { return }
         let good = try runCommand(exe, ["audit", "verify"] + db)
         #expect(good.status == 0 && good.stdout.contains("3 entries"), "\(good.stdout)\(good.stderr)")
         _ = try s.postgres.psql("UPDATE audit_log SET purpose = 'curiosity' WHERE seq = 2")
@@ -262,7 +262,8 @@ struct StorePrivacyTests {
         #expect(FileManager.default.contents(atPath: shortKey) == Data([1, 2, 3]), "a damaged key file is reported, never replaced")
     }
 
-    @Test("public release from the store: tokens, no plate; a rare cell left out; two releases share no token; audited. Report: numbers only, reads per day and camera that outlive retention")
+    @Test("public release from the store: tokens, no plate; a rare cell left out; two releases share no token; audited. Report: numbers only, reads per day and camera that outlive retention",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: StoreKillTests.storeExecutable), "needs the platekeeper-store executable beside the tests"))
     func releaseAndReport() async throws {
         let postgres = try PrivatePostgres()
         let keyDir = try TemporaryDirectory()
@@ -282,7 +283,6 @@ struct StorePrivacyTests {
         #expect(try await Fixture.request(store.url + "/v1/reads", token: unit, body: try Fixture.batch(unit: "unit-1", events)).status == 200)
 
         let exe = StoreKillTests.storeExecutable
-        guard FileManager.default.isExecutableFile(atPath: exe) else { return }
         let db = ["--db-socket", postgres.folder, "--db-user", postgres.user]
         let range = ["--from", ISO8601.format(unixNanoseconds: Int64(hour - 2 * 86_400) * 1_000_000_000),
                      "--to", ISO8601.format(unixNanoseconds: Int64(hour + 3600) * 1_000_000_000)]
