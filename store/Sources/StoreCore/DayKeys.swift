@@ -93,11 +93,7 @@ public final class DayKeys: Sendable {
                 if Glibc.errno == ENOENT { continue }
                 throw Failure(path: path, reason: Self.failureText("unlink"))
             }
-            let digits = name.dropFirst(prefix.count).prefix(8)
-            if let y = Int(digits.prefix(4)), let m = Int(digits.dropFirst(4).prefix(2)), let d = Int(digits.suffix(2)),
-               let day = Calendar.utc.date(from: DateComponents(year: y, month: m, day: d)) {
-                days.append(day)
-            }
+            if let day = Self.day(of: name, prefix: prefix) { days.append(day) }
         }
         if !days.isEmpty { syncDirectory() }
         cache.withLock { $0 = $0.filter { !($0.key.hasPrefix(prefix) && $0.key < limit) } }
@@ -108,11 +104,17 @@ public final class DayKeys: Sendable {
     public func days(hit: Bool) -> [Date] {
         let prefix = hit ? "hit-" : "nohit-"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".key") && $0.count == prefix.count + 12 }.sorted().compactMap { name in
-            let digits = name.dropFirst(prefix.count).prefix(8)
-            guard let y = Int(digits.prefix(4)), let m = Int(digits.dropFirst(4).prefix(2)), let d = Int(digits.suffix(2)) else { return nil }
-            return Calendar.utc.date(from: DateComponents(year: y, month: m, day: d))
+        return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".key") && $0.count == prefix.count + 12 }.sorted().compactMap {
+            Self.day(of: $0, prefix: prefix)
         }
+    }
+
+    /// The day (UTC midnight) a key file named by `name(hit:day:)` is for.
+    private static func day(of name: String, prefix: String) -> Date? {
+        let digits = name.dropFirst(prefix.count).prefix(8)
+        guard digits.count == 8, digits.allSatisfy(\.isNumber), let y = Int(digits.prefix(4)), let m = Int(digits.dropFirst(4).prefix(2)),
+              let d = Int(digits.suffix(2)) else { return nil }
+        return Calendar.utc.date(from: DateComponents(year: y, month: m, day: d))
     }
 
     private func readKey(_ path: String) throws(Failure) -> [UInt8]? {

@@ -24,6 +24,8 @@ public final class ReadStore: Sendable {
     /// `futureSlackSeconds` ahead of the store's clock.
     public let retention: Retention
     public let futureSlackSeconds: Double = 2 * 86_400
+    /// PostgreSQL's `to_char` pattern for the contract's times: ISO 8601 UTC with milliseconds.
+    static let timeFormat = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
     let knownPartitions = Locked(Set<Date>())
 
     /// Seals plate data under per-day keys when the store has a key directory; nil stores it in the clear.
@@ -243,7 +245,7 @@ public final class ReadStore: Sendable {
         if let unit = query.unit { conditions.append("unit = \(bind(unit))") }
         if let from = query.from { conditions.append("first_seen >= \(bind(from, cast: "::timestamptz"))") }
         if let to = query.to { conditions.append("first_seen < \(bind(to, cast: "::timestamptz"))") }
-        let timeFormat = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
+        let timeFormat = Self.timeFormat
         let sql = """
             SELECT id, kind, camera, plate, confidence, region, candidates::text, box_x, box_y, box_w, box_h,
                 to_char(first_seen AT TIME ZONE 'UTC', \(timeFormat)), to_char(last_seen AT TIME ZONE 'UTC', \(timeFormat)),
@@ -296,7 +298,7 @@ public final class ReadStore: Sendable {
 
     /// The crop of read `id`, or nil when there is no such read or it has no crop.
     public func crop(_ id: UUID) async throws -> Data? {
-        let timeFormat = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
+        let timeFormat = Self.timeFormat
         let sql: PostgresQuery = """
             SELECT crop, sealed IS NOT NULL, hit IS NOT NULL, to_char(first_seen AT TIME ZONE 'UTC', \(unescaped: timeFormat))
             FROM read_event WHERE id = \(id) LIMIT 1

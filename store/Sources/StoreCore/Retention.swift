@@ -71,7 +71,7 @@ extension ReadStore {
 
     /// The deletion log after entry `id` (0: all), oldest first, at most `limit` entries.
     public func deletions(after id: Int64 = 0, limit: Int = 10_000) async throws -> [Deletion] {
-        let timeFormat = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
+        let timeFormat = Self.timeFormat
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
             SELECT to_char(at AT TIME ZONE 'UTC', \(timeFormat)), rule, rows, to_char(oldest AT TIME ZONE 'UTC', \(timeFormat)),
                 to_char(newest AT TIME ZONE 'UTC', \(timeFormat))
@@ -93,7 +93,7 @@ extension ReadStore {
 
     /// The first-seen time of the oldest read held, or nil when there is none.
     public func oldestRead() async throws -> String? {
-        let timeFormat = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
+        let timeFormat = Self.timeFormat
         let sql = "SELECT to_char(min(first_seen) AT TIME ZONE 'UTC', \(timeFormat)) FROM read_event"
         for try await oldest in try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(String?.self) {
             return oldest
