@@ -35,7 +35,7 @@ public enum ConfigLoader {
             "id", "device", "replay", "loop", "speed", "recorded_times", "region", "roi", "min_char_height", "skip_cut_plates", "formats",
             "width", "height", "fps", "buffers", "stall_timeout", "controls",
         ]),
-        ("recognition", ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight", "locator", "detector_model"]),
+        ("recognition", ["workers", "queue_depth", "top_n", "min_confidence", "tessdata", "glyph_model", "glyph_gate", "glyph_weight", "locator", "detector_model", "plate_ocr_model", "plate_ocr_weight"]),
         ("grouping", ["window", "max_edit_distance", "first_sight", "first_sight_min_confidence", "max_pass"]),
         ("journal", ["path", "quota", "retention", "retention_hits", "when_full", "keep_crops", "crop_quality", "encryption_key_file", "encryption_key_credential"]),
         ("upload", [
@@ -141,6 +141,8 @@ private final class Validator {
             c.recognition.glyphWeight = double(t, p, "glyph_weight", 0...20) ?? c.recognition.glyphWeight
             c.recognition.locator = choice(t, p, "locator", RecognitionSection.Locator.self) ?? c.recognition.locator
             c.recognition.detectorModel = string(t, p, "detector_model") ?? c.recognition.detectorModel
+            c.recognition.plateOCRModel = string(t, p, "plate_ocr_model") ?? c.recognition.plateOCRModel
+            c.recognition.plateOCRWeight = double(t, p, "plate_ocr_weight", 0...20) ?? c.recognition.plateOCRWeight
         }
         if let t = table(root, "grouping", "grouping") {
             let p = "grouping"

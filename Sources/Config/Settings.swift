@@ -116,6 +116,12 @@ public struct RecognitionSection: Sendable, Equatable {
     public var locator = Locator.detector
     /// The plate detector's model file; empty means the shipped one (share/platekeeper/plates.onnx).
     public var detectorModel = ""
+    /// The plate OCR model (a Tesseract traineddata); empty means the shipped one
+    /// (share/platekeeper/plates.traineddata).
+    public var plateOCRModel = ""
+    /// Weight in the vote of the plate OCR model's reading, against 1 for each of the stock
+    /// model's renderings (0...20); 0 turns the plate model off (`PlateReader.Settings.plateOCRWeight`).
+    public var plateOCRWeight = 1.0
     public init() {}
 }
 

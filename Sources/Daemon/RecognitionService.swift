@@ -135,6 +135,8 @@ final class WorkerState: @unchecked Sendable {
         settings.glyphVoteWeight = recognition.glyphWeight
         settings.locator = PlateReader.Locator(rawValue: recognition.locator.rawValue) ?? .detector
         settings.detectorModelPath = recognition.detectorModel.isEmpty ? nil : recognition.detectorModel
+        settings.plateOCRModelPath = recognition.plateOCRModel.isEmpty ? nil : recognition.plateOCRModel
+        settings.plateOCRWeight = recognition.plateOCRWeight
         let reader = try PlateReader(settings: settings, tessdataPath: recognition.tessdata.isEmpty ? nil : recognition.tessdata)
         readers[key] = reader
         return reader

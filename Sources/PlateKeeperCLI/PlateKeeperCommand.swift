@@ -9,7 +9,7 @@ public struct PlateKeeperCommand: AsyncParsableCommand {
         commandName: "platekeeper",
         abstract: "Edge daemon for licence plate reader units: capture, read, journal and upload plates.",
         version: version,
-        subcommands: [RunCommand.self, StatusCommand.self, CamerasCommand.self, RecordCommand.self, ReplayCommand.self, ConfigCommand.self, JournalCommand.self, AuditCommand.self, HotlistCommand.self, BenchCommand.self, GlyphSamplesCommand.self]
+        subcommands: [RunCommand.self, StatusCommand.self, CamerasCommand.self, RecordCommand.self, ReplayCommand.self, ConfigCommand.self, JournalCommand.self, AuditCommand.self, HotlistCommand.self, BenchCommand.self, GlyphSamplesCommand.self, LineSamplesCommand.self]
     )
 
     public init() {}

@@ -31,7 +31,14 @@ struct RecognitionOptions: ParsableArguments {
     @Option(name: .customLong("detector-model"), help: "Plate detector model file (default: the shipped one).")
     var detectorModel: String?
 
+    @Option(name: .customLong("plate-ocr-model"), help: "Plate OCR model, a Tesseract NAME.traineddata (default: the shipped one).")
+    var plateOCRModel: String?
+
+    @Option(name: .customLong("plate-ocr-weight"), help: "Weight in the vote of the plate OCR model's reading, against 1 for each of the stock model's; 0 turns it off.")
+    var plateOCRWeight: Double = PlateReader.Settings().plateOCRWeight
+
     func validate() throws {
+        guard (0...20).contains(plateOCRWeight) else { throw ValidationError("--plate-ocr-weight must be between 0 and 20") }
         guard PlateReader.Locator(rawValue: locator) != nil else {
             throw ValidationError("--locator must be \(PlateReader.Locator.allCases.map(\.rawValue).joined(separator: ", ")), not '\(locator)'")
         }
@@ -42,7 +49,8 @@ struct RecognitionOptions: ParsableArguments {
         guard (0...100).contains(minConfidence) else { throw ValidationError("--min-confidence must be between 0 and 100") }
     }
 
-    func makeReader() throws -> PlateReader {
+    /// The reader these options describe; `adjust` may change its settings last.
+    func makeReader(_ adjust: (inout PlateReader.Settings) -> Void = { _ in }) throws -> PlateReader {
         var settings = PlateReader.Settings()
         settings.format = PlateFormat.named(region)!
         settings.topN = topN
@@ -52,7 +60,10 @@ struct RecognitionOptions: ParsableArguments {
         settings.glyphGate = glyphGate
         settings.locator = PlateReader.Locator(rawValue: locator)!
         settings.detectorModelPath = detectorModel
+        settings.plateOCRModelPath = plateOCRModel
+        settings.plateOCRWeight = plateOCRWeight
         settings.debugDirectory = ProcessInfo.processInfo.environment["PLATEKEEPER_DEBUG_DIR"]
+        adjust(&settings)
         return try PlateReader(settings: settings, tessdataPath: tessdata)
     }
 }

@@ -136,6 +136,19 @@ struct ComponentLabeler {
 }
 
 extension Component {
+    /// The component's ink within `rows` only, labelled again: what stays connected inside them.
+    /// A character joined above or below to something else (a frame line, a sticker, a bolt)
+    /// comes loose when the rows that join them are cut away.
+    func keepingRows(_ rows: ClosedRange<Int>) -> [Component] {
+        var labeler = ComponentLabeler(expectedRuns: runs.count)
+        var row: Int?
+        for r in runs where rows.contains(r.y) {
+            if row != r.y { labeler.beginRow(r.y); row = r.y }
+            labeler.addRun(y: r.y, x0: r.x0, x1: r.x1)
+        }
+        return labeler.components(keepRuns: true)
+    }
+
     /// Splits the component where only a thin bridge joins its parts: at columns holding at most
     /// `maxBridge` foreground pixels. Characters joined by an underline, a frame line or a
     /// background drawing come apart this way; the thin line's own pieces stay as flat fragments.

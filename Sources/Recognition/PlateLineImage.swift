@@ -11,6 +11,14 @@ import PlateKeeperCore
 struct PlateLineImage {
     var gray: LumaImage
     var binary: LumaImage
+    /// The straightened row itself, contrast-stretched, within the character band and the
+    /// line's extent widened by half a character height at each end, nothing removed: what a
+    /// model trained on plate lines reads when the cleaning lost a character (one joined to the
+    /// frame, an emblem or a sticker, or too faint to make a shape of its own).
+    var raw: LumaImage
+    /// How far beyond the plate run `blank(outside:)` leaves the raw rendering: a character the
+    /// cleaning lost at an end of the plate is still partly there.
+    var rawMargin: Int
     /// Column ranges of the characters found on the line, in `gray`/`binary` coordinates
     /// (shapes whose columns overlap count as one character).
     var glyphs: [Range<Int>]
@@ -65,6 +73,15 @@ struct PlateLineImage {
                 guard c.minY <= bandTop, c.maxY >= bandBottom,
                       let parts = c.removingBars(top: bandTop, bottom: bandBottom, margin: max(1, target / 16)) else { return [c] }
                 return parts.filter { Double($0.width) >= 0.35 * t && $0.fill < 0.7 }
+            }
+            // A character-wide shape that still reaches both band edges is a character joined
+            // above and below to something else (a frame line, a sticker, a bolt): keep only its
+            // ink between the characters' usual top and bottom lines, where it comes loose.
+            .flatMap { c -> [Component] in
+                guard c.minY <= bandTop, c.maxY >= bandBottom, Double(c.width) >= 0.35 * t else { return [c] }
+                let margin = max(1, Int((0.08 * t).rounded()))
+                guard bandBottom - bandTop > 2 * margin else { return [c] }
+                return c.keepingRows((bandTop + margin)...(bandBottom - margin))
             }
         var inBand = pieces.filter { c in
             c.area >= Int(0.02 * t * t) && Double(c.width) <= 2.4 * t && Double(c.height) >= settings.minPieceHeight * charH
@@ -153,10 +170,21 @@ struct PlateLineImage {
         }
         self.gray = gray
         self.binary = binary
+        var raw = LumaImage(width: w, height: outH, fill: 255)
+        for y in max(0, bandTop - 2)...min(outH - 1, bandBottom + 2) {
+            for o in 0..<w {
+                let x = o + minX - pad
+                guard x >= 0, x < outW else { continue }
+                raw.pixels[y * w + o] = UInt8(max(0, min(255, (Int(sample.pixels[y * outW + x]) - dark) * 255 / span)))
+            }
+        }
+        self.raw = raw
+        self.rawMargin = target * 2 / 5
     }
 
-    /// Both renderings made white outside `columns` widened by 3 pixels (the grey rendering
-    /// draws two pixels of context around each shape's box): what lies beyond is not to be read.
+    /// The renderings made white outside `columns` widened by 3 pixels (the grey rendering
+    /// draws two pixels of context around each shape's box), the raw one by `rawMargin` more:
+    /// what lies beyond is not to be read.
     mutating func blank(outside columns: Range<Int>) {
         let from = columns.lowerBound - 3, to = columns.upperBound + 3
         let w = gray.width
@@ -164,6 +192,7 @@ struct PlateLineImage {
             for x in 0..<w where x < from || x >= to {
                 gray.pixels[y * w + x] = 255
                 binary.pixels[y * w + x] = 255
+                if x < from - rawMargin || x >= to + rawMargin { raw.pixels[y * w + x] = 255 }
             }
         }
     }

@@ -30,6 +30,13 @@ public final class PlateReader {
         public var detectorModelPath: String?
         public var detector = PlateDetector.Settings()
         public var format: PlateFormat = .us
+        /// The plate OCR model (a Tesseract traineddata trained on plate lines by
+        /// `Models/train-ocr`); nil: the shipped one (`PlateReader.plateOCRSearchPaths`).
+        public var plateOCRModelPath: String?
+        /// Weight in the vote of the plate model's reading of the raw rendering
+        /// (`PlateLineImage.raw`), against 1 for each of the stock model's renderings; 0 turns
+        /// the plate model off.
+        public var plateOCRWeight = 1.0
         /// Alternatives kept per read.
         public var topN = 10
         /// Reads whose confidence is below this are dropped. With `calibration` (the default) the
@@ -107,11 +114,15 @@ public final class PlateReader {
     public private(set) var stageTimes = StageTimes()
     private let clock = ContinuousClock()
     private let engine: TesseractEngine
+    /// The plate OCR model, reading the raw rendering (`Settings.plateOCRWeight`); nil when off.
+    private let plateEngine: TesseractEngine?
     private let finder: PlateFinder
     private let classifier: GlyphClassifier?
     private let detector: PlateDetector?
     /// Frames on which the detector failed (OpenCV threw) and the finder read the whole frame.
     public private(set) var detectorFailures = 0
+    /// The last of those failures, as the error said it.
+    public private(set) var lastDetectorFailure: String?
     private var debugCounter = 0
 
     public func resetStageTimes() { stageTimes = StageTimes() }
@@ -125,6 +136,14 @@ public final class PlateReader {
     public init(settings: Settings = Settings(), tessdataPath: String? = nil) throws(RecognitionError) {
         self.settings = settings
         self.engine = try TesseractEngine(dataPath: tessdataPath)
+        if settings.plateOCRWeight > 0 {
+            guard let path = settings.plateOCRModelPath ?? ShareFolder.firstExisting(Self.plateOCRSearchPaths) else {
+                throw RecognitionError(call: "TesseractEngine", "no plate OCR model found (looked in \(Self.plateOCRSearchPaths.joined(separator: ", ")))")
+            }
+            plateEngine = try TesseractEngine(modelFile: path)
+        } else {
+            plateEngine = nil
+        }
         self.finder = PlateFinder(settings: settings.finder)
         if settings.locator == .finder {
             detector = nil
@@ -178,6 +197,7 @@ public final class PlateReader {
                 plates = found.filter { area.contains(x: Int($0.box.centerX), y: Int($0.box.centerY)) }
             } catch {
                 detectorFailures += 1
+                lastDetectorFailure = "\(error)"
             }
         }
         var searched: [PixelBox] = []
@@ -232,6 +252,13 @@ public final class PlateReader {
         }
         return reads.sorted { $0.read.confidence > $1.read.confidence }
     }
+
+    /// Where the shipped plate OCR model is looked for when none is configured:
+    /// `$PLATEKEEPER_PLATE_OCR`, the share folder, then the source tree's `Models/`.
+    public static let plateOCRSearchPaths: [String] = {
+        let env = ProcessInfo.processInfo.environment["PLATEKEEPER_PLATE_OCR"].map { [$0] } ?? []
+        return env + ShareFolder.candidates("plates.traineddata", source: "Models/plates.traineddata")
+    }()
 
     /// Frames of at most this many pixels are read by the finder alone, without the detector
     /// (0.1 MP: a 320×240 frame and plate crops are; a 640×360 frame is not).
@@ -294,6 +321,46 @@ public final class PlateReader {
         }
     }
 
+    /// The row's line image, cut to the plate, with the classifier's reading of the plate's
+    /// shapes and their mean confidence; nil when the row is not worth Tesseract.
+    ///
+    /// The classifier reads the shapes first: it is cheap, and a row whose shapes it does not
+    /// take for characters (texture, grilles, text of other sizes) is not worth reading. The
+    /// plate's own shapes are the run the classifier is surest of (`plateRun`): what the row
+    /// caught beyond the plate's ends is blanked, and the gate judges the plate, not the junk
+    /// beside it.
+    private func preparedLine(_ row: TextRowCandidate, in image: LumaImage) -> (line: PlateLineImage, symbols: [OCRSymbol]?, glyphMean: Double)? {
+        guard var line = timed(\.lines, { PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) }) else { return nil }
+        guard let classifier else { return (line, nil, 0) }
+        let symbols = timed(\.classifier) { classify(line.glyphs, in: line, with: classifier) }
+        let run = Self.plateRun(symbols.map(\.confidence), minCount: settings.format.minLength - 1,
+                                worth: settings.plateRunConfidence)
+        let plate = run.map { Array(symbols[$0]) } ?? symbols
+        let glyphMean = plate.map(\.confidence).reduce(0, +) / Double(max(1, plate.count))
+        guard plate.count >= settings.format.minLength - 1, glyphMean >= settings.glyphGate else { return nil }
+        if let run {
+            timed(\.lines) { line.blank(outside: symbols[run.lowerBound].left..<symbols[run.upperBound].right) }
+        }
+        return (line, plate, glyphMean)
+    }
+
+    /// The line images Tesseract reads (`renderings`), in order.
+    private static func renderings(of line: PlateLineImage) -> [(image: LumaImage, stretch: Double)] {
+        [(line.gray, 1.3), (line.gray, 1.0), (line.binary, 1.15)]
+    }
+
+    /// Every candidate row of `image` that passes the classifier's gate, as Tesseract sees it:
+    /// its box, how many characters the classifier counts on the plate, the cleaned renderings
+    /// read (stretched) and the raw one. The raw material for training a plate OCR model on the
+    /// reader's own cuts.
+    public func ocrLines(in image: LumaImage) -> [(box: PixelBox, characters: Int, renderings: [LumaImage], raw: LumaImage)] {
+        candidateRows(in: image).compactMap { row in
+            guard let (line, symbols, _) = preparedLine(row, in: image) else { return nil }
+            return (row.box, symbols?.count ?? line.glyphs.count,
+                    Self.renderings(of: line).map { PlateLineImage.stretched($0.image, by: $0.stretch) }, line.raw)
+        }
+    }
+
     /// Reads one candidate row; nil if it does not read as a plate.
     ///
     /// The row is read by Tesseract in several renderings (gray and binary, stretched by
@@ -302,18 +369,7 @@ public final class PlateReader {
     /// readings that proposed it. The classifier decides first whether the row is worth reading
     /// at all (`glyphGate`), the first rendering whether it is worth the others.
     func readRow(_ row: TextRowCandidate, in image: LumaImage) -> Reading? {
-        guard var line = timed(\.lines, { PlateLineImage(from: image, row: row, charHeight: settings.ocrCharHeight) }) else { return nil }
-        // The classifier reads the shapes first: it is cheap, and a row whose shapes it does not
-        // take for characters (texture, grilles, text of other sizes) is not worth Tesseract.
-        let glyphSymbols = classifier.map { c in timed(\.classifier) { classify(line.glyphs, in: line, with: c) } }
-        let glyphMean = glyphSymbols.map { $0.map(\.confidence).reduce(0, +) / Double(max(1, $0.count)) } ?? 0
-        if let glyphSymbols {
-            guard glyphSymbols.count >= settings.format.minLength - 1, glyphMean >= settings.glyphGate else { return nil }
-            if let run = Self.plateRun(glyphSymbols.map(\.confidence), minCount: settings.format.minLength - 1,
-                                       worth: settings.plateRunConfidence) {
-                timed(\.lines) { line.blank(outside: glyphSymbols[run.lowerBound].left..<glyphSymbols[run.upperBound].right) }
-            }
-        }
+        guard let (line, glyphSymbols, glyphMean) = preparedLine(row, in: image) else { return nil }
         let builder = CandidateBuilder(format: settings.format, topN: settings.topN)
         var votes: [String: (score: Double, matches: Bool)] = [:]
         var voters = 0.0
@@ -328,7 +384,7 @@ public final class PlateReader {
             }
         }
         // Gray ×1.3, gray, binary ×1.15, each made only when the row is still worth it.
-        let renderings: [(image: LumaImage, stretch: Double)] = [(line.gray, 1.3), (line.gray, 1.0), (line.binary, 1.15)]
+        let renderings = Self.renderings(of: line)
         var firstChoices: [String] = []
         for (i, source) in renderings.enumerated() {
             let rendering = timed(\.lines) { PlateLineImage.stretched(source.image, by: source.stretch) }
@@ -341,6 +397,14 @@ public final class PlateReader {
                       first.confidence >= settings.firstReadingFloor else { return nil }
             }
             vote(ranked)
+        }
+        // The plate model reads the row as it is, uncleaned: it learnt plate lines, and reads
+        // past frames, emblems and stickers that the cleaning can take a character away with.
+        if let plateEngine, let symbols = timed(\.ocr, { (try? LeptonicaPix(line.raw)).map { plateEngine.readLine($0) } }) {
+            let ranked = timed(\.rules) { builder.candidates(from: symbols) }
+            firstChoices.append(ranked.first?.text ?? "")
+            debugDump(line.raw, row: row, text: ranked.first?.text, confidence: ranked.first?.confidence)
+            vote(ranked, weight: settings.plateOCRWeight)
         }
         // The glyph classifier's reading of the shapes found on the line.
         // When the line renderings agree, and confidently, the classifier does not overrule them

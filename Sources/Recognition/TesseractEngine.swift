@@ -1,6 +1,7 @@
 private import CTesseract
 private import CLeptonica
 public import Imaging
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,6 +64,16 @@ public final class TesseractEngine {
         // Ask the LSTM decoder for per-symbol alternatives (read through the choice iterator).
         _ = TessBaseAPISetVariable(h, "lstm_choice_mode", "2")
         _ = TessBaseAPISetVariable(h, "debug_file", "/dev/null")
+    }
+
+    /// An engine for the model in `modelFile` (`NAME.traineddata`, anywhere).
+    public convenience init(modelFile: String) throws(RecognitionError) {
+        let name = (modelFile as NSString).lastPathComponent
+        guard name.hasSuffix(".traineddata"), name.count > ".traineddata".count else {
+            throw RecognitionError(call: "TesseractEngine", "\(modelFile): a model file's name must end in .traineddata")
+        }
+        let folder = (modelFile as NSString).deletingLastPathComponent
+        try self.init(language: String(name.dropLast(".traineddata".count)), dataPath: folder.isEmpty ? "." : folder)
     }
 
     /// Where Debian's tesseract-ocr packages put traineddata (Tesseract's built-in default).

@@ -50,6 +50,7 @@ struct ServiceUnitTests {
             "usr/local/bin/platekeeper", "etc/systemd/system/platekeeper.service", "etc/platekeeper/platekeeper.toml",
             "usr/local/share/man/man5/platekeeper.toml.5", "usr/local/share/man/man8/platekeeper.8",
             "usr/local/share/platekeeper/glyphs.model", "usr/local/share/platekeeper/plates.onnx",
+            "usr/local/share/platekeeper/plates.traineddata",
         ] {
             #expect(FileManager.default.fileExists(atPath: root.file(file)), "\(file)")
         }

@@ -132,6 +132,34 @@ func frames(_ sub: String) -> String { (TestPaths.testFrames as NSString).append
         #expect(result.stdout.contains("decode ms / image:"))
     }
 
+    @Test func lineSamplesWritesLabelledLinesIntoAFolderOfItsOwn() throws {
+        let dir = try TemporaryDirectory()
+        let out = dir.file("lines")
+        let result = try runCommand(TestPaths.executable, ["line-samples", frames("stills"), out])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let labels = try FileManager.default.contentsOfDirectory(atPath: frames("stills")).filter { $0.hasSuffix(".txt") }.map {
+            try String(contentsOfFile: frames("stills") + "/" + $0, encoding: .utf8).split(separator: "\t").last!
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        let images = files.filter { $0.hasSuffix(".pgm") }
+        // Every still's plate gives a line: three cleaned renderings and the raw one.
+        #expect(images.count >= 4 * (labels.count - 1), "\(images)")
+        #expect(files.count == 2 * images.count)
+        for image in images {
+            let base = String(image.dropLast(4))
+            let text = try String(contentsOfFile: out + "/" + base + ".gt.txt", encoding: .utf8).trimmingCharacters(in: .newlines)
+            #expect(labels.contains(text), "\(base): \(text)")
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: out + "/" + image))
+            #expect(bytes.starts(with: Data("P5\n".utf8)))
+        }
+        // A second run into the same folder is refused and leaves it as it was.
+        let again = try runCommand(TestPaths.executable, ["line-samples", frames("stills"), out])
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("cannot create the output folder"), "\(again.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == files)
+    }
+
     @Test func benchStagesSplitsTheTimePerFrameSize() throws {
         let result = try runCommand(TestPaths.executable, ["bench", "stages", frames("stills"), frames("pass-yuyv")])
         #expect(result.status == 0, "stderr: \(result.stderr)")

@@ -34,6 +34,28 @@ import Testing
         #expect(parts.allSatisfy { $0.minX > 4 })
     }
 
+    @Test func aCharacterJoinedAboveAndBelowComesLooseInsideItsRows() throws {
+        // An "O"-like ring (columns 6–17, rows 8–31) joined by a stalk (columns 10–12) to a
+        // blob above (rows 0–4) and another below (rows 35–39): one shape until only rows
+        // 8–31 are kept, then the ring alone, whole; with rows 6–33 the stalks' stubs stay on it.
+        let w = 24, h = 40
+        let m = mask(width: w, height: h, boxes: [
+            (6..<18, 8..<11), (6..<18, 29..<32), (6..<9, 8..<32), (15..<18, 8..<32),
+            (2..<22, 0..<5), (10..<13, 5..<8), (2..<22, 35..<40), (10..<13, 32..<35),
+        ])
+        let joined = ComponentLabeler.label(m, width: w, height: h, keepRuns: true)
+        try #require(joined.count == 1)
+        let ringArea = 2 * 12 * 3 + 2 * 3 * 18
+        let loose = joined[0].keepingRows(8...31)
+        try #require(loose.count == 1)
+        #expect(loose[0].minX == 6 && loose[0].maxX == 17 && loose[0].minY == 8 && loose[0].maxY == 31)
+        #expect(loose[0].area == ringArea)
+        let stubs = joined[0].keepingRows(6...33)
+        try #require(stubs.count == 1)
+        #expect(stubs[0].minY == 6 && stubs[0].maxY == 33 && stubs[0].area == ringArea + 2 * 3 * 2)
+        #expect(joined[0].keepingRows(50...60).isEmpty)
+    }
+
     @Test func aCharacterWithoutABarIsLeftWhole() throws {
         // A "1" as tall as the band is no bar: it does not reach both band edges.
         let w = 20, h = 40
