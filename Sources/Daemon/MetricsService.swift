@@ -44,6 +44,8 @@ struct CameraMetrics: Sendable {
     let plates: CoreMetrics.Counter
     let events: CoreMetrics.Counter
     let recognition: CoreMetrics.Timer
+    /// Frames on which the plate detector failed (read by the row finder alone instead).
+    let detectorFailures: CoreMetrics.Counter
 
     init(camera: CameraID, metrics: DaemonMetrics) {
         let labels = [("camera", camera.rawValue)]
@@ -55,6 +57,7 @@ struct CameraMetrics: Sendable {
         plates = CoreMetrics.Counter(label: "platekeeper_plate_reads_total", dimensions: labels, factory: factory)
         events = CoreMetrics.Counter(label: "platekeeper_read_events_total", dimensions: labels, factory: factory)
         recognition = CoreMetrics.Timer(label: DaemonMetrics.recognitionLabel, dimensions: labels, factory: factory)
+        detectorFailures = CoreMetrics.Counter(label: "platekeeper_detector_failures_total", dimensions: labels, factory: factory)
     }
 }
 

@@ -78,8 +78,20 @@ struct RecognitionService: Service, CustomStringConvertible {
                 var seconds = 0.0
                 do {
                     let reader = try state.reader(for: camera)
+                    let failuresBefore = reader.detectorFailures
                     let reads = reader.read(frame.image, regionOfInterest: camera.regionOfInterest)
                     seconds = Clocks.monotonicSeconds() - started
+                    if reader.detectorFailures > failuresBefore, let board = status.camera(frame.camera) {
+                        let error = reader.lastDetectorFailure ?? "unknown error"
+                        board.detectorFailed(frames: reader.detectorFailures - failuresBefore, error: error)
+                        // The first failure and then one in a thousand: a broken model fails on every frame.
+                        let count = board.detectorFailures.count
+                        if count == 1 || count % 1000 == 0 {
+                            logger.warning("plate detector failed; the frame was searched by the row finder alone", metadata: [
+                                "camera.id": "\(frame.camera)", "frame.seq": "\(frame.sequence)", "failures": "\(count)", "error": "\(error)",
+                            ])
+                        }
+                    }
                     for read in reads {
                         let crop = journal.keepCrops ? state.crop(read.box, of: frame.image, quality: journal.cropQuality) : nil
                         observations.append(Observation(

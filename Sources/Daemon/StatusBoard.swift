@@ -203,6 +203,8 @@ final class CameraBoard: Sendable {
         var receivedTimes: [Double] = []
         var processedTimes: [Double] = []
         var lastRead: StatusDocument.LastRead?
+        var detectorFailures = 0
+        var lastDetectorFailure: String?
     }
 
     let id: CameraID
@@ -260,6 +262,19 @@ final class CameraBoard: Sendable {
             $0.received += n
         }
     }
+
+    /// Frames on which the plate detector failed (OpenCV threw, or the model answered a shape it
+    /// should not): they were searched by the row finder alone, slower and with more false reads.
+    func detectorFailed(frames: Int, error: String) {
+        metrics.detectorFailures.increment(by: Int64(frames))
+        state.withLock {
+            $0.detectorFailures += frames
+            $0.lastDetectorFailure = error
+        }
+    }
+
+    /// The detector failures since start and the last one's error (status warnings).
+    var detectorFailures: (count: Int, last: String?) { state.withLock { ($0.detectorFailures, $0.lastDetectorFailure) } }
 
     /// A frame recognition is done with: how many plates it read and how long that took.
     func processed(plates: Int, seconds: Double) {
@@ -451,6 +466,13 @@ public final class StatusBoard: Sendable {
             hits: stats?.hits ?? 0, notKept: stats?.notKept ?? 0)
         let hotlist = s.hotlist?()
         var warnings: [String] = []
+        for camera in s.cameras {
+            let failures = camera.detectorFailures
+            if failures.count > 0 {
+                warnings.append("camera \(camera.id.rawValue): the plate detector failed on \(failures.count) frames since start, "
+                    + "which were searched by the row finder alone (last: \(failures.last ?? ""))")
+            }
+        }
         for file in hotlist?.files ?? [] {
             if !file.loaded {
                 problems.append("hotlist \(file.path) is not loaded: \(file.problem ?? "")")

@@ -1,6 +1,7 @@
 @testable import Daemon
 import Foundation
 import Journal
+import PlateKeeperCore
 import PlateKeeperTesting
 import Testing
 
@@ -62,6 +63,45 @@ struct MetricsTests {
         let events = try journal.events().count
         #expect(final["platekeeper_read_events_total{camera=\"day\"}"] == Double(events), "the last write, at the stop, holds every event")
         #expect(try FileManager.default.contentsOfDirectory(atPath: unit.dir.file("textfile")) == ["platekeeper.prom"], "no temporary file left")
+    }
+
+    @Test("a plate detector that fails on every frame: the frames are read by the row finder, the status warns, the metric counts each, the log says it once")
+    func failingDetector() throws {
+        // An ONNX graph of one Relu (opset 11): OpenCV loads it, and it answers one channel
+        // where the detector needs five (at the frame's full size, more than its buffer holds), so
+        // every frame's detection fails.
+        let model = try #require(Data(base64Encoded: "CAYSEXBsYXRla2VlcGVyLXRlc3RzOl8KFQoFaW5wdXQSBm91dHB1dCIEUmVsdRILd3Jvbmctc2hhcGVaGwoFaW5wdXQSEgoQCAESDAoCCAEKAggBCgAKAGIcCgZvdXRwdXQSEgoQCAESDAoCCAEKAggBCgAKAEIECgAQCw=="))
+        let unit = try DaemonTests.unit(
+            cameras: DaemonTests.replayCamera("day", "pass-day"),
+            extra: "\n[recognition]\ndetector_model = \"MODEL\"\n\n[metrics]\ntextfile = \"PATH\"\ninterval = \"1s\"\n")
+        let modelPath = unit.dir.file("wrong-shape.onnx")
+        try model.write(to: URL(fileURLWithPath: modelPath))
+        let path = unit.dir.file("platekeeper.prom")
+        let config = try String(contentsOfFile: unit.config, encoding: .utf8)
+            .replacingOccurrences(of: "MODEL", with: modelPath).replacingOccurrences(of: "PATH", with: path)
+        try config.write(toFile: unit.config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
+        let frames = 12
+        var samples: [String: Double] = [:]
+        #expect(waitUntil(timeout: 120) {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), let parsed = try? Self.samples(text) else { return false }
+            samples = parsed
+            return parsed["platekeeper_frames_read_total{camera=\"day\"}"] == Double(frames)
+        }, "\(samples)\n\(daemon.log)")
+        #expect(samples["platekeeper_detector_failures_total{camera=\"day\"}"] == Double(frames))
+        var status: StatusDocument?
+        #expect(waitUntil(timeout: 30) {
+            status = DaemonTests.status(unit)
+            return status?.warnings.contains { $0.contains("plate detector failed on \(frames) frames") } == true
+        }, "\(String(describing: status?.warnings))")
+        #expect(status?.warnings.contains { $0.contains("cv::dnn::Net::forward: the network's output is larger than the buffer") } == true)
+        #expect(status?.state == "degraded" || status?.state == "unhealthy")
+        #expect(daemon.log.components(separatedBy: "plate detector failed").count - 1 == 1, "\(daemon.log)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0)
+        // The row finder still read the plate.
+        let events = try Journal(settings: JournalSettings(path: unit.journalPath), mode: .inspect).events().map(\.event)
+        #expect(events.contains { $0.plate == "8DMW013" }, "\(events.map(\.plate))")
     }
 
     @Test("a textfile folder that does not exist is logged and the daemon keeps reading")
