@@ -4,11 +4,11 @@ import Foundation
 
 /// Reads the plates in a frame: finds where plates are (the learned detector, then the
 /// character-row finder inside each plate it marks), cleans each row into a line of characters,
-/// reads it with Tesseract and the glyph classifier, and ranks the readings with the region's
-/// format rules.
+/// reads it with Tesseract (the stock model on the cleaned line, the plate model on the row as it
+/// is) and the glyph classifier, and ranks the readings with the region's format rules.
 ///
-/// Owns a `TesseractEngine`, a `PlateDetector` (and its stage clocks), so it is not thread-safe:
-/// each recognition worker has its own reader for its whole life.
+/// Owns its `TesseractEngine`s, a `PlateDetector` (and its stage clocks), so it is not
+/// thread-safe: each recognition worker has its own reader for its whole life.
 public final class PlateReader {
     /// How plates are located in the frame.
     public enum Locator: String, Sendable, CaseIterable {
