@@ -96,3 +96,11 @@ public enum PGMDecoder {
         return LumaImage(width: width, height: height, pixels: pixels)
     }
 }
+
+/// Encodes luma as binary PGM (`P5`, 8 bits): the format `PGMDecoder` reads, and the one
+/// Tesseract's training tools and image viewers take without a library.
+public enum PGMEncoder {
+    public static func encode(_ image: LumaImage) -> [UInt8] {
+        Array("P5\n\(image.width) \(image.height)\n255\n".utf8) + image.pixels
+    }
+}

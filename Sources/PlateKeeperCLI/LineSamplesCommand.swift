@@ -72,8 +72,7 @@ struct LineSamplesCommand: ParsableCommand {
                 let images = (whole != nil ? line.renderings : []) + [line.raw]
                 for (k, rendering) in images.enumerated() {
                     let base = "\(out)/\(name)-\(p)-\(row)-\(whole != nil ? "\(k)" : "r")"
-                    let header = Array("P5\n\(rendering.width) \(rendering.height)\n255\n".utf8)
-                    try Data(header + rendering.pixels).write(to: URL(fileURLWithPath: base + ".pgm"), options: .withoutOverwriting)
+                    try Data(PGMEncoder.encode(rendering)).write(to: URL(fileURLWithPath: base + ".pgm"), options: .withoutOverwriting)
                     try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: base + ".gt.txt"), options: .withoutOverwriting)
                     written += 1
                 }

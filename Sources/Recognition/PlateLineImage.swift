@@ -156,15 +156,18 @@ struct PlateLineImage {
         let dark = inkTotal == 0 ? 0 : value(at: inkTotal / 10, inkCount)
         let light = paperTotal == 0 ? 255 : value(at: paperTotal * 3 / 4, paperCount)
         let span = max(1, light - dark)
+        /// The sample at (x, y) stretched from ink (0) to paper (255).
+        func stretched(x: Int, y: Int) -> UInt8 {
+            UInt8(max(0, min(255, (Int(sample.pixels[y * outW + x]) - dark) * 255 / span)))
+        }
         var gray = LumaImage(width: w, height: outH, fill: 255)
         for c in keep {
             let y0 = max(0, c.minY - 2), y1 = min(outH - 1, c.maxY + 2)
             let x0 = max(0, c.minX - 2), x1 = min(outW - 1, c.maxX + 2)
             for y in y0...y1 {
                 for x in x0...x1 {
-                    let v = UInt8(max(0, min(255, (Int(sample.pixels[y * outW + x]) - dark) * 255 / span)))
                     let o = y * w + x - minX + pad
-                    gray.pixels[o] = min(gray.pixels[o], v)
+                    gray.pixels[o] = min(gray.pixels[o], stretched(x: x, y: y))
                 }
             }
         }
@@ -175,7 +178,7 @@ struct PlateLineImage {
             for o in 0..<w {
                 let x = o + minX - pad
                 guard x >= 0, x < outW else { continue }
-                raw.pixels[y * w + o] = UInt8(max(0, min(255, (Int(sample.pixels[y * outW + x]) - dark) * 255 / span)))
+                raw.pixels[y * w + o] = stretched(x: x, y: y)
             }
         }
         self.raw = raw

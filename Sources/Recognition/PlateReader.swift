@@ -491,7 +491,6 @@ public final class PlateReader {
         guard let dir = settings.debugDirectory else { return }
         debugCounter += 1
         let name = "\(dir)/row\(debugCounter)-\(row.box.x)_\(row.box.y)_\(row.box.width)x\(row.box.height)-\(text ?? "none")-\(Int(confidence ?? 0)).pgm"
-        let header = Array("P5\n\(image.width) \(image.height)\n255\n".utf8)
-        _ = FileManager.default.createFile(atPath: name, contents: Data(header + image.pixels))
+        _ = FileManager.default.createFile(atPath: name, contents: Data(PGMEncoder.encode(image)))
     }
 }

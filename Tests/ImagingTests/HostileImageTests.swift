@@ -131,6 +131,10 @@ struct HostileImageTests {
         #expect(try ImageFileDecoder().decode(eight).pixels == [0, 100, 255])
         let sixteen = Array("P5 2 1 1000\n".utf8) + [0x03, 0xE8, 0x01, 0xF4]
         #expect(try PGMDecoder.decode(sixteen).pixels == [255, 128])
+        // What PGMEncoder writes, the decoder reads back as it was.
+        let image = LumaImage(width: 3, height: 2, pixels: [0, 7, 255, 128, 1, 99])
+        let decoded = try PGMDecoder.decode(PGMEncoder.encode(image))
+        #expect(decoded.width == 3 && decoded.height == 2 && decoded.pixels == image.pixels)
     }
 
     @Test("files: only regular files, bounded, a FIFO does not hang the reader")
