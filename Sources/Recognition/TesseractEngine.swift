@@ -36,17 +36,34 @@ public final class TesseractEngine {
     ///   - language: one traineddata name (`eng` from Debian's tesseract-ocr-eng).
     ///   - dataPath: the tessdata folder; nil for `TESSDATA_PREFIX` or else Debian's folder.
     ///   - whitelist: the characters Tesseract may output.
-    public init(language: String = "eng", dataPath: String? = nil,
-                whitelist: String = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") throws(RecognitionError) {
+    public convenience init(language: String = "eng", dataPath: String? = nil,
+                            whitelist: String = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") throws(RecognitionError) {
         // Tesseract's own search for the file, done here: the model is handed over from memory.
         let folder = dataPath ?? getenv("TESSDATA_PREFIX").map { String(cString: $0) } ?? Self.defaultDataPath
         let file = folder.hasSuffix("/") ? "\(folder)\(language).traineddata" : "\(folder)/\(language).traineddata"
+        try self.init(file: file, language: language, whitelist: whitelist,
+                      hint: dataPath == nil ? " (is tesseract-ocr-\(language) installed?)" : "")
+    }
+
+    /// An engine for the model in `modelFile` (`NAME.traineddata`, anywhere).
+    public convenience init(modelFile: String) throws(RecognitionError) {
+        let name = (modelFile as NSString).lastPathComponent
+        guard name.hasSuffix(".traineddata"), name.count > ".traineddata".count else {
+            throw RecognitionError(call: "TesseractEngine", "\(modelFile): a model file's name must end in .traineddata")
+        }
+        try self.init(file: modelFile, language: String(name.dropLast(".traineddata".count)),
+                      whitelist: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", hint: "")
+    }
+
+    /// `hint`: said after a failure to load; the Debian package to install only when the model
+    /// was looked for in the package's folder, not for a file the operator named.
+    private init(file: String, language: String, whitelist: String, hint: String) throws(RecognitionError) {
         // Plates are not words: no word dictionary (3.7 MB of `eng`, loaded into memory whole).
         let data: [UInt8]
         do {
             data = try Traineddata.load(file, dropping: [.lstmWordDawg])
         } catch {
-            throw RecognitionError(call: error.call, "cannot load '\(language)' traineddata: \(error.message) (is tesseract-ocr-\(language) installed?)")
+            throw RecognitionError(call: error.call, "cannot load '\(language)' traineddata: \(error.message)\(hint)")
         }
         guard let h = TessBaseAPICreate() else { throw RecognitionError(call: "TessBaseAPICreate", "returned NULL") }
         let rc: Int32 = data.withUnsafeBytes { raw in
@@ -56,7 +73,7 @@ public final class TesseractEngine {
         }
         guard rc == 0 else {
             TessBaseAPIDelete(h)
-            throw RecognitionError(call: "TessBaseAPIInit5", "Tesseract rejected '\(language)' traineddata from \(file) (is tesseract-ocr-\(language) installed?)")
+            throw RecognitionError(call: "TessBaseAPIInit5", "Tesseract rejected '\(language)' traineddata from \(file)\(hint)")
         }
         handle = h
         TessBaseAPISetPageSegMode(h, PSM_SINGLE_LINE)
@@ -64,16 +81,6 @@ public final class TesseractEngine {
         // Ask the LSTM decoder for per-symbol alternatives (read through the choice iterator).
         _ = TessBaseAPISetVariable(h, "lstm_choice_mode", "2")
         _ = TessBaseAPISetVariable(h, "debug_file", "/dev/null")
-    }
-
-    /// An engine for the model in `modelFile` (`NAME.traineddata`, anywhere).
-    public convenience init(modelFile: String) throws(RecognitionError) {
-        let name = (modelFile as NSString).lastPathComponent
-        guard name.hasSuffix(".traineddata"), name.count > ".traineddata".count else {
-            throw RecognitionError(call: "TesseractEngine", "\(modelFile): a model file's name must end in .traineddata")
-        }
-        let folder = (modelFile as NSString).deletingLastPathComponent
-        try self.init(language: String(name.dropLast(".traineddata".count)), dataPath: folder.isEmpty ? "." : folder)
     }
 
     /// Where Debian's tesseract-ocr packages put traineddata (Tesseract's built-in default).
