@@ -97,6 +97,9 @@ struct PrivacyDaemonTests {
         #expect(first.warnings.contains { $0.contains("hotlist.csv") && $0.contains(":2: plate") }, "\(first.warnings)")
         #expect(first.state == "degraded")
         #expect(daemon.log.contains("hotlist line skipped"))
+        // A read journaled before the new list, which does not hit: on a slow machine the first
+        // pass may not be in yet, and every later one hits.
+        #expect(waitUntil(timeout: 60) { (DaemonTests.status(unit)?.journal.rows ?? 0) >= 1 })
         // A new version of the file, put in place the way a download is: written aside, renamed over.
         let next = try dir0.write("hotlist.csv.new", "AAA111,watch\n\(nightPlate),night,new entry\n")
         #expect(rename(next, hotlist) == 0)
