@@ -38,31 +38,23 @@ struct GlyphSamplesCommand: ParsableCommand {
     }
 
     func run() throws {
-        let truth = GroundTruth.load(folder: dir, list: try list.map(imageNames(inListFile:)))
-        for e in truth.errors { Terminal.error(e.description) }
+        let frames = try LabelledFrames(dir: dir, list: list)
         var settings = PlateReader.Settings()
         settings.minConfidence = 0
         // Cutting characters needs no classifier (this is how its first model is made).
         settings.glyphVoteWeight = 0
         let reader = try PlateReader(settings: settings)
-        let source = try ReplaySource()
         var lines: [String] = []
         var platesUsed = 0, plates = 0
-        for (i, image) in truth.images.enumerated() {
-            Terminal.progress(i, of: truth.images.count, label: "images")
-            let item = ReplayItem(path: image.imagePath, camera: "samples", sequence: UInt64(i), kind: .still, clockQuality: .fileTime)
-            guard let frame = try? source.frame(for: item) else { continue }
-            let rows = reader.glyphRows(in: frame.image, glyphWidth: glyphWidth, glyphHeight: glyphHeight)
+        try frames.forEach { image, frame in
+            let rows = reader.glyphRows(in: frame, glyphWidth: glyphWidth, glyphHeight: glyphHeight)
             let name = (image.imagePath as NSString).lastPathComponent
             for plate in image.plates {
                 plates += 1
                 let text = Array(GroundTruth.normalise(plate.text))
                 // The best row on the plate with as many characters as the label, or one or two
                 // more (the trainer works out which are not characters).
-                let onPlate = rows.enumerated().filter { _, row in
-                    guard let box = plate.box else { return true }
-                    return box.intersection(row.box).area * 10 >= row.box.area * 8
-                }
+                let onPlate = rows.enumerated().filter { LabelledFrames.row($0.element.box, isOn: plate.box) }
                 let match = onPlate.first { $0.element.glyphs.count == text.count }
                     ?? onPlate.first { (text.count + 1...text.count + 2).contains($0.element.glyphs.count) }
                 guard let (index, row) = match else { continue }
@@ -76,7 +68,6 @@ struct GlyphSamplesCommand: ParsableCommand {
                 }
             }
         }
-        Terminal.progress(truth.images.count, of: truth.images.count, label: "images")
         try (lines.joined(separator: "\n") + "\n").write(toFile: out, atomically: true, encoding: .utf8)
         print("\(lines.count) shapes from \(platesUsed) of \(plates) plates")
     }

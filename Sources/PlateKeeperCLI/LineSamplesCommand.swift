@@ -35,8 +35,7 @@ struct LineSamplesCommand: ParsableCommand {
     @OptionGroup var recognition: RecognitionOptions
 
     func run() throws {
-        let truth = GroundTruth.load(folder: dir, list: try list.map(imageNames(inListFile:)))
-        for e in truth.errors { Terminal.error(e.description) }
+        let frames = try LabelledFrames(dir: dir, list: list)
         // A folder of our own: nothing already there is written over.
         guard mkdir(out, 0o755) == 0 else {
             Terminal.error("\(out): cannot create the output folder: \(String(cString: strerror(errno)))")
@@ -48,25 +47,18 @@ struct LineSamplesCommand: ParsableCommand {
             $0.plateOCRWeight = 0
             $0.locator = .finder
         }
-        let source = try ReplaySource()
         var written = 0, platesUsed = 0, plates = 0
-        for (i, image) in truth.images.enumerated() {
-            Terminal.progress(i, of: truth.images.count, label: "images")
-            let item = ReplayItem(path: image.imagePath, camera: "samples", sequence: UInt64(i), kind: .still, clockQuality: .fileTime)
-            guard let frame = try? source.frame(for: item) else { continue }
-            let lines = reader.ocrLines(in: frame.image)
+        try frames.forEach { image, frame in
+            let lines = reader.ocrLines(in: frame)
             let name = ((image.imagePath as NSString).lastPathComponent as NSString).deletingPathExtension
             for (p, plate) in image.plates.enumerated() {
                 plates += 1
                 let text = GroundTruth.normalise(plate.text)
-                func onPlate(_ line: (box: PixelBox, characters: Int, renderings: [LumaImage], raw: LumaImage)) -> Bool {
-                    guard let box = plate.box else { return true }
-                    return box.intersection(line.box).area * 10 >= line.box.area * 8
-                }
                 // The cleaned renderings only from a row with every character; the raw one also
                 // from a row whose cleaning lost one (the character is still in the raw image).
-                let whole = lines.enumerated().first { $0.element.characters == text.count && onPlate($0.element) }
-                let raw = whole ?? lines.enumerated().first { $0.element.characters == text.count - 1 && onPlate($0.element) }
+                let onPlate = lines.enumerated().filter { LabelledFrames.row($0.element.box, isOn: plate.box) }
+                let whole = onPlate.first { $0.element.characters == text.count }
+                let raw = whole ?? onPlate.first { $0.element.characters == text.count - 1 }
                 guard let (row, line) = raw else { continue }
                 platesUsed += 1
                 let images = (whole != nil ? line.renderings : []) + [line.raw]
@@ -78,7 +70,6 @@ struct LineSamplesCommand: ParsableCommand {
                 }
             }
         }
-        Terminal.progress(truth.images.count, of: truth.images.count, label: "images")
         print("\(written) line images from \(platesUsed) of \(plates) plates")
     }
 }

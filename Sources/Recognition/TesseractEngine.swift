@@ -37,7 +37,7 @@ public final class TesseractEngine {
     ///   - dataPath: the tessdata folder; nil for `TESSDATA_PREFIX` or else Debian's folder.
     ///   - whitelist: the characters Tesseract may output.
     public convenience init(language: String = "eng", dataPath: String? = nil,
-                            whitelist: String = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") throws(RecognitionError) {
+                            whitelist: String = TesseractEngine.plateCharacters) throws(RecognitionError) {
         // Tesseract's own search for the file, done here: the model is handed over from memory.
         let folder = dataPath ?? getenv("TESSDATA_PREFIX").map { String(cString: $0) } ?? Self.defaultDataPath
         let file = folder.hasSuffix("/") ? "\(folder)\(language).traineddata" : "\(folder)/\(language).traineddata"
@@ -52,7 +52,7 @@ public final class TesseractEngine {
             throw RecognitionError(call: "TesseractEngine", "\(modelFile): a model file's name must end in .traineddata")
         }
         try self.init(file: modelFile, language: String(name.dropLast(".traineddata".count)),
-                      whitelist: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", hint: "")
+                      whitelist: Self.plateCharacters, hint: "")
     }
 
     /// `hint`: said after a failure to load; the Debian package to install only when the model
@@ -82,6 +82,9 @@ public final class TesseractEngine {
         _ = TessBaseAPISetVariable(h, "lstm_choice_mode", "2")
         _ = TessBaseAPISetVariable(h, "debug_file", "/dev/null")
     }
+
+    /// The characters plates are read in (Tesseract's whitelist unless told otherwise).
+    public static let plateCharacters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
     /// Where Debian's tesseract-ocr packages put traineddata (Tesseract's built-in default).
     static let defaultDataPath = "/usr/share/tesseract-ocr/5/tessdata"
