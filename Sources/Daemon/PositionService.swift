@@ -29,10 +29,10 @@ struct PositionSetup: Sendable {
                 latitude: config.latitude, longitude: config.longitude, altitudeMeters: config.altitudeMeters, fix: .fixed, source: .fixed))
             source = nil
         case .gpsd:
-            feed = PositionFeed(source: .gpsd, settings: settings)
+            feed = PositionFeed(source: .gpsd, settings: settings, clockSynchronized: { SystemClock.state().synchronized })
             source = GpsdSource(host: config.gpsdHost, port: config.gpsdPort, logger: logger)
         case .nmea:
-            feed = PositionFeed(source: .nmea, settings: settings)
+            feed = PositionFeed(source: .nmea, settings: settings, clockSynchronized: { SystemClock.state().synchronized })
             source = SerialNMEASource(path: config.device, baud: config.baud, logger: logger)
         case .recording:
             // A recording's position log, loaded whole: replayed frames carry their recorded

@@ -122,8 +122,10 @@ public struct StatusDocument: Sendable, Codable {
         /// read or holds no fix).
         public var state: String?
         public var error: String?
-        /// The last fix's mode (`none`, `2d`, `3d`, `fixed`) and satellites.
+        /// The mode of the fix now (`none`, `2d`, `3d`, `fixed`) and its satellites; absent when
+        /// the source is not receiving (silent, disconnected, gone), whose last mode is `lastFixMode`.
         public var fixMode: String?
+        public var lastFixMode: String?
         public var satellitesUsed: Int?
         public var satellitesSeen: Int?
         /// Seconds since the last fix with a position arrived.
@@ -132,6 +134,13 @@ public struct StatusDocument: Sendable, Codable {
         public var longitude: Double?
         public var badInputs: Int?
         public var lastBadInput: String?
+        /// Fixes refused for an implausible time (far from the synchronised clock or the track),
+        /// the last one's reason, and steps of the receiver's time taken.
+        public var implausibleTimes: Int?
+        public var lastImplausibleTime: String?
+        public var timeSteps: Int?
+        /// The newest fix's date came from the system clock (the receiver's was wrong).
+        public var dateFromSystemClock: Bool?
     }
 
     /// The system clock: the kernel's view and, with a GNSS fix, how far GNSS time is from it.
@@ -498,13 +507,19 @@ public final class StatusBoard: Sendable {
         let p = position.snapshot()
         let positionPart = StatusDocument.Position(
             source: p.source?.rawValue ?? "none", state: p.state.rawValue, error: p.error, fixMode: p.fixMode?.rawValue,
-            satellitesUsed: p.satellitesUsed, satellitesSeen: p.satellitesSeen, lastFixAgeSeconds: p.lastFixAgeSeconds,
-            latitude: p.lastFix?.latitude, longitude: p.lastFix?.longitude, badInputs: p.badInputs, lastBadInput: p.lastBadInput)
+            lastFixMode: p.lastFixMode?.rawValue, satellitesUsed: p.satellitesUsed, satellitesSeen: p.satellitesSeen,
+            lastFixAgeSeconds: p.lastFixAgeSeconds, latitude: p.lastFix?.latitude, longitude: p.lastFix?.longitude, badInputs: p.badInputs,
+            lastBadInput: p.lastBadInput, implausibleTimes: p.implausibleTimes, lastImplausibleTime: p.lastImplausibleTime,
+            timeSteps: p.timeSteps, dateFromSystemClock: p.dateFromSystemClock ? true : nil)
         switch p.state {
         case .disconnected, .silent, .deviceGone, .unusable:
             problems.append("position source \(p.source?.rawValue ?? "") is \(p.state.rawValue)" + (p.error.map { ": \($0)" } ?? ""))
         case .none, .fixed, .connecting, .receiving, .recorded:
             break
+        }
+        if p.implausibleTimes > 0 {
+            warnings.append("position source \(p.source?.rawValue ?? ""): \(p.implausibleTimes) fix(es) with an implausible time refused "
+                + "(last: \(p.lastImplausibleTime ?? "?"))")
         }
         let kernel = SystemClock.state()
         let offset = p.gpsOffsetSeconds

@@ -1,3 +1,4 @@
+import PlateKeeperCore
 import ArgumentParser
 import Config
 import Daemon
@@ -69,14 +70,17 @@ struct StatusCommand: ParsableCommand {
             position += String(format: " %.6f, %.6f", lat, lon)
         } else if p.source != "none" {
             if let state = p.state { position += ", \(state)" }
-            if let mode = p.fixMode { position += ", fix \(mode)" }
+            if let mode = p.fixMode { position += ", fix \(mode)" } else if p.lastFixMode != nil { position += ", no fix now" }
+            if p.dateFromSystemClock == true { position += " (dated from the system clock)" }
             if let used = p.satellitesUsed { position += ", \(used)" + (p.satellitesSeen.map { "/\($0)" } ?? "") + " satellites" }
-            if let age = p.lastFixAgeSeconds { position += ", last fix \(duration(age)) ago" }
+            if let age = p.lastFixAgeSeconds { position += ", last \(p.fixMode == nil ? (p.lastFixMode.map { "\($0) " } ?? "") : "")fix \(duration(age)) ago" }
             if let lat = p.latitude, let lon = p.longitude { position += String(format: " (%.6f, %.6f)", lat, lon) }
         }
         out.append(position)
         if let e = p.error { out.append("  error: \(e)") }
         if let n = p.badInputs, n > 0 { out.append("  \(n) bad input line(s), last: \(p.lastBadInput ?? "?")") }
+        if let n = p.implausibleTimes, n > 0 { out.append("  \(n) fix(es) with an implausible time refused, last: \(p.lastImplausibleTime ?? "?")") }
+        if let n = p.timeSteps, n > 0 { out.append("  the receiver's time stepped \(n) time(s); the track restarted") }
         out.append("cameras:")
         for c in d.cameras {
             var line = "  \(c.id): \(c.state), \(c.framesReceived) frames in (\(c.receivedPerSecond)/s), \(c.framesProcessed) read (\(c.processedPerSecond)/s), \(c.framesDropped) dropped"
@@ -129,7 +133,8 @@ struct StatusCommand: ParsableCommand {
         }
         if let free = d.diskFreeBytes { out.append("disk free: \(bytes(free))") }
         out.append("recognition: \(d.workers) worker(s), \(d.framesQueued) frame(s) queued")
-        return out.joined(separator: "\n")
+        // Names from outside (camera ids, errors quoting a device's output) cannot drive the terminal.
+        return out.map { Printable.escaped($0) }.joined(separator: "\n")
     }
 
     static func duration(_ s: Double) -> String {

@@ -83,4 +83,32 @@ public enum BoundedFile {
         if count < bytes.count { bytes.removeSubrange(count...) }
         return bytes
     }
+
+    /// Streams the regular file at `path` in chunks of at most `chunk` bytes, refusing files over
+    /// `limit` bytes, so that a large file from outside costs `chunk` bytes of memory, not its size.
+    public static func forEachChunk(
+        _ path: String, limit: Int, chunk: Int = 64 << 10, _ body: (ArraySlice<UInt8>) throws -> Void
+    ) throws {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(path: path, reason: .system(call: "open", errno: errno)) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw Failure(path: path, reason: .system(call: "fstat", errno: errno)) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw Failure(path: path, reason: .notRegularFile) }
+        guard st.st_size >= 0, st.st_size <= Int64(limit) else { throw Failure(path: path, reason: .tooLarge(limit: limit)) }
+        var buffer = [UInt8](repeating: 0, count: max(1, chunk))
+        var total = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n == 0 { return }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(path: path, reason: .system(call: "read", errno: errno))
+            }
+            total += n
+            // The file grew past the limit since fstat.
+            guard total <= limit else { throw Failure(path: path, reason: .tooLarge(limit: limit)) }
+            try body(buffer[0..<n])
+        }
+    }
 }

@@ -72,11 +72,28 @@ public struct PositionStatus: Sendable, Hashable, Codable {
     public var fixAgeSeconds: Double?
     /// Satellites used in that fix, when the receiver says.
     public var satellites: Int?
+    /// The receiver's date was wrong (a week-number rollover: 1999, 2002, 2034…) and the fix was
+    /// dated from the synchronised system clock, the receiver's time of day kept.
+    public var dateFromSystemClock: Bool
 
-    public init(state: State, fixAgeSeconds: Double? = nil, satellites: Int? = nil) {
+    public init(state: State, fixAgeSeconds: Double? = nil, satellites: Int? = nil, dateFromSystemClock: Bool = false) {
         self.state = state
         self.fixAgeSeconds = fixAgeSeconds
         self.satellites = satellites
+        self.dateFromSystemClock = dateFromSystemClock
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, fixAgeSeconds, satellites, dateFromSystemClock
+    }
+
+    /// `dateFromSystemClock` is absent from what older builds wrote: false.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        state = try c.decode(State.self, forKey: .state)
+        fixAgeSeconds = try c.decodeIfPresent(Double.self, forKey: .fixAgeSeconds)
+        satellites = try c.decodeIfPresent(Int.self, forKey: .satellites)
+        dateFromSystemClock = try c.decodeIfPresent(Bool.self, forKey: .dateFromSystemClock) ?? false
     }
 
     /// Whether a position comes with this state.

@@ -37,9 +37,13 @@ public final class TestGpsd: @unchecked Sendable {
 
     /// `gnssAheadSeconds`: with `realTime`, how far the receiver's time runs ahead of this
     /// machine's clock (a unit whose clock is wrong).
-    public init(track: StraightTrack = StraightTrack(), period: Double = 0.2, realTime: Bool = false, gnssAheadSeconds: Double = 0) throws {
+    /// `fix`: what the feeder sends per epoch from the start (nil: nothing but what is injected).
+    public init(
+        track: StraightTrack = StraightTrack(), period: Double = 0.2, realTime: Bool = false, gnssAheadSeconds: Double = 0, fix: Int? = 3
+    ) throws {
         dir = try TemporaryDirectory()
         self.track = track
+        state.withLock { $0.fix = fix }
         port = try Self.freePort(SOCK_STREAM)
         feedPort = try Self.freePort(SOCK_DGRAM)
         try startGpsd()

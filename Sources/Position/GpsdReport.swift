@@ -12,6 +12,9 @@ public enum GpsdReport: Sendable, Equatable {
     case tpv(PositionFix)
     /// A TPV without time and without a fix (mode 0 or 1): a receiver that has neither yet.
     case noFixWithoutTime
+    /// A TPV with a fix but no time (gpsd's first report from a receiver whose GGA came before
+    /// any date): it cannot be placed in time, and is skipped without being bad input.
+    case untimedFix
     /// Satellites seen and used.
     case sky(used: Int, seen: Int)
     /// A device appeared (`activated` set) or went away (`activated` 0).
@@ -91,9 +94,9 @@ public enum GpsdReport: Sendable, Equatable {
                             protocolMinor: parsed.proto_minor ?? 0)
         case "TPV":
             // Without a fix a receiver may not know the time either; without time, a fix is refused.
-            if parsed.time == nil, (parsed.mode ?? 0) < 2 {
-                guard (0...1).contains(parsed.mode ?? 0) else { throw .invalid(field: "mode", value: "\(parsed.mode ?? 0)") }
-                self = .noFixWithoutTime
+            if parsed.time == nil {
+                guard (0...3).contains(parsed.mode ?? 0) else { throw .invalid(field: "mode", value: "\(parsed.mode ?? 0)") }
+                self = (parsed.mode ?? 0) < 2 ? .noFixWithoutTime : .untimedFix
             } else {
                 self = .tpv(try Self.fix(parsed))
             }
@@ -116,7 +119,9 @@ public enum GpsdReport: Sendable, Equatable {
     }
 
     private static func fix(_ l: Line, time text: String) throws(Failure) -> PositionFix {
-        guard let time = ISO8601.parse(text), let year = Int(text.prefix(4)), (2020...2079).contains(year) else {
+        // Any valid time: whether it is plausible (a receiver's week-number rollover dates its
+        // fixes 1999 or 2034) is the feed's judgement, against the track and the system clock.
+        guard let time = ISO8601.parse(text), let year = Int(text.prefix(4)), (1980...2200).contains(year) else {
             throw .invalid(field: "time", value: text)
         }
         func check(_ v: Double?, _ name: String, _ range: ClosedRange<Double>) throws(Failure) -> Double? {

@@ -114,6 +114,28 @@ struct BadInputLog {
         if held > 0 { meta["held"] = "\(held)" }
         logger.warning("position input skipped", metadata: meta)
     }
+
+    /// Gives `fix` to the feed and says what became of it: a fix older than the newest is bad
+    /// input; an implausible time is logged at the same bounded rate, counted by the feed apart
+    /// from malformed lines; a step of the receiver's time is logged once.
+    mutating func deliver(_ fix: PositionFix, receivedAt: Int64, feed: PositionFeed) {
+        switch feed.report(fix, receivedAt: receivedAt) {
+        case .older:
+            report("fix older than the last one, dropped", feed: feed)
+        case let .implausible(why):
+            let (log, held) = throttle.allow(now: Clocks.monotonicSeconds())
+            guard log else { return }
+            var meta: Logger.Metadata = ["position.source": "\(source)", "reason": "\(why)"]
+            if held > 0 { meta["held"] = "\(held)" }
+            logger.warning("position fix with an implausible time refused", metadata: meta)
+        case let .stepped(seconds):
+            logger.notice("receiver time stepped; the track restarts", metadata: [
+                "position.source": "\(source)", "step_s": "\(seconds)",
+            ])
+        case .accepted, .redated, .held, .ignored:
+            break
+        }
+    }
 }
 
 /// The loop both receivers share: a session until it fails (it returns why), then the failure on
@@ -249,13 +271,13 @@ public struct GpsdSource: PositionSource {
                         backoff.reset()
                         feed.connected()
                     case let .tpv(fix):
-                        if !feed.report(fix, receivedAt: received) {
-                            bad.report("gpsd TPV older than the last one, dropped", feed: feed)
-                        }
+                        bad.deliver(fix, receivedAt: received, feed: feed)
                     case let .sky(used, seen):
                         feed.satellites(used: used, seen: seen)
                     case .noFixWithoutTime:
                         feed.noFixWithoutTime()
+                    case .untimedFix:
+                        break
                     case let .device(path, active):
                         logger.notice(active ? "gpsd device active" : "gpsd device gone", metadata: [
                             "position.source": "\(description)", "gpsd.device": "\(path)",
@@ -327,8 +349,8 @@ enum TCPConnection {
 }
 
 /// A serial NMEA 0183 receiver opened directly (`/dev/ttyUSB0`, `/dev/ttyACM0`, `/dev/serial0`):
-/// raw mode, 8N1, the configured baud rate. GGA, RMC, GSA and VTG are used; checksums are
-/// required. When the device goes away (EIO, hang-up) it is reopened with backoff.
+/// raw mode, 8N1, the configured baud rate. GGA, RMC, GSA and VTG of GNSS talkers are used;
+/// checksums are required; other sentences, other talkers and proprietary sentences are skipped. When the device goes away (EIO, hang-up) it is reopened with backoff.
 public struct SerialNMEASource: PositionSource {
     /// Baud rates a GNSS receiver uses.
     public static let baudRates = [4800, 9600, 19200, 38400, 57600, 115200, 230400]
@@ -423,9 +445,7 @@ public struct SerialNMEASource: PositionSource {
                     tap?(received, text)
                     do {
                         let sentence = try NMEASentence(text[...])
-                        if let fix = try receiver.take(sentence), !feed.report(fix, receivedAt: received) {
-                            bad.report("NMEA fix older than the last one, dropped", feed: feed)
-                        }
+                        if let fix = try receiver.take(sentence) { bad.deliver(fix, receivedAt: received, feed: feed) }
                     } catch {
                         bad.report(error.description, feed: feed)
                     }
@@ -448,25 +468,41 @@ public enum PositionRecording {
     /// Fixes a feed keeps when loaded from a log: a day at 10 Hz.
     public static let maxFixes = 864_000
 
+    /// A line of a log: gpsd's lines are the longest (16 KiB); a longer one is counted as bad.
+    static let maxLineBytes = GpsdReport.maxLineBytes + 32
+
     /// The kind of source a log was recorded from: gpsd when its first line is JSON, else NMEA.
-    static func source(of log: [UInt8]) -> GeoPosition.Source {
-        guard let first = log.split(separator: 0x0A).first, let space = first.firstIndex(of: 0x20),
-              first.index(after: space) < first.endIndex else { return .nmea }
-        return first[first.index(after: space)] == UInt8(ascii: "{") ? .gpsd : .nmea
+    /// Reads only up to the end of the first line.
+    static func source(ofLogAt path: String) throws -> GeoPosition.Source {
+        var kind: GeoPosition.Source?
+        var lines = LineSplitter(maxLine: maxLineBytes)
+        struct Done: Error {}
+        do {
+            try BoundedFile.forEachChunk(path, limit: maxBytes, chunk: 4096) { chunk in
+                for piece in lines.feed(chunk) {
+                    if case let .line(raw) = piece, let space = raw.firstIndex(of: 0x20), space + 1 < raw.count {
+                        kind = raw[space + 1] == UInt8(ascii: "{") ? .gpsd : .nmea
+                    } else {
+                        kind = .nmea
+                    }
+                    throw Done()
+                }
+            }
+        } catch is Done {}
+        return kind ?? .nmea
     }
 
-    /// A feed of every fix in the logs at `paths` (each read once), keeping up to `maxFixes` and
-    /// marked recorded; its source kind is the first log's. With what each log held.
+    /// A feed of every fix in the logs at `paths` (each read once, streaming), keeping up to
+    /// `maxFixes` and marked recorded; its source kind is the first log's. With what each log held.
     public static func feed(loading paths: [String], settings: PositionFeed.Settings) throws -> (PositionFeed, [Summary]) {
         var settings = settings
         settings.capacity = maxFixes
         var feed: PositionFeed?
         var summaries: [Summary] = []
         for path in paths {
-            let data = try BoundedFile.read(path, limit: maxBytes)
-            let into = feed ?? PositionFeed(source: source(of: data), settings: settings)
+            let into = try feed ?? PositionFeed(source: source(ofLogAt: path), settings: settings)
             feed = into
-            summaries.append(load(data, into: into))
+            summaries.append(try load(path: path, into: into))
         }
         let loaded = feed ?? PositionFeed(source: .nmea, settings: settings)
         loaded.recorded()
@@ -513,20 +549,45 @@ public enum PositionRecording {
         }
     }
 
-    /// Loads a position log into `feed`. Each line's source is told by its first character: NMEA
-    /// lines start with `$`, gpsd's JSON with `{`.
+    /// Loads a position log into `feed`, streaming: memory stays at one chunk and one line
+    /// whatever the file's size. Each line's source is told by its first character: NMEA lines
+    /// start with `$`, gpsd's JSON with `{`.
     public static func load(path: String, into feed: PositionFeed) throws -> Summary {
-        load(try BoundedFile.read(path, limit: maxBytes), into: feed)
+        var loader = Loader(feed: feed)
+        var lines = LineSplitter(maxLine: maxLineBytes)
+        try BoundedFile.forEachChunk(path, limit: maxBytes) { chunk in
+            for piece in lines.feed(chunk) { loader.take(piece) }
+        }
+        // A last line without its newline.
+        for piece in lines.feed([0x0A]) { loader.take(piece) }
+        return loader.summary
     }
 
     static func load(_ data: [UInt8], into feed: PositionFeed) -> Summary {
+        var loader = Loader(feed: feed)
+        var lines = LineSplitter(maxLine: maxLineBytes)
+        for piece in lines.feed(data + [0x0A]) { loader.take(piece) }
+        return loader.summary
+    }
+
+    /// Turns a log's lines into reports to a feed, counting what it saw.
+    struct Loader {
+        let feed: PositionFeed
         var summary = Summary()
         var receiver = NMEAReceiver()
-        for raw in data.split(separator: 0x0A, omittingEmptySubsequences: true) {
+
+        init(feed: PositionFeed) { self.feed = feed }
+
+        mutating func take(_ piece: LineSplitter.Piece) {
             summary.lines += 1
-            guard let space = raw.firstIndex(of: 0x20), let received = Int64(String(decoding: raw[raw.startIndex..<space], as: UTF8.self)) else {
+            guard case let .line(raw) = piece else {
                 summary.bad += 1
-                continue
+                return
+            }
+            guard let space = raw.firstIndex(of: 0x20), space <= 20,
+                  let received = Int64(String(decoding: raw[raw.startIndex..<space], as: UTF8.self)) else {
+                summary.bad += 1
+                return
             }
             let line = raw[raw.index(after: space)...]
             var fix: PositionFix?
@@ -546,8 +607,7 @@ public enum PositionRecording {
             } else {
                 summary.bad += 1
             }
-            if let fix, feed.report(fix, receivedAt: received) { summary.fixes += 1 }
+            if let fix, feed.report(fix, receivedAt: received).taken { summary.fixes += 1 }
         }
-        return summary
     }
 }

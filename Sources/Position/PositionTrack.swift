@@ -14,6 +14,9 @@ public struct PositionFix: Sendable, Equatable {
     public var speedMetersPerSecond: Double?
     public var courseDegrees: Double?
     public var satellites: Int?
+    /// The receiver's date was wrong (a week-number rollover) and the fix was dated from the
+    /// synchronised system clock, its time of day kept.
+    public var dateFromSystemClock = false
 
     public init(
         time: Int64, mode: GeoPosition.FixMode, latitude: Double?, longitude: Double?, altitudeMeters: Double? = nil,
@@ -42,8 +45,8 @@ public enum PositionLookup: Sendable, Equatable {
 
     /// A position: the fix at that time, interpolated between the fixes around it, or carried
     /// forward from the last fix by at most the extrapolation limit; with the nearest fix's
-    /// satellite count.
-    case position(GeoPosition, ageSeconds: Double, method: Method, satellites: Int?)
+    /// satellite count and whether its date came from the system clock.
+    case position(GeoPosition, ageSeconds: Double, method: Method, satellites: Int?, dateFromSystemClock: Bool)
     /// The last fix is older than the limit: the position is not given, only how old it is.
     case stale(ageSeconds: Double)
     /// The receiver reported no fix at that time.
@@ -77,9 +80,14 @@ public struct PositionTrack: Sendable {
     public var count: Int { fixes.count }
 
     /// Adds a report. One of the same time as the newest replaces it, keeping fields it lacks (RMC
-    /// and GGA of one epoch); an older one is dropped and false returned.
+    /// and GGA of one epoch); an older one is dropped and false returned. With `restart` (a source
+    /// that reconnected, a step of the receiver's time) the reports at or after its time are
+    /// removed first, so it is taken.
     @discardableResult
-    public mutating func add(_ fix: PositionFix) -> Bool {
+    public mutating func add(_ fix: PositionFix, restart: Bool = false) -> Bool {
+        if restart, let last = fixes.last, fix.time < last.time {
+            fixes.removeAll { $0.time >= fix.time }
+        }
         if let last = fixes.last {
             if fix.time < last.time { return false }
             if fix.time == last.time {
@@ -134,7 +142,8 @@ public struct PositionTrack: Sendable {
                     latitude: lat0 + f * (lat1 - lat0), longitude: lon, from: nearest, mode: Self.weaker(before.mode, after.mode),
                     speed: Self.mix(before.speedMetersPerSecond, after.speedMetersPerSecond, f),
                     course: Self.mixAngle(before.courseDegrees, after.courseDegrees, f), fixTime: nearest.time),
-                    ageSeconds: min(age, gap - age), method: f > 0 ? .interpolated : .atFix, satellites: nearest.satellites)
+                    ageSeconds: min(age, gap - age), method: f > 0 ? .interpolated : .atFix, satellites: nearest.satellites,
+                    dateFromSystemClock: nearest.dateFromSystemClock)
             }
         }
         guard age <= maxExtrapolationSeconds else { return .stale(ageSeconds: age) }
@@ -148,7 +157,8 @@ public struct PositionTrack: Sendable {
         }
         return .position(geo(latitude: lat, longitude: lon, from: before, mode: before.mode, speed: before.speedMetersPerSecond,
                              course: before.courseDegrees, fixTime: before.time),
-                         ageSeconds: age, method: age > 0 ? .carried : .atFix, satellites: before.satellites)
+                         ageSeconds: age, method: age > 0 ? .carried : .atFix, satellites: before.satellites,
+                         dateFromSystemClock: before.dateFromSystemClock)
     }
 
     private func geo(

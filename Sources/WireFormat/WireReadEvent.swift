@@ -103,10 +103,13 @@ public struct WireReadEvent: Sendable, Codable, Equatable {
         public var state: String
         public var fixAgeS: Double?
         public var satellites: Int?
+        /// Present (true) only when the fix was dated from the unit's synchronised clock.
+        public var dateFromSystemClock: Bool?
 
         enum CodingKeys: String, CodingKey {
             case state, satellites
             case fixAgeS = "fix_age_s"
+            case dateFromSystemClock = "date_from_system_clock"
         }
     }
 
@@ -253,11 +256,13 @@ extension WireReadEvent.PositionStatus {
         state = s.state.rawValue
         fixAgeS = s.fixAgeSeconds
         satellites = s.satellites
+        dateFromSystemClock = s.dateFromSystemClock ? true : nil
     }
 
     /// An unknown state (from a newer unit) reads as `unknown`.
     public var domain: PlateKeeperCore.PositionStatus {
-        .init(state: .init(rawValue: state) ?? .unknown, fixAgeSeconds: fixAgeS, satellites: satellites)
+        .init(state: .init(rawValue: state) ?? .unknown, fixAgeSeconds: fixAgeS, satellites: satellites,
+              dateFromSystemClock: dateFromSystemClock == true)
     }
 }
 

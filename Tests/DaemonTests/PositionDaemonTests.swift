@@ -255,4 +255,72 @@ struct PositionDaemonTests {
         #expect(!events.isEmpty)
         #expect(events.allSatisfy { $0.position == nil && $0.positionStatus?.state == .noSource })
     }
+
+    @Test("a GGA+RMC-only receiver from a cold start, and a receiver with a week-number rollover, on the serial port in real time: the daemon's reads are positioned (the rollover's dated from the system clock, and said so); nothing counted as bad input",
+          arguments: [(ReceiverModel.ggaRmcOnly, 0), (ReceiverModel.sirf2, -7168)])
+    func realReceivers(_ model: ReceiverModel, _ dateShiftDays: Int) throws {
+        let dir = try TemporaryDirectory("pkpos")
+        let port = try TestSerialPort(link: dir.file("ttyGPS0"))
+        let t0 = Self.now() / 1_000_000_000 * 1_000_000_000 + 2_000_000_000
+        let session = ReceiverSession(model: model, track: StraightTrack(t0: t0), dateShiftDays: dateShiftDays)
+        let playing = Thread {
+            // Three epochs without a fix (a cold start), then 3D fixes for 25 s.
+            session.play((0..<28).map { ($0, $0 >= 3) }, realTime: true) { _ = port.write(lines: $0) }
+        }
+        playing.start()
+        let recording = dir.file("rec")
+        let config = try Self.config(dir, recording: recording, position: """
+            source = "nmea"
+            device = "\(port.link)"
+            """)
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        #expect(waitUntil(timeout: 30) { Self.status(dir)?.position.fixMode == "3d" }, "the daemon got fixes: \(daemon.log)")
+        let staged = try Self.recording(in: dir, start: Self.now(), name: "staged")
+        try FileManager.default.moveItem(atPath: staged, toPath: recording)
+        let seen = try #require(Self.statusOnceJournaled(dir), "reads journaled: \(daemon.log)")
+        #expect(seen.position.badInputs == 0 && seen.position.implausibleTimes == 0, "\(seen.position)")
+        #expect(seen.position.dateFromSystemClock == (dateShiftDays != 0 ? true : nil), "\(seen.position)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+        let events = try Journal(settings: JournalSettings(path: dir.file("state/journal.sqlite")), mode: .inspect).events().map(\.event)
+        #expect(!events.isEmpty)
+        for e in events {
+            let status = try #require(e.positionStatus)
+            let p = try #require(e.position, "\(model): \(e.plate): \(status)")
+            #expect([.interpolated, .fix].contains(status.state) && p.fix == .threeD, "\(model): \(status)")
+            #expect(status.dateFromSystemClock == (dateShiftDays != 0))
+            #expect(StraightTrack.meters(session.track.truth(at: e.bestSeen.unixNanoseconds), (p.latitude, p.longitude)) < 3.0)
+        }
+        print("daemon with a \(model) receiver\(dateShiftDays != 0 ? " after a rollover" : ""): \(events.count) read event(s), all positioned")
+    }
+
+    @Test("source = \"recording\" with a position log from a receiver after a week-number rollover: the replayed reads are positioned and say their date came from the unit's clock")
+    func recordedRollover() throws {
+        let dir = try TemporaryDirectory("pkpos")
+        let start = Int64(1_795_000_010) * 1_000_000_000 + 250_000_000
+        let recording = try Self.recording(in: dir, start: start)
+        let session = ReceiverSession(model: .sirf2, track: StraightTrack(t0: start / 1_000_000_000 * 1_000_000_000 - 2_000_000_000), dateShiftDays: -7168)
+        var lines: [String] = []
+        for i in 0..<6 {
+            let received = session.track.t0 + Int64(i) * 1_000_000_000 + 120_000_000
+            lines += session.epoch(i).map { "\(received) \($0)" }
+        }
+        let log = try dir.write("position.log", lines.joined(separator: "\n") + "\n")
+        let config = try Self.config(dir, recording: recording, position: """
+            source = "recording"
+            recording = "\(log)"
+            """, camera: "recorded_times = true")
+        let daemon = try DaemonProcess(config: config, logPath: dir.file("daemon.log"))
+        let seen = Self.statusOnceJournaled(dir)
+        #expect(seen?.position.state == "recorded", "\(String(describing: seen?.position))")
+        daemon.signal(SIGTERM)
+        #expect(daemon.wait() == 0, "exit status; log:\n\(daemon.log)")
+        let events = try Journal(settings: JournalSettings(path: dir.file("state/journal.sqlite")), mode: .inspect).events().map(\.event)
+        #expect(!events.isEmpty)
+        for e in events {
+            let p = try #require(e.position, "\(String(describing: e.positionStatus))")
+            #expect(e.positionStatus?.dateFromSystemClock == true)
+            #expect(StraightTrack.meters(session.track.truth(at: e.bestSeen.unixNanoseconds), (p.latitude, p.longitude)) < 1.0)
+        }
+    }
 }

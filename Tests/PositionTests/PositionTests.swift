@@ -28,7 +28,11 @@ struct PositionTests {
             #expect(gga.altitudeMeters == 520 && gga.satellites == 8 && gga.mode == .threeD)
             #expect(abs(gga.speedMetersPerSecond! - 15) < 0.01 && gga.courseDegrees == 60)
         }
-        #expect(throws: NMEAError.unknownTalker("XX")) { try NMEASentence(Substring(NMEASentence.checksummed("XXRMC,1,2"))) }
+        // Another talker's sentence is well formed and skipped, not an error.
+        var other = NMEAReceiver()
+        let instrument = try NMEASentence(Substring(NMEASentence.checksummed("IIRMC,120000.00,A,4808.22,N,01134.50,E,1.0,60.0,181126,,,A")))
+        #expect(instrument.talker == "II" && !instrument.isGNSS)
+        #expect(try other.take(instrument) == nil)
     }
 
     @Test("bad input: checksums, truncation, overlong lines, random bytes and impossible fields are refused by name; the receiver goes on")
@@ -39,7 +43,7 @@ struct PositionTests {
         flipped[10] = flipped[10] == "1" ? "2" : "1"
         #expect(throws: NMEAError.self) { try NMEASentence(Substring(String(flipped))) }
         #expect(throws: NMEAError.missingChecksum) { try NMEASentence(Substring(good.prefix(30))) }
-        #expect(throws: NMEAError.tooLong(95)) { try NMEASentence(Substring("$GPRMC," + String(repeating: "1", count: 86))) }
+        #expect(throws: NMEAError.tooLong(105)) { try NMEASentence(Substring("$GPRMC," + String(repeating: "1", count: 96))) }
         #expect(throws: NMEAError.notASentence) { try NMEASentence("GPRMC,hello*00") }
         var random = SeededRandom(seed: 7)
         for _ in 0..<2000 {
@@ -52,8 +56,8 @@ struct PositionTests {
         let cases: [(String, String)] = [
             ("GPRMC,120000.00,A,9500.00000,N,01134.50000,E,29.16,60.0,181126,,,A", "latitude"),
             ("GPRMC,120000.00,A,4808.22000,N,18100.00000,E,29.16,60.0,181126,,,A", "longitude"),
-            ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,010180,,,A", "date"),
-            ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,010190,,,A", "date"),
+            ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,000126,,,A", "date"),
+            ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,011326,,,A", "date"),
             ("GPRMC,120000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,310226,,,A", "date"),
             ("GPRMC,250000.00,A,4808.22000,N,01134.50000,E,29.16,60.0,181126,,,A", "time"),
             ("GPRMC,120000.00,A,4808.22000,Q,01134.50000,E,29.16,60.0,181126,,,A", "latitude hemisphere"),
@@ -87,7 +91,7 @@ struct PositionTests {
         var worst = 0.0, worstRaw = 0.0
         var ns = line.t0 + 250_000_000
         while ns < line.t0 + 19_000_000_000 {
-            guard case let .position(p, age, method, _) = track.position(at: ns) else {
+            guard case let .position(p, age, method, _, _) = track.position(at: ns) else {
                 Issue.record("no position at \(ns)")
                 break
             }
@@ -104,7 +108,7 @@ struct PositionTests {
         #expect(worstRaw > 10, "the stale-fix error it replaces: \(worstRaw) m")
         // 0.6 s after the last fix: carried forward along speed and course.
         let last = line.t0 + 19_000_000_000
-        guard case let .position(ahead, age, method, _) = track.position(at: last + 600_000_000) else {
+        guard case let .position(ahead, age, method, _, _) = track.position(at: last + 600_000_000) else {
             Issue.record("no position just after the last fix")
             return
         }
@@ -124,12 +128,12 @@ struct PositionTests {
         for i in 8..<11 { try feed(line.epoch(i, fix: 2), into: &receiver, track: &track) }
         #expect(track.position(at: line.t0 + 6_500_000_000) == .noFix)
         // Between the last good fix (4 s) and the first no-fix report (5 s): only carried forward.
-        guard case let .position(_, age, _, _) = track.position(at: line.t0 + 4_500_000_000) else {
+        guard case let .position(_, age, _, _, _) = track.position(at: line.t0 + 4_500_000_000) else {
             Issue.record("no position before the outage")
             return
         }
         #expect(abs(age - 0.5) < 1e-9)
-        guard case let .position(after, _, _, _) = track.position(at: line.t0 + 9_500_000_000) else {
+        guard case let .position(after, _, _, _, _) = track.position(at: line.t0 + 9_500_000_000) else {
             Issue.record("no position after the fix came back")
             return
         }
@@ -176,9 +180,12 @@ struct GpsdReportTests {
         // A receiver with neither fix nor time yet: not an error, not a fix.
         #expect(try Self.report(#"{"class":"TPV","device":"/dev/ttyACM0","mode":1}"#) == .noFixWithoutTime)
         #expect(try Self.report(#"{"class":"TPV","mode":0}"#) == .noFixWithoutTime)
+        // gpsd's first TPV from a receiver whose GGA came before any date: a fix without a time,
+        // skipped quietly (it is not bad input).
+        #expect(try Self.report(#"{"class":"TPV","device":"/dev/ttyACM0","mode":3,"lat":48.1,"lon":11.5,"altMSL":520.0}"#) == .untimedFix)
     }
 
-    @Test("malformed or impossible reports are refused with the reason: not JSON, wrong types, latitude 95°, dates in 1980 and 2090, overlong lines")
+    @Test("malformed or impossible reports are refused with the reason: not JSON, wrong types, latitude 95°, dates outside 1980–2200 or invalid, overlong lines")
     func refusesBadReports() {
         let cases: [(String, GpsdReport.Failure)] = [
             (#"{"class":"TPV","mode":3,"#, .malformed("not JSON")),
@@ -186,9 +193,9 @@ struct GpsdReportTests {
             (#"{"mode":3}"#, .malformed("no class")),
             (#"{"class":"TPV","mode":"3","time":"2026-11-18T11:06:40.000Z"}"#, .malformed("wrong type at mode")),
             (#"{"class":"TPV","mode":3,"time":"2026-11-18T11:06:40.000Z","lat":95.0,"lon":11.5}"#, .invalid(field: "lat", value: "95.0")),
-            (#"{"class":"TPV","mode":3,"time":"1980-01-06T00:00:00.000Z","lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "1980-01-06T00:00:00.000Z")),
-            (#"{"class":"TPV","mode":3,"time":"2090-01-01T00:00:00.000Z","lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "2090-01-01T00:00:00.000Z")),
-            (#"{"class":"TPV","mode":3,"lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "missing")),
+            (#"{"class":"TPV","mode":3,"time":"1970-01-06T00:00:00.000Z","lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "1970-01-06T00:00:00.000Z")),
+            (#"{"class":"TPV","mode":3,"time":"2290-01-01T00:00:00.000Z","lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "2290-01-01T00:00:00.000Z")),
+            (#"{"class":"TPV","mode":3,"time":"2026-02-30T00:00:00.000Z","lat":48.1,"lon":11.5}"#, .invalid(field: "time", value: "2026-02-30T00:00:00.000Z")),
             (#"{"class":"TPV","mode":9,"time":"2026-11-18T11:06:40.000Z"}"#, .invalid(field: "mode", value: "9")),
         ]
         for (line, failure) in cases {
@@ -207,7 +214,7 @@ struct GpsdReportTests {
         for i in 0..<6 {
             for line in track.epoch(i) {
                 if let fix = try receiver.take(try NMEASentence(Substring(line))) {
-                    feed.report(fix, receivedAt: fix.time - 10_000_000_000 + 150_000_000)
+                    _ = feed.report(fix, receivedAt: fix.time - 10_000_000_000 + 150_000_000)
                 }
             }
         }

@@ -72,6 +72,12 @@ import Testing
         #expect(text.contains(#""clock":{"est_error_s":16,"gps_offset_s":-0.081,"max_error_s":16,"synchronized":false}"#), "\(text)")
         let back = try WireCoding.decode(WireReadEvent.self, from: Data(text.utf8))
         #expect(try back.readEvent() == event)
+        // A fix dated from the unit's synchronised clock (the receiver's date was wrong) says so.
+        var redated = event
+        redated.positionStatus?.dateFromSystemClock = true
+        let redatedText = Self.text(try WireCoding.encode(WireReadEvent(redated)))
+        #expect(redatedText.contains(#""position_status":{"date_from_system_clock":true,"fix_age_s":0.25,"satellites":9,"state":"interpolated"}"#), "\(redatedText)")
+        #expect(try WireCoding.decode(WireReadEvent.self, from: Data(redatedText.utf8)).readEvent() == redated)
 
         var wire = WireReadEvent(event)
         wire.positionStatus?.state = "stale"
