@@ -1,5 +1,6 @@
 public import Logging
 import Foundation
+import PlateKeeperCore
 
 #if canImport(Glibc)
 import Glibc
@@ -102,7 +103,7 @@ public struct JournaldLogHandler: LogHandler {
         file: String, function: String, line: UInt
     ) -> [UInt8] {
         var fields: [(String, String)] = [
-            ("MESSAGE", message),
+            ("MESSAGE", Printable.escaped(message, keepingNewlines: true)),
             ("PRIORITY", "\(priority(level))"),
             ("SYSLOG_IDENTIFIER", "platekeeper"),
             ("LOGGER", label),
@@ -113,7 +114,8 @@ public struct JournaldLogHandler: LogHandler {
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             guard var name = fieldName(key) else { continue }
             if ownFields.contains(name) { name = "META_" + name }
-            fields.append((name, "\(value)"))
+            // A value from outside (a camera name) cannot drive the terminal journalctl prints to.
+            fields.append((name, Printable.escaped("\(value)", keepingNewlines: true)))
         }
         var bytes: [UInt8] = []
         for (name, value) in fields {
@@ -158,10 +160,9 @@ public struct JournaldLogHandler: LogHandler {
         return line + "\n"
     }
 
+    /// Newlines and every other control character (an ESC in a camera name) as escapes.
     private static func escapeNewlines(_ s: String) -> String {
-        guard s.contains(where: \.isNewline) else { return s }
-        return s.replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n")
-            .replacingOccurrences(of: "\r", with: "\\r")
+        Printable.escaped(s.replacingOccurrences(of: "\r\n", with: "\n"))
     }
 
     private static func quote(_ s: String) -> String {

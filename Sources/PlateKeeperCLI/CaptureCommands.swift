@@ -40,7 +40,7 @@ struct CamerasCommand: ParsableCommand {
         } else if infos.isEmpty, !failed {
             print("no V4L2 devices (/dev/video*)")
         } else {
-            for info in infos { print(Self.render(info)) }
+            for info in infos { print(Printable.escaped(Self.render(info), keepingNewlines: true)) }
         }
         if failed { throw ExitCode.failure }
     }

@@ -67,7 +67,7 @@ struct ReplayCommand: ParsableCommand {
                     var line = Self.jsonLine(frame: frame, read: plate, milliseconds: ms)
                     if let positions { line = Self.withPosition(line, positions.lookup(at: frame.captureTime.unixNanoseconds, clockSynchronized: true)) }
                     print(line)
-                case .table: print(TableRow.format(frame: frame, read: plate, milliseconds: ms))
+                case .table: print(Printable.escaped(TableRow.format(frame: frame, read: plate, milliseconds: ms)))
                 }
             }
         }

@@ -1,15 +1,17 @@
+import PlateKeeperCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Writing to stderr, and a progress bar that shows only when stderr is a terminal.
 enum Terminal {
+    /// One line on stderr; names from outside in it (a frame's file name) cannot forge another.
     static func error(_ message: String) {
-        write2("platekeeper: \(message)\n")
+        write2("platekeeper: \(Printable.escaped(message))\n")
     }
 
     static func stderrLine(_ message: String) {
-        write2(message + "\n")
+        write2(Printable.escaped(message) + "\n")
     }
 
     /// Unbuffered write to file descriptor 2.

@@ -64,6 +64,18 @@ struct LoggingTests {
         #expect(line == "<3>new configuration rejected errors=\"a.toml:3: x\\na.toml:4: y\"\n")
     }
 
+    @Test("control characters from outside (ESC in a camera's name or a device's error) reach neither stderr nor journald raw")
+    func controlCharactersEscaped() throws {
+        let line = JournaldLogHandler.line(
+            message: "camera \u{1B}[2J gone", level: .error, metadata: ["camera.id": "lane\u{1B}]0;pwned\u{07}", "error": "a\rb"], timestamps: false)
+        #expect(!line.dropLast().contains { $0.isNewline || $0 == "\u{1B}" || $0 == "\u{07}" }, "\(line.debugDescription)")
+        #expect(line.contains("lane\\u{1B}]0;pwned\\u{7}"), "\(line)")
+        let record = JournaldLogHandler.record(
+            message: "x\u{1B}[31m", level: .error, label: "platekeeper", metadata: ["camera.id": "a\u{9B}b"], file: "f", function: "g", line: 1)
+        let fields = try Self.fields(record)
+        #expect(fields["MESSAGE"] == "x\\u{1B}[31m" && fields["CAMERA_ID"] == "a\\u{9B}b", "\(fields)")
+    }
+
     @Test("JOURNAL_STREAM counts only while it names this process's stderr")
     func journalStreamDetection() throws {
         var info = stat()

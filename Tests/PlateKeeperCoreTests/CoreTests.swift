@@ -58,3 +58,12 @@ import Testing
         #expect(PixelFormat.mjpeg.frameBytes(width: 640, height: 480) == nil)
     }
 }
+
+@Suite struct PrintableTests {
+    @Test("control characters are escaped, letters of every script kept; newlines kept only when asked")
+    func escapes() {
+        #expect(Printable.escaped("lane-1 Zürich 東京") == "lane-1 Zürich 東京")
+        #expect(Printable.escaped("a\nb\r\t\u{1B}[31m\u{7F}\u{85}") == "a\\nb\\r\\t\\u{1B}[31m\\u{7F}\\u{85}")
+        #expect(Printable.escaped("a\nb\u{1B}", keepingNewlines: true) == "a\nb\\u{1B}")
+    }
+}
