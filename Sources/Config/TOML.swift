@@ -11,7 +11,8 @@
 /// `[[arrays of tables]]` with TOML's rules on redefinition, basic and literal strings (single-
 /// and multi-line, all escapes), integers (decimal, hex, octal, binary, underscores; out-of-range
 /// values are errors), floats (with `inf` and `nan`), booleans, dates and times (kept as text),
-/// arrays and inline tables. Nesting is bounded (`maxDepth`) so hostile input cannot exhaust the stack.
+/// arrays and inline tables. Nesting and dotted keys are bounded (`maxDepth`) so hostile input cannot
+/// exhaust the stack or the loader's memory.
 struct TOMLParser {
     /// A syntax or structure error at a line.
     struct Failure: Error, Equatable {
@@ -162,6 +163,8 @@ struct TOMLParser {
             }
             i += 1
             skipWhitespace()
+            // Each segment is a level of the tree, which the loader walks: bounded like nesting.
+            guard keys.count < Self.maxDepth else { throw fail("a dotted key has more than \(Self.maxDepth) parts") }
             keys.append(try simpleKey())
         }
     }

@@ -88,7 +88,7 @@ struct HostileDaemonTests {
         #expect(daemon.wait() == 0)
     }
 
-    @Test("SIGHUP with a file the old TOML library aborted on, a journal that cannot be opened, or a pipeline that cannot start keeps the daemon running")
+    @Test("SIGHUP with a file the old TOML library aborted on, a 30,000-part dotted key, a journal that cannot be opened, or a pipeline that cannot start keeps the daemon running")
     func reloads() throws {
         let unit = try Self.unit(DaemonTests.replayCamera("one", "stills", loop: true, speed: 1))
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
@@ -97,6 +97,12 @@ struct HostileDaemonTests {
         try (original + "\n[#x]\n").write(toFile: unit.config, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
         #expect(waitUntil(timeout: 10) { daemon.log.contains("new configuration rejected") })
+        // A 30,000-part dotted key once crashed the daemon on SIGHUP (the loader recursed per part).
+        try (original + "\n" + Array(repeating: "a", count: 30_000).joined(separator: ".") + " = 1\n")
+            .write(toFile: unit.config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("more than 32 parts") }, "\(daemon.log.suffix(2000))")
+        #expect(daemon.wait(timeout: 0.5) == nil, "still running")
         // A journal path under a regular file: its folder can never be made.
         let blocker = try unit.dir.write("blocker", "a file, not a folder")
         let unusable = original.replacingOccurrences(of: unit.journalPath, with: blocker + "/journal.sqlite")
