@@ -234,7 +234,7 @@ struct Pipeline: Sendable {
         let position = PositionSetup(config: config.position, logger: logger)
         let board = StatusBoard(
             version: Daemon.version, position: position.feed, clockOffsetWarningSeconds: position.clockOffsetWarningSeconds,
-            diskPath: (config.journal.path as NSString).deletingLastPathComponent,
+            diskPath: Paths.folder(of: config.journal.path),
             queuedFrames: { queue.count })
         if let moved = journal.quarantined { board.quarantined(moved.path) }
         let metrics = config.metrics.textfile.isEmpty ? DaemonMetrics.off : DaemonMetrics.prometheus()

@@ -1,6 +1,7 @@
 public import Config
 import Foundation
 import Hotlist
+import PlateKeeperCore
 import Recognition
 
 #if canImport(Glibc)
@@ -36,17 +37,17 @@ public enum Preflight {
         }
 
         // Folders the daemon makes: the journal's and the status socket's.
-        if let problem = creatableProblem(folder: (config.journal.path as NSString).deletingLastPathComponent) {
+        if let problem = creatableProblem(folder: Paths.folder(of: config.journal.path)) {
             error("journal.path", problem)
         } else if FileManager.default.fileExists(atPath: config.journal.path), access(config.journal.path, R_OK | W_OK) != 0 {
             error("journal.path", "\(config.journal.path) exists but cannot be read and written: \(String(cString: strerror(errno)))")
         }
-        if let problem = creatableProblem(folder: (config.status.socket as NSString).deletingLastPathComponent) {
+        if let problem = creatableProblem(folder: Paths.folder(of: config.status.socket)) {
             error("status.socket", problem)
         }
         // The metrics folder belongs to node_exporter: the daemon does not make it.
         if !config.metrics.textfile.isEmpty {
-            let folder = (config.metrics.textfile as NSString).deletingLastPathComponent
+            let folder = Paths.folder(of: config.metrics.textfile)
             if !isFolder(folder) {
                 warning("metrics.textfile", "the folder \(folder) does not exist (is prometheus-node-exporter installed?); metrics will not be written")
             } else if access(folder, W_OK | X_OK) != 0 {
@@ -122,7 +123,7 @@ public enum Preflight {
         var missing: [String] = []
         while !FileManager.default.fileExists(atPath: path) {
             missing.append(path)
-            let parent = (path as NSString).deletingLastPathComponent
+            let parent = Paths.folder(of: path)
             if parent == path || parent.isEmpty { break }
             path = parent
         }

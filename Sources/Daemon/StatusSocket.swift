@@ -57,7 +57,7 @@ public enum StatusSocket {
     /// Binds and listens at `path` (creating its folder, mode 0750). A stale socket is replaced; a
     /// socket another daemon still answers on is an error, and so is any other kind of file there.
     static func listen(at path: String) throws -> Int32 {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = Paths.folder(of: path)
         if !FileManager.default.fileExists(atPath: folder) {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])

@@ -53,7 +53,7 @@ public final class Journal: Sendable {
         }
         self.settings = settings
         let path = settings.path
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = Paths.folder(of: path)
         var moved: (String, String)?
         // Where read-only tools open the file (nil for the daemon).
         let readOnly: String?
@@ -492,7 +492,7 @@ public final class Journal: Sendable {
         Glibc.close(fd)
         guard n >= 0 else { throw accessError(path, call: "read", errno: readErrno) }
         if writable {
-            let folder = (path as NSString).deletingLastPathComponent
+            let folder = Paths.folder(of: path)
             for p in [path, path + "-wal", path + "-shm", folder.isEmpty ? "." : folder] where access(p, F_OK) == 0 {
                 if access(p, R_OK | W_OK) != 0 { throw accessError(p, call: "access", errno: errno) }
             }

@@ -26,10 +26,14 @@ struct StageBenchCommand: ParsableCommand {
 
     @OptionGroup var recognition: RecognitionOptions
 
+    func validate() throws {
+        try require(repeats, in: 1...10_000, "--repeats")
+    }
+
     func run() throws {
         let plan = ReplaySource.plan(paths)
         for e in plan.errors { Terminal.error("\(e)") }
-        guard !plan.items.isEmpty, repeats >= 1 else { throw ValidationError("no frames to measure") }
+        guard !plan.items.isEmpty else { throw ValidationError("no frames to measure") }
         let reader = try recognition.makeReader()
         let source = try ReplaySource()
         let clock = ContinuousClock()

@@ -66,7 +66,7 @@ struct VehicleBenchCommand: ParsableCommand {
         let plan = ReplaySource.plan(paths)
         let source = try ReplaySource()
         var byFolder: [String: [ReplayItem]] = [:]
-        for item in plan.items { byFolder[(item.path as NSString).deletingLastPathComponent, default: []].append(item) }
+        for item in plan.items { byFolder[Paths.folder(of: item.path), default: []].append(item) }
         var passes: [Pass] = []
         for folder in byFolder.keys.sorted() {
             let expectedPath = (folder as NSString).appendingPathComponent("expected.txt")

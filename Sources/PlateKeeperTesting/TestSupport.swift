@@ -1,4 +1,5 @@
 import Foundation
+import PlateKeeperCore
 
 /// A folder under the system temporary directory, removed when the value is released.
 ///
@@ -21,7 +22,7 @@ public final class TemporaryDirectory: Sendable {
     @discardableResult
     public func write(_ name: String, _ bytes: [UInt8]) throws -> String {
         let p = file(name)
-        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: Paths.folder(of: p), withIntermediateDirectories: true)
         try Data(bytes).write(to: URL(fileURLWithPath: p))
         return p
     }
@@ -47,7 +48,7 @@ public enum TestPaths {
     public static var openALPRBenchmarks: String? {
         let candidates = [
             ProcessInfo.processInfo.environment["PLATEKEEPER_DATASETS"],
-            ((repository as NSString).deletingLastPathComponent as NSString).appendingPathComponent("shared/datasets/openalpr-benchmarks"),
+            (Paths.folder(of: repository) as NSString).appendingPathComponent("shared/datasets/openalpr-benchmarks"),
         ].compactMap { $0 }
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }
