@@ -51,23 +51,54 @@ public struct RecordingManifest: Sendable, Codable, Equatable {
 
     public static let fileName = "manifest.json"
 
+    /// Frame entries a manifest may list (32 MiB holds some 200,000 real ones).
+    public static let maxFrames = 1_000_000
+    /// Bytes of one frame entry.
+    static let maxEntryBytes = 64 << 10
+
     /// Parses and validates a manifest. Errors name the frame entry and field at fault.
+    ///
+    /// The document is walked, not built: each frame entry is decoded on its own, and anything
+    /// else is skipped where it lies, so memory is the entries kept, whatever else the file holds
+    /// (a 32 MiB array of junk once cost 0.9 GB).
     public static func parse(_ data: Data, path: String) throws(CaptureError) -> RecordingManifest {
-        let manifest: RecordingManifest
+        try parse(bytes: [UInt8](data), path: path)
+    }
+
+    /// `parse` of the file's bytes as read, without a copy.
+    public static func parse(bytes: [UInt8], path: String) throws(CaptureError) -> RecordingManifest {
+        var version: Int?, camera: String?, clockQuality: String?, frames: [Entry]?
+        var scanner = JSONScanner(bytes)
         do {
-            manifest = try JSONDecoder().decode(RecordingManifest.self, from: data)
-        } catch let DecodingError.keyNotFound(key, ctx) {
-            throw CaptureError(.badManifest, path: path, "missing key '\(key.stringValue)' at \(describe(ctx.codingPath))")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw CaptureError(.badManifest, path: path, "wrong type at \(describe(ctx.codingPath)): \(ctx.debugDescription)")
-        } catch let DecodingError.valueNotFound(_, ctx) {
-            throw CaptureError(.badManifest, path: path, "null value at \(describe(ctx.codingPath))")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            let detail = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            throw CaptureError(.badManifest, path: path, "not valid JSON: \(detail ?? ctx.debugDescription)")
+            guard scanner.peek() == UInt8(ascii: "{") else {
+                _ = try scanner.value()
+                throw CaptureError(.badManifest, path: path, "wrong type at top level: expected an object")
+            }
+            try scanner.object { key, s in
+                switch key {
+                case "version": version = try decode(Int.self, &s, at: ".version", path: path)
+                case "camera": camera = try decode(String?.self, &s, at: ".camera", path: path)
+                case "clockQuality": clockQuality = try decode(String?.self, &s, at: ".clockQuality", path: path)
+                case "frames":
+                    var list: [Entry] = []
+                    try s.array { i, s in
+                        guard i < maxFrames else { throw CaptureError(.badManifest, path: path, "more than \(maxFrames) frames") }
+                        list.append(try decode(Entry.self, &s, at: ".frames[\(i)]", path: path))
+                    }
+                    frames = list
+                default:
+                    try s.value()
+                }
+            }
+            try scanner.end()
+        } catch let error as CaptureError {
+            throw error
         } catch {
-            throw CaptureError(.badManifest, path: path, "cannot decode: \(error)")
+            throw CaptureError(.badManifest, path: path, "not valid JSON: \(error)")
         }
+        guard let version else { throw CaptureError(.badManifest, path: path, "missing key 'version' at top level") }
+        guard let frames else { throw CaptureError(.badManifest, path: path, "missing key 'frames' at top level") }
+        let manifest = RecordingManifest(version: version, camera: camera, clockQuality: clockQuality, frames: frames)
         guard manifest.version == 1 else {
             throw CaptureError(.badManifest, path: path, "unsupported manifest version \(manifest.version) (this build reads version 1)")
         }
@@ -105,7 +136,28 @@ public struct RecordingManifest: Sendable, Codable, Equatable {
     /// it are a damaged or forged manifest, not evidence.
     static let captureTimeRange: ClosedRange<Int64> = 0...ISO8601.parse("2199-12-31T23:59:59.999Z")!
 
-    private static func describe(_ path: [any CodingKey]) -> String {
-        path.isEmpty ? "top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    /// Decodes the next value (at most `maxEntryBytes`) as `T`; errors name `at` and the field.
+    private static func decode<T: Decodable>(_ type: T.Type, _ s: inout JSONScanner, at: String, path: String) throws -> T {
+        let range = try s.value()
+        guard range.count <= maxEntryBytes else { throw CaptureError(.badManifest, path: path, "\(at): longer than \(maxEntryBytes) bytes") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(s.bytes[range]))
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw CaptureError(.badManifest, path: path, "missing key '\(key.stringValue)' at \(at)\(describe(ctx.codingPath, root: ""))")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw CaptureError(.badManifest, path: path, "wrong type at \(at)\(describe(ctx.codingPath, root: "")): \(ctx.debugDescription)")
+        } catch let DecodingError.valueNotFound(_, ctx) {
+            throw CaptureError(.badManifest, path: path, "null value at \(at)\(describe(ctx.codingPath, root: ""))")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            let detail = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            throw CaptureError(.badManifest, path: path, "not valid JSON at \(at): \(detail ?? ctx.debugDescription)")
+        } catch {
+            throw CaptureError(.badManifest, path: path, "cannot decode \(at): \(error)")
+        }
+    }
+
+    private static func describe(_ path: [any CodingKey], root: String = "top level") -> String {
+        if path.isEmpty { return root }
+        return path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
     }
 }

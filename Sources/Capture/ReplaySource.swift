@@ -127,7 +127,7 @@ public final class ReplaySource {
         } catch {
             throw CaptureError(error.isMissing ? .notFound : .unreadable, path: manifestPath, "cannot read manifest: \(error)")
         }
-        let manifest = try RecordingManifest.parse(Data(bytes), path: manifestPath)
+        let manifest = try RecordingManifest.parse(bytes: bytes, path: manifestPath)
         let quality = manifest.clockQuality.flatMap(ClockQuality.init(rawValue:)) ?? .recorded
         return manifest.frames.enumerated().map { i, f in
             ReplayItem(

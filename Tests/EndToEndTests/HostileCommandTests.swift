@@ -19,6 +19,55 @@ struct HostileCommandTests {
         #expect(try parseReads(result.stdout).map(\.plate) == ["5ENX018", "5ENX018"])
     }
 
+    @Test("a newline or ESC in a frame's file name cannot forge a line on replay's stderr or drive the terminal")
+    func forgedFileNames() throws {
+        let dir = try TemporaryDirectory()
+        let name = "x\nplatekeeper: all frames read, 0 failed\u{1B}[2J.jpg"
+        _ = try dir.write(name, [0xFF, 0xD8, 0xFF, 0xE0, 0, 0])
+        let result = try runCommand(TestPaths.executable, ["replay", "--format", "table", dir.path])
+        let lines = result.stderr.split(separator: "\n")
+        #expect(!lines.contains { $0.hasPrefix("platekeeper: all frames read") }, "\(result.stderr)")
+        #expect(!result.stderr.contains("\u{1B}") && !result.stdout.contains("\u{1B}"), "\(result.stderr.debugDescription)")
+        #expect(result.stderr.contains("x\\nplatekeeper: all frames read"), "\(result.stderr)")
+    }
+
+    /// Peak resident memory of `platekeeper ARGS`, in MiB, measured by the kernel for that
+    /// process alone (a Python parent's RUSAGE_CHILDREN), and its exit status.
+    static func peakMemory(_ arguments: [String]) throws -> (mib: Double, status: Int32, stderr: String) {
+        let script = """
+            import resource, subprocess, sys
+            r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            sys.stderr.write(r.stderr.decode(errors="replace"))
+            print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)
+            """
+        let result = try runCommand("/usr/bin/python3", ["-c", script, TestPaths.executable] + arguments)
+        let parts = result.stdout.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        return ((Double(parts.first ?? "") ?? .infinity) / 1024, Int32(parts.last ?? "") ?? -1, result.stderr)
+    }
+
+    @Test("a 32 MiB manifest holding one large array, and a 64 MiB position.log of junk lines, are read in bounded memory (they took 0.9 and 1.2 GB)")
+    func largeRecordingFiles() throws {
+        let dir = try TemporaryDirectory()
+        let rec = dir.file("rec")
+        try FileManager.default.createDirectory(atPath: rec, withIntermediateDirectories: true)
+        let still = try BoundedFile.read((frames("stills") as NSString).appendingPathComponent("day-clear.jpg"), limit: 1 << 24)
+        _ = try dir.write("rec/a.jpg", still)
+        var manifest = Array(#"{"version": 1, "frames": [{"file": "a.jpg", "captureTime": "2026-11-27T13:05:01.250Z"}], "junk": ["#.utf8)
+        let filler = Array("0,".utf8)
+        while manifest.count < (32 << 20) - 64 { manifest += filler }
+        manifest += Array("0]}".utf8)
+        _ = try dir.write("rec/manifest.json", manifest)
+        var log = [UInt8]()
+        log.reserveCapacity(64 << 20)
+        let junk = Array("x\n".utf8)
+        while log.count < 64 << 20 { log += junk }
+        _ = try dir.write("rec/position.log", log)
+        let (mib, status, stderr) = try Self.peakMemory(["replay", rec])
+        print("replay of a 32 MiB manifest and a 64 MiB junk position log: peak RSS \(String(format: "%.0f", mib)) MiB, exit \(status)")
+        #expect(status == 0, "\(stderr)")
+        #expect(mib < 300, "peak RSS \(mib) MiB")
+    }
+
     @Test("no decoder prints to stderr: every line there is the program's own")
     func labelledStderr() throws {
         let dir = try TemporaryDirectory()
@@ -43,11 +92,22 @@ struct HostileCommandTests {
         ["record", "--camera", "/dev/null", "--seconds", "1e300", "/tmp/nowhere"],
         ["bench", "vehicles", "--simulate", "9223372036854775807"],
         ["bench", "journal", "--commits=-1"],
+        ["bench", "journal", "--commits", "5"],
+        ["bench", "stages", "--repeats", "9223372036854775807", "TestFrames"],
     ])
     func overflowingArguments(_ arguments: [String]) throws {
         let result = try runCommand(TestPaths.executable, arguments)
         #expect(result.status == 64, "\(arguments): status \(result.status), \(result.stderr)")
         #expect(result.stderr.contains("must be"), "\(result.stderr)")
+    }
+
+    @Test("a one-character relative journal path (Foundation's path code trapped on it) is an ordinary missing journal", arguments: ["stats", "report"])
+    func oneCharacterJournalPath(_ command: String) throws {
+        let dir = try TemporaryDirectory()
+        let result = try runCommand("/bin/sh", ["-c", "cd \"$1\" && exec \"$2\" journal \(command) --journal=a", "sh", dir.path, TestPaths.executable])
+        #expect(result.status == 1, "status \(result.status): \(result.stderr)")
+        #expect(result.stderr.contains("no journal file"), "\(result.stderr)")
+        #expect(Paths.folder(of: "a") == "" && Paths.folder(of: "/a") == "/" && Paths.folder(of: "x/y/") == "x" && Paths.folder(of: "/v//j.sqlite") == "/v")
     }
 }
 
