@@ -2,8 +2,9 @@ import Foundation
 import CCurl
 import PlateKeeperCore
 
-/// `HTTPTransport` over libcurl: HTTP/1.1 and HTTP/2 with TLS from the system's OpenSSL, the
-/// system trust store or a configured CA bundle, and an optional client certificate (mTLS).
+/// `HTTPTransport` over libcurl: HTTP/1.1 and HTTP/2 with TLS 1.2 or later from the system's
+/// OpenSSL, the system trust store or a configured CA bundle instead of it, and an optional client
+/// certificate (mTLS).
 ///
 /// Why libcurl and not async-http-client or URLSession: FoundationNetworking's URLSession cannot
 /// present a client certificate on Linux, and async-http-client adds BoringSSL and SwiftNIO to the
@@ -103,11 +104,18 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
                 ("CURLOPT_NOPROGRESS", ccurl_setopt_long(h, CURLOPT_NOPROGRESS, 0)),
                 ("CURLOPT_SSL_VERIFYPEER", ccurl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1)),
                 ("CURLOPT_SSL_VERIFYHOST", ccurl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2)),
+                // TLS 1.2 at least, whatever the system's OpenSSL policy allows.
+                ("CURLOPT_SSLVERSION", ccurl_setopt_long(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2)),
             ]
             if request.method != "GET" {
                 results.append(("CURLOPT_POSTFIELDSIZE_LARGE", ccurl_setopt_offset(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))))
             }
-            if let ca = tls.caFile { results.append(("CURLOPT_CAINFO", ccurl_setopt_string(h, CURLOPT_CAINFO, ca))) }
+            if let ca = tls.caFile {
+                // The fleet's CA instead of the system's trust: Debian's libcurl also trusts its CA
+                // path (/etc/ssl/certs) unless told not to, and any CA there would be believed.
+                results.append(("CURLOPT_CAINFO", ccurl_setopt_string(h, CURLOPT_CAINFO, ca)))
+                results.append(("CURLOPT_CAPATH", ccurl_setopt_pointer(h, CURLOPT_CAPATH, nil)))
+            }
             if let cert = tls.clientCertificate {
                 results.append(("CURLOPT_SSLCERT", ccurl_setopt_string(h, CURLOPT_SSLCERT, cert)))
                 results.append(("CURLOPT_SSLKEY", ccurl_setopt_string(h, CURLOPT_SSLKEY, tls.clientKey ?? cert)))
@@ -138,6 +146,9 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
             case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE,
                  CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_CRL_BADFILE:
                 kind = .tls
+            case CURLE_RECV_ERROR where Self.isTLSAlert(message), CURLE_SEND_ERROR where Self.isTLSAlert(message):
+                // TLS 1.3 sends the server's refusal of a client certificate after the handshake.
+                kind = .tls
             case CURLE_WRITE_ERROR where exchange.overflow:
                 kind = .tooLarge
                 message = "reply larger than \(Self.maxReplyBytes) bytes"
@@ -156,6 +167,14 @@ public final class CurlTransport: HTTPTransport, @unchecked Sendable {
         return .success(HTTPReply(
             status: status, body: exchange.body,
             retryAfterSeconds: retryCode == CURLE_OK && retryAfter > 0 ? Double(min(retryAfter, 86_400)) : nil))
+    }
+
+    /// A TLS alert about certificates in an OpenSSL error ("tlsv13 alert certificate required",
+    /// "sslv3 alert bad certificate", "tlsv1 alert unknown ca").
+    public static func isTLSAlert(_ message: String) -> Bool {
+        let m = message.lowercased()
+        return m.contains("alert") && (m.contains("certificate") || m.contains("unknown ca") || m.contains("handshake failure")
+            || m.contains("protocol version"))
     }
 
     private static let write: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in

@@ -10,8 +10,9 @@ public enum UploadOutcome: Sendable, Equatable {
     /// 400, 413 or 422: something in the batch is bad. `rejected` names the bad reads when the store
     /// could tell; otherwise the uploader splits the batch to find them.
     case poison(status: Int, reason: String, rejected: [UploadReply.Rejection])
-    /// 401 or 403: the token or the certificate is not accepted; nothing will pass until an
-    /// operator acts, so back off long.
+    /// 401 or 403 (the token or the certificate is not accepted), a redirect (the URL is wrong),
+    /// or a TLS failure (a certificate or CA mistake): nothing will pass until an operator acts,
+    /// so status says so at once and the uploader backs off long.
     case refused(status: Int, reason: String)
     /// 408, 429, 503 and other 5xx, a reply that is not the contract's, or no reply at all:
     /// try again later (after Retry-After when the store gave one).
@@ -35,6 +36,9 @@ public enum UploadOutcome: Sendable, Equatable {
             return .poison(status: reply.status, reason: "HTTP \(reply.status)\(detail)", rejected: rejected)
         case 401, 403:
             return .refused(status: reply.status, reason: "HTTP \(reply.status)\(detail)")
+        case 300...399:
+            // Redirects are not followed (the token would go wherever they point): the URL needs an operator.
+            return .refused(status: reply.status, reason: "HTTP \(reply.status): the store's URL redirects; set [upload] url to where it points")
         case 408, 429, 503:
             return .retry(reason: "HTTP \(reply.status)\(detail)", after: reply.retryAfterSeconds)
         default:

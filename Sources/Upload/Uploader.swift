@@ -7,7 +7,8 @@ import WireFormat
 /// What `platekeeper status` shows of the upload stage (the backlog itself comes from the journal).
 public struct UploadStatus: Sendable, Codable, Equatable {
     /// `idle` (nothing to send), `filling` (waiting for a fuller batch), `sending`, `backing-off`,
-    /// `refused` (401/403: the token or certificate needs an operator), `stopped`.
+    /// `refused` (401/403, a redirect, a TLS failure: the token, URL or a certificate needs an
+    /// operator), `stopped`.
     public var state = "idle"
     public var url = ""
     public var lastSuccess: String?
@@ -155,7 +156,8 @@ public final class Uploader: Sendable {
             outcome = UploadOutcome.classify(try await transport.post(request), sent: Set(ids))
         } catch {
             if error.kind == .cancelled { return .wait(seconds: 0, state: "stopped", reason: "cancelled") }
-            outcome = .retry(reason: error.description, after: nil)
+            // A certificate or CA mistake needs an operator as much as a refused token does.
+            outcome = error.kind == .tls ? .refused(status: 0, reason: "TLS: \(error.description)") : .retry(reason: error.description, after: nil)
         }
         do {
             switch outcome {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes the throwaway PKI of the store's TLS tests in the folder given: a fleet CA, a server
 certificate for 127.0.0.1, a unit's client certificate, and the bad ones (another CA, an expired
-server certificate, an expired client certificate). Keys are P-256; nothing here is ever reused."""
+server certificate, an expired client certificate, a server certificate of another CA). Keys are P-256; nothing here is ever reused."""
 import datetime
 import ipaddress
 import sys
@@ -61,3 +61,4 @@ leaf("server-expired", fleet_key, fleet, True, *expired)
 leaf("unit", fleet_key, fleet, False, *valid)
 leaf("unit-expired", fleet_key, fleet, False, *expired)
 leaf("unit-other-ca", other_key, other, False, *valid)
+leaf("server-other-ca", other_key, other, True, *valid)
