@@ -99,10 +99,20 @@ public final class ReadStore: Sendable {
         return nil
     }
 
-    /// Stores the events of a batch from `unit` (already validated) in one transaction. Events the
-    /// store already holds are left as they are. Returns how many rows were new.
-    public func insert(_ events: [WireReadEvent], unit: String, batch: UUID) async throws -> Int {
-        guard !events.isEmpty else { return 0 }
+    /// What became of a batch's reads.
+    public struct Stored: Sendable, Equatable {
+        /// Reads new to the store.
+        public var inserted = 0
+        /// Ids the store holds as another read (another unit's, or this unit's with another
+        /// first_seen): refused, nothing of them stored or changed.
+        public var conflicts: [UUID] = []
+    }
+
+    /// Stores the events of a batch from `unit` (already validated) in one transaction. A read the
+    /// store already holds from this unit with the same first_seen is left as it is (a retry);
+    /// an id it holds as another read is a conflict, and nothing of that read is stored.
+    public func insert(_ events: [WireReadEvent], unit: String, batch: UUID) async throws -> Stored {
+        guard !events.isEmpty else { return Stored() }
         let days = Set(events.compactMap { ISO8601.parse($0.firstSeen) }.map {
             Calendar.utc.startOfDay(for: Date(timeIntervalSince1970: Double($0) / 1e9))
         })
@@ -124,11 +134,38 @@ public final class ReadStore: Sendable {
         } ?? [:]
         struct DayCamera: Hashable { var day: String, camera: String }
         return try await client.withTransaction(logger: logger) { connection in
+            // Claim the ids first: an id new to the store is this read's from now on. A second
+            // batch holding the same new id waits here for this one's commit, then finds it taken.
+            var claimed = Set<UUID>()
+            let ids = events.map(\.id), times = events.map(\.firstSeen)
+            for try await id in try await connection.query("""
+                INSERT INTO read_id (id, first_seen, unit)
+                SELECT id, first_seen, \(unit) FROM unnest(\(ids)::uuid[], \(times)::text[]::timestamptz[]) AS b(id, first_seen)
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """, logger: logger).decode(UUID.self) {
+                claimed.insert(id)
+            }
+            var stored = Stored()
+            let others = events.filter { !claimed.contains($0.id) }
+            if !others.isEmpty {
+                // Held before: the same read (this unit, the same first_seen) is a retry; anything else a conflict.
+                var same = Set<UUID>()
+                for try await id in try await connection.query("""
+                    SELECT r.id FROM read_id r JOIN unnest(\(others.map(\.id))::uuid[], \(others.map(\.firstSeen))::text[]::timestamptz[]) AS b(id, first_seen)
+                    ON r.id = b.id WHERE r.unit = \(unit) AND r.first_seen = b.first_seen
+                    """, logger: logger).decode(UUID.self) {
+                    same.insert(id)
+                }
+                stored.conflicts = Array(Set(others.map(\.id)).subtracting(same)).sorted { $0.uuidString < $1.uuidString }
+            }
+            // Within one batch an id may repeat: its first occurrence is the read.
+            var seenInBatch = Set<UUID>()
+            let fresh = events.filter { claimed.contains($0.id) && seenInBatch.insert($0.id).inserted }
             var inserted = 0
             var counts: [DayCamera: (reads: Int, hits: Int)] = [:]
             var start = 0
-            while start < events.count {
-                let chunk = events[start..<min(events.count, start + perStatement)]
+            while start < fresh.count {
+                let chunk = fresh[start..<min(fresh.count, start + perStatement)]
                 start += chunk.count
                 var bindings = PostgresBindings(capacity: chunk.count * columns)
                 var rows: [String] = []
@@ -197,7 +234,8 @@ public final class ReadStore: Sendable {
                     ON CONFLICT (day, unit, camera) DO UPDATE SET reads = daily_count.reads + EXCLUDED.reads, hits = daily_count.hits + EXCLUDED.hits
                     """, logger: logger)
             }
-            return inserted
+            stored.inserted = inserted
+            return stored
         }
     }
 
@@ -251,7 +289,7 @@ public final class ReadStore: Sendable {
                 to_char(first_seen AT TIME ZONE 'UTC', \(timeFormat)), to_char(last_seen AT TIME ZONE 'UTC', \(timeFormat)),
                 clock_quality, frames, best_frame, position::text, to_char(best_seen AT TIME ZONE 'UTC', \(timeFormat)),
                 position_status::text, clock::text, hit::text, sealed
-            FROM read_event \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            FROM read_event \(Self.registered) \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY first_seen DESC LIMIT \(max(1, min(query.limit, 1000)))
             """
         let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
@@ -296,12 +334,16 @@ public final class ReadStore: Sendable {
         return out
     }
 
+    /// Joins each row to the id registry: exactly the row of the unit and first_seen that hold the
+    /// id is a read; a row stored before the registry under a taken id is never served.
+    static let registered = "JOIN read_id USING (id, first_seen, unit)"
+
     /// The crop of read `id`, or nil when there is no such read or it has no crop.
     public func crop(_ id: UUID) async throws -> Data? {
         let timeFormat = Self.timeFormat
         let sql: PostgresQuery = """
             SELECT crop, sealed IS NOT NULL, hit IS NOT NULL, to_char(first_seen AT TIME ZONE 'UTC', \(unescaped: timeFormat))
-            FROM read_event WHERE id = \(id) LIMIT 1
+            FROM read_event \(unescaped: Self.registered) WHERE read_event.id = \(id)
             """
         for try await (crop, isSealed, hit, firstSeen) in try await client.query(sql, logger: logger).decode((ByteBuffer?, Bool, Bool, String).self) {
             guard let crop else { return nil }

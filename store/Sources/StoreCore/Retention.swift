@@ -53,6 +53,10 @@ extension ReadStore {
                 SELECT \(rule), count(*), min(first_seen), max(first_seen) FROM gone HAVING count(*) > 0
                 """, logger: logger)
         }
+        // An id is held as long as any read of its age may be: then a retry of it is refused as
+        // past retention anyway (`storePolicyProblem`), and the registry does not grow for ever.
+        let idCutoff = now.addingTimeInterval(-max(retention.seconds(hit: false), retention.seconds(hit: true)))
+        try await client.query("DELETE FROM read_id WHERE first_seen < \(idCutoff.iso8601)::timestamptz", logger: logger)
         // Crypto-shredding: a day's key goes once its whole day is past its class's retention,
         // and with it every copy of those reads (WAL, backups, replicas) becomes unreadable.
         if let keys = sealer?.keys {

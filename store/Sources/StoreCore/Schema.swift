@@ -114,6 +114,19 @@ public enum StoreSchema {
             )
             """,
         ]),
+        // A read id is the store's identity across partitions: one row per id, naming the unit
+        // that stored it and its first_seen (which never changes on a unit). An upload of that id
+        // from another unit, or with another first_seen, is a conflict, never a second row.
+        // Reads stored before it: the first received row of each id is the read; any later row
+        // of the same id (another unit's, another first_seen) is left in place but never served.
+        (6, [
+            "CREATE TABLE read_id (id uuid PRIMARY KEY, first_seen timestamptz NOT NULL, unit text NOT NULL)",
+            """
+            INSERT INTO read_id (id, first_seen, unit)
+            SELECT DISTINCT ON (id) id, first_seen, unit FROM read_event ORDER BY id, received, first_seen
+            """,
+            "CREATE INDEX read_id_first_seen ON read_id (first_seen)",
+        ]),
     ]
 
     public static var currentVersion: Int { migrations.last?.version ?? 0 }

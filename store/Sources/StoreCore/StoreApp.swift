@@ -39,6 +39,7 @@ public struct StoreApp: Sendable {
         let batches: Counter
         let refused: Counter
         let unavailable: Counter
+        let conflicts: Counter
         let latency: DurationHistogram
 
         init(_ r: PrometheusCollectorRegistry) {
@@ -50,6 +51,7 @@ public struct StoreApp: Sendable {
             batches = r.makeCounter(descriptor: name("batches", "total", "Batches stored"))
             refused = r.makeCounter(descriptor: name("batches_refused", "total", "Batches refused with a 4xx"))
             unavailable = r.makeCounter(descriptor: name("batches_unavailable", "total", "Batches answered 503 (database unreachable)"))
+            conflicts = r.makeCounter(descriptor: name("reads_conflicting", "total", "Reads refused: their id belongs to another read"))
             latency = r.makeDurationHistogram(
                 descriptor: name("batch", "seconds", "Time to store a batch"),
                 buckets: [.milliseconds(5), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
@@ -146,12 +148,22 @@ public struct StoreApp: Sendable {
             return Self.json(.unprocessableContent, WireProblem(error: "\(rejected.count) of \(batch.events.count) reads break the contract; nothing was stored", rejected: rejected))
         }
         do {
-            let inserted = try await withDatabase { try await self.store.insert(batch.events, unit: unit, batch: batch.batch) }
-            metrics.stored.increment(by: Int64(inserted))
-            metrics.duplicate.increment(by: Int64(batch.events.count - inserted))
+            let stored = try await withDatabase { try await self.store.insert(batch.events, unit: unit, batch: batch.batch) }
+            let conflicting = Set(stored.conflicts)
+            metrics.stored.increment(by: Int64(stored.inserted))
+            metrics.duplicate.increment(by: Int64(batch.events.count - stored.inserted - batch.events.filter { conflicting.contains($0.id) }.count))
+            metrics.conflicts.increment(by: Int64(conflicting.count))
             metrics.batches.increment()
             metrics.latency.record(ContinuousClock.now - started)
-            return Self.json(.ok, UploadReply(batch: batch.batch, accepted: batch.events.map(\.id)))
+            if !conflicting.isEmpty {
+                store.logger.warning("reads refused: their ids belong to other reads", metadata: [
+                    "unit": "\(unit)", "reads": "\(conflicting.count)", "first": "\(stored.conflicts[0])",
+                ])
+            }
+            let reason = "the store holds this id as another read (another unit's, or another first_seen); a read keeps its id and first_seen"
+            return Self.json(.ok, UploadReply(
+                batch: batch.batch, accepted: batch.events.map(\.id).filter { !conflicting.contains($0) },
+                rejected: stored.conflicts.map { .init(id: $0, reason: reason) }))
         } catch {
             metrics.unavailable.increment()
             store.logger.warning("storing a batch failed: \(String(reflecting: error))", metadata: ["unit": "\(unit)"])

@@ -144,6 +144,46 @@ struct StoreTests {
         #expect(try s.postgres.count() == 1)
     }
 
+    @Test("a read id is the store's identity: another unit's upload of it, or its own unit's with another first_seen, is refused as a conflict and counted; the owner's read and crop are what is served")
+    func readIdentity() async throws {
+        let s = try await Self.setUp()
+        defer { Task { await s.store.stop() } }
+        let attacker = try await StoreServer.withClient(s.postgres.configuration, logger: Logger.quiet("admin")) { try await $0.addUnit("unit-2") }
+        let url = s.store.url + "/v1/reads"
+        let original = WireReadEvent(Fixture.event("OWNER1", crop: 8104))
+        #expect(try await Fixture.request(url, token: s.unitToken, body: Fixture.batch(unit: "unit-1", [original])).status == 200)
+        // Another unit sends the same id with another first_seen and an 8-byte crop.
+        var forged = WireReadEvent(Fixture.event("FORGED", seen: Date().addingTimeInterval(-86_400), crop: 8))
+        forged.id = original.id
+        let reply = try await Fixture.request(url, token: attacker, body: Fixture.batch(unit: "unit-2", [forged]))
+        #expect(reply.status == 200)
+        let decoded = try WireCoding.decode(UploadReply.self, from: reply.body)
+        #expect(decoded.accepted.isEmpty && decoded.rejected.map(\.id) == [original.id], "\(String(decoding: reply.body, as: UTF8.self))")
+        // The same with the owner's own first_seen: still another unit's read.
+        forged.firstSeen = original.firstSeen
+        forged.lastSeen = original.lastSeen
+        forged.bestSeen = original.bestSeen
+        let again = try WireCoding.decode(UploadReply.self, from: try await Fixture.request(url, token: attacker, body: Fixture.batch(unit: "unit-2", [forged])).body)
+        #expect(again.rejected.map(\.id) == [original.id])
+        // Its own unit resending it with another first_seen: a conflict too, not a second row.
+        var moved = original
+        moved.firstSeen = forged.firstSeen == original.firstSeen ? Date().addingTimeInterval(-3600).iso : forged.firstSeen
+        moved.lastSeen = moved.firstSeen
+        moved.bestSeen = moved.firstSeen
+        let own = try WireCoding.decode(UploadReply.self, from: try await Fixture.request(url, token: s.unitToken, body: Fixture.batch(unit: "unit-1", [moved])).body)
+        #expect(own.rejected.map(\.id) == [original.id])
+        // A true retry is accepted and changes nothing.
+        let retry = try WireCoding.decode(UploadReply.self, from: try await Fixture.request(url, token: s.unitToken, body: Fixture.batch(unit: "unit-1", [original])).body)
+        #expect(retry.accepted == [original.id] && retry.rejected.isEmpty)
+        #expect(try s.postgres.count() == 1, "one row for the id")
+        let crop = try await Fixture.request(url + "/\(original.id.uuidString.lowercased())/crop?purpose=case%2042", method: "GET", token: s.readerToken)
+        #expect(crop.status == 200 && crop.body.count == 8108, "the owner's crop: \(crop.body.count) bytes")
+        let found = try await Fixture.request(url + "?plate=OWNER1&purpose=case%2042", method: "GET", token: s.readerToken)
+        #expect(found.status == 200 && String(decoding: found.body, as: UTF8.self).contains("OWNER1"))
+        let metrics = try await Fixture.request(s.store.url + "/metrics", method: "GET", token: nil)
+        #expect(String(decoding: metrics.body, as: UTF8.self).contains("platekeeper_store_reads_conflicting_total 3"), "\(String(decoding: metrics.body, as: UTF8.self).prefix(3000))")
+    }
+
     @Test("bad input: a clear 4xx, nothing stored, the store keeps serving")
     func badInput() async throws {
         let s = try await Self.setUp()
