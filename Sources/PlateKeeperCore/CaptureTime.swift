@@ -124,7 +124,9 @@ public enum ISO8601 {
         guard i < b.count else { return nil }
         if b[i] == 90 || b[i] == 122 {
             i += 1
-        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), oh < 24, i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2), om < 60 {
+        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2), om < 60,
+                  oh * 60 + om <= 14 * 60 {
+            // Offsets of real time zones: ±14:00 at most (PostgreSQL, among others, refuses more).
             offset = (oh * 60 + om) * 60 * (b[i] == 45 ? -1 : 1)
             i += 6
         } else {

@@ -247,7 +247,7 @@ extension UploadBatch {
     /// Checks the envelope: version, unit, event count, ids unique within the batch. Events are
     /// checked one by one with `WireReadEvent.validate()`, so that one bad read can be named.
     public func validateEnvelope() throws(WireError) {
-        guard version >= 1 else { throw .invalid(field: "version", reason: "must be 1 or more") }
+        guard version == Self.currentVersion else { throw .invalid(field: "version", reason: "must be \(Self.currentVersion) (this contract)") }
         guard !unit.isEmpty, unit.utf8.count <= WireLimits.maxNameBytes,
               unit.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) })
         else { throw .invalid(field: "unit", reason: "must be 1 to \(WireLimits.maxNameBytes) letters, digits, '-', '_' or '.'") }

@@ -99,6 +99,12 @@ public final class ReadStore: Sendable {
         return nil
     }
 
+    /// A validated contract time in UTC (`…Z`): what the database is given, whatever offset the
+    /// unit wrote. Validation has parsed it; an unparsable one (never reached) passes unchanged.
+    static func utc(_ text: String) -> String {
+        ISO8601.parse(text).map { ISO8601.format(unixNanoseconds: $0) } ?? text
+    }
+
     /// What became of a batch's reads.
     public struct Stored: Sendable, Equatable {
         /// Reads new to the store.
@@ -137,7 +143,7 @@ public final class ReadStore: Sendable {
             // Claim the ids first: an id new to the store is this read's from now on. A second
             // batch holding the same new id waits here for this one's commit, then finds it taken.
             var claimed = Set<UUID>()
-            let ids = events.map(\.id), times = events.map(\.firstSeen)
+            let ids = events.map(\.id), times = events.map { Self.utc($0.firstSeen) }
             for try await id in try await connection.query("""
                 INSERT INTO read_id (id, first_seen, unit)
                 SELECT id, first_seen, \(unit) FROM unnest(\(ids)::uuid[], \(times)::text[]::timestamptz[]) AS b(id, first_seen)
@@ -151,7 +157,7 @@ public final class ReadStore: Sendable {
                 // Held before: the same read (this unit, the same first_seen) is a retry; anything else a conflict.
                 var same = Set<UUID>()
                 for try await id in try await connection.query("""
-                    SELECT r.id FROM read_id r JOIN unnest(\(others.map(\.id))::uuid[], \(others.map(\.firstSeen))::text[]::timestamptz[]) AS b(id, first_seen)
+                    SELECT r.id FROM read_id r JOIN unnest(\(others.map(\.id))::uuid[], \(others.map { Self.utc($0.firstSeen) })::text[]::timestamptz[]) AS b(id, first_seen)
                     ON r.id = b.id WHERE r.unit = \(unit) AND r.first_seen = b.first_seen
                     """, logger: logger).decode(UUID.self) {
                     same.insert(id)
@@ -184,8 +190,8 @@ public final class ReadStore: Sendable {
                     rows.append("(" + cells.joined(separator: ",") + ")")
                     let box = sealed[e.id]
                     bindings.append(e.id)
-                    bindings.append(e.firstSeen)
-                    bindings.append(e.lastSeen)
+                    bindings.append(Self.utc(e.firstSeen))
+                    bindings.append(Self.utc(e.lastSeen))
                     bindings.append(unit)
                     bindings.append(e.camera)
                     bindings.append(e.kind)
@@ -205,7 +211,7 @@ public final class ReadStore: Sendable {
                     bindings.append(box == nil ? try e.position.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) } : nil)
                     bindings.append(box.map { $0.crop.map { ByteBuffer(bytes: $0) } } ?? e.cropJPEG.map { ByteBuffer(bytes: $0) })
                     bindings.append(batch)
-                    bindings.append(e.bestSeen)
+                    bindings.append(e.bestSeen.map(Self.utc))
                     bindings.append(try e.positionStatus.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
                     bindings.append(try e.clock.map { String(decoding: try WireCoding.encode($0), as: UTF8.self) })
                     bindings.append(try e.hit.map { box == nil ? String(decoding: try WireCoding.encode($0), as: UTF8.self) : try Sealer.hitMarker(list: $0.list) })

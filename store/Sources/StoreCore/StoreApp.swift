@@ -248,8 +248,9 @@ public struct StoreApp: Sendable {
         }
         for (key, keyPath) in [("from", \ReadStore.Query.from), ("to", \ReadStore.Query.to)] {
             if let text = q.get(key) {
-                guard ISO8601.parse(text) != nil else { return Self.problem(.badRequest, "\(key) must be an ISO 8601 time") }
-                query[keyPath: keyPath] = text
+                guard let time = ISO8601.parse(text) else { return Self.problem(.badRequest, "\(key) must be an ISO 8601 time") }
+                // Normalised to UTC here: the database sees only times it takes.
+                query[keyPath: keyPath] = ISO8601.format(unixNanoseconds: time)
             }
         }
         if let limit = q.get("limit") {

@@ -194,6 +194,13 @@ struct StoreTests {
         badPlate.plate = "bad plate"
         var badTime = WireReadEvent(Fixture.event("OLD1"))
         badTime.firstSeen = "1999-01-01T00:00:00.000Z"
+        // An offset PostgreSQL refuses (it once made the store answer 503 for ever).
+        var badOffset = WireReadEvent(Fixture.event("OFF1"))
+        let seen = try #require(ISO8601.parse(badOffset.firstSeen))
+        badOffset.firstSeen = String(ISO8601.format(unixNanoseconds: seen).dropLast()) + "-19:18"
+        var future = try JSONSerialization.jsonObject(with: try Fixture.batch(unit: "unit-1", [good])) as? [String: Any] ?? [:]
+        future["version"] = 99
+        let version99 = try JSONSerialization.data(withJSONObject: future)
         let huge = Data(count: 100 << 20)
         var many = (0..<100_000).map { i -> WireReadEvent in var e = good; e.id = UUID(); e.plate = "M\(i % 1000)"; e.cropJPEG = nil; return e }
         let manyBody = try Fixture.batch(unit: "unit-1", many)
@@ -206,6 +213,8 @@ struct StoreTests {
             ("repeated id", try Fixture.batch(unit: "unit-1", [good, good]), true, [], 400, "repeated"),
             ("a bad read", try Fixture.batch(unit: "unit-1", [good, badPlate]), true, [], 422, "plate"),
             ("a read older than retention", try Fixture.batch(unit: "unit-1", [good, badTime]), true, [], 422, "retention"),
+            ("a time offset of -19:18", try Fixture.batch(unit: "unit-1", [good, badOffset]), true, [], 422, "first_seen"),
+            ("version 99", version99, true, [], 400, "version"),
             ("100 MB body", huge, false, [], 413, "larger"),
             ("100,000 reads", manyBody, true, [], 413, "100000 events"),
         ]
@@ -226,6 +235,17 @@ struct StoreTests {
         #expect(try await Fixture.request(url + "?plate=bad-plate", method: "GET", token: s.readerToken).status == 400)
         #expect(try await Fixture.request(url + "?limit=100000", method: "GET", token: s.readerToken).status == 400)
         #expect(try await Fixture.request(url + "?from=yesterday", method: "GET", token: s.readerToken).status == 400)
+        #expect(try await Fixture.request(url + "?from=2026-12-07T19:27:52.533-19:18&purpose=case%201", method: "GET", token: s.readerToken).status == 400)
+        // A valid offset is stored and found in UTC.
+        var offset = WireReadEvent(Fixture.event("OFF2"))
+        let t = try #require(ISO8601.parse(offset.firstSeen))
+        func local(_ ns: Int64) -> String { String(ISO8601.format(unixNanoseconds: ns + 19_800_000_000_000).dropLast()) + "+05:30" }
+        offset.firstSeen = local(t)
+        offset.lastSeen = local(try #require(ISO8601.parse(offset.lastSeen)))
+        offset.bestSeen = offset.bestSeen.flatMap(ISO8601.parse).map(local)
+        #expect(try await Fixture.request(url, token: s.unitToken, body: try Fixture.batch(unit: "unit-1", [offset])).status == 200)
+        let found = try await Fixture.request(url + "?plate=OFF2&from=\(ISO8601.format(unixNanoseconds: t - 1_000_000))&purpose=case%201", method: "GET", token: s.readerToken)
+        #expect(String(decoding: found.body, as: UTF8.self).contains(#""first_seen":"\#(ISO8601.format(unixNanoseconds: t))""#), "\(String(decoding: found.body, as: UTF8.self))")
     }
 
     @Test("retention drops whole daily partitions, not rows, and logs each drop")
