@@ -132,7 +132,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "PlateKeeperCore", "Imaging", "Capture", "Recognition", "Grouping", "EventChain", "Position", "Journal", "Upload", "Config",
-                "Hotlist",
+                "Hotlist", "Cryptography",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

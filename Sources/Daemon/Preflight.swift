@@ -1,6 +1,7 @@
 public import Config
 import Foundation
 import Hotlist
+import Journal
 import PlateKeeperCore
 import Recognition
 
@@ -55,12 +56,20 @@ public enum Preflight {
             }
         }
 
-        // Files the daemon reads.
+        // Files the daemon reads; secrets as `run` checks them.
         let upload = config.upload
-        for (key, path) in [("upload.token_file", upload.tokenFile), ("upload.ca_file", upload.caFile),
-                            ("upload.client_certificate", upload.clientCertificate), ("upload.client_key", upload.clientKey)]
+        for (key, path) in [("upload.ca_file", upload.caFile), ("upload.client_certificate", upload.clientCertificate)]
         where upload.enabled && !path.isEmpty {
             if access(path, R_OK) != 0 { error(key, "\(path) cannot be read: \(String(cString: strerror(errno)))") }
+        }
+        for (key, message) in UploadService.secretProblems(upload) { error(key, message) }
+        // The journal's encryption key, loaded as `run` loads it (file or credential).
+        if !config.journal.encryptionKeyFile.isEmpty || !config.journal.encryptionKeyCredential.isEmpty {
+            do {
+                _ = try JournalSettings.configured(config.journal)
+            } catch let failure {
+                error(config.journal.encryptionKeyFile.isEmpty ? "journal.encryption_key_credential" : "journal.encryption_key_file", "\(failure)")
+            }
         }
 
         // Hotlists: each file loaded as the daemon loads it; a file that cannot be used is an error

@@ -33,14 +33,7 @@ public struct JournalKeyring: Sendable, Equatable {
 
     /// Reads and checks the key file at `path`.
     public static func load(path: String) throws(Failure) -> JournalKeyring {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw Failure(path: path, reason: "cannot be read: \(String(cString: strerror(errno))) (errno \(errno))")
-        }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw Failure(path: path, reason: "not a regular file") }
-        guard st.st_mode & 0o077 == 0 else {
-            throw Failure(path: path, reason: "mode \(String(st.st_mode & 0o777, radix: 8)) lets other users read it; chmod 600 (or 400) and chown it to the service user")
-        }
+        if let problem = SecretFile.problem(at: path) { throw Failure(path: "", reason: "key file \(problem)") }
         let bytes: [UInt8]
         do {
             bytes = try BoundedFile.read(path, limit: maxFileBytes)

@@ -31,6 +31,14 @@ public final class TemporaryDirectory: Sendable {
     public func write(_ name: String, _ text: String) throws -> String {
         try write(name, Array(text.utf8))
     }
+
+    /// Writes a secret (a token, a key) as the daemon requires one: mode 0600.
+    @discardableResult
+    public func writeSecret(_ name: String, _ text: String) throws -> String {
+        let p = try write(name, text)
+        chmod(p, 0o600)
+        return p
+    }
 }
 
 /// Where the repository's own test material and the shared development data are.

@@ -269,6 +269,7 @@ public enum UploadToken {
     public static let maxBytes = 4096
 
     public static func read(path: String) throws -> String {
+        if let problem = SecretFile.problem(at: path) { throw TokenError("token file \(problem)") }
         let bytes: [UInt8]
         do {
             bytes = try BoundedFile.read(path, limit: maxBytes)

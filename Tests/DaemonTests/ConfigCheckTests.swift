@@ -39,6 +39,65 @@ struct ConfigCheckTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["plain-file", "platekeeper.toml"])
     }
 
+    @Test("secrets are checked as run checks them: a token file, a client key or a journal key readable by others, a key that is not the certificate's, a credential without $CREDENTIALS_DIRECTORY; run refuses the same (exit 78)")
+    func secrets() throws {
+        let dir = try TemporaryDirectory("pkcheck")
+        func pair(_ name: String) throws {
+            let r = try runCommand("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                         "-keyout", dir.file("\(name).key"), "-out", dir.file("\(name).pem"), "-subj", "/CN=\(name)", "-days", "2"])
+            #expect(r.status == 0, "\(r.stderr)")
+            chmod(dir.file("\(name).key"), 0o600)
+        }
+        try pair("unit")
+        try pair("other")
+        let token = try dir.write("token", "secret-token\n")
+        chmod(token, 0o600)
+        let keys = try dir.write("journal.keys", "k1 " + String(repeating: "ab", count: 32) + "\n")
+        chmod(keys, 0o600)
+        func config(token tokenLine: String, key: String, journalKey: String = keys) -> String {
+            """
+            [[cameras]]
+            id = "lane-1"
+            replay = "\((TestPaths.testFrames as NSString).appendingPathComponent("pass-day"))"
+            [journal]
+            path = "\(dir.file("state/journal.sqlite"))"
+            encryption_key_file = "\(journalKey)"
+            [status]
+            socket = "\(dir.file("run/status.sock"))"
+            [upload]
+            enabled = true
+            url = "https://127.0.0.1:9/v1/reads"
+            \(tokenLine)
+            client_certificate = "\(dir.file("unit.pem"))"
+            client_key = "\(key)"
+            """
+        }
+        let good = try Self.check(config(token: "token_file = \"\(token)\"", key: dir.file("unit.key")), in: dir)
+        #expect(good.status == 0, "\(good.stderr)")
+        let loose = try dir.write("loose-token", "secret-token\n")
+        chmod(loose, 0o644)
+        let looseKey = dir.file("loose.key")
+        try FileManager.default.copyItem(atPath: dir.file("unit.key"), toPath: looseKey)
+        chmod(looseKey, 0o644)
+        let looseJournalKey = try dir.write("loose.keys", "k1 " + String(repeating: "cd", count: 32) + "\n")
+        chmod(looseJournalKey, 0o644)
+        let cases: [(String, String, String)] = [
+            ("a token file of mode 0644", config(token: "token_file = \"\(loose)\"", key: dir.file("unit.key")), "upload.token_file: \(loose) has mode 644"),
+            ("a client key of mode 0644", config(token: "token_file = \"\(token)\"", key: looseKey), "upload.client_key: \(looseKey) has mode 644"),
+            ("another certificate's key", config(token: "token_file = \"\(token)\"", key: dir.file("other.key")), "is not the private key of the certificate"),
+            ("a credential without $CREDENTIALS_DIRECTORY", config(token: "token_credential = \"upload-token\"", key: dir.file("unit.key")), "$CREDENTIALS_DIRECTORY is not set"),
+            ("a journal key of mode 0644", config(token: "token_file = \"\(token)\"", key: dir.file("unit.key"), journalKey: looseJournalKey), "has mode 644"),
+        ]
+        for (name, text, words) in cases {
+            let result = try Self.check(text, in: dir)
+            #expect(result.status == 1 && result.stderr.contains(words), "\(name): \(result.stderr)")
+            // `run` refuses the same, as a configuration problem (no restart loop).
+            let path = try dir.write("run.toml", text)
+            let run = try runCommand("/usr/bin/timeout", ["60", TestPaths.executable, "run", "--config", path])
+            #expect(run.status == 78 && run.stderr.contains(words), "\(name): run exited \(run.status): \(run.stderr.suffix(600))")
+        }
+    }
+
     @Test("absent devices and recordings are warnings: the daemon waits for them; folders it would make are not made")
     func warningsOnly() throws {
         let dir = try TemporaryDirectory("pkcheck")

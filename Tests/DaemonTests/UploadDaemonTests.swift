@@ -17,7 +17,7 @@ struct UploadDaemonTests {
     /// pass into a read event every so often, so that a test sees many events.
     static func unit(_ store: ScriptedStore, cameras: String, batch: Int = 20, maxPass: String = "60s", firstSight: Bool = false) throws -> DaemonTests.Unit {
         let dir = try TemporaryDirectory("pku")
-        let token = try dir.write("upload.token", "unit-secret\n")
+        let token = try dir.writeSecret("upload.token", "unit-secret\n")
         let text = cameras + """
 
             [unit]

@@ -33,7 +33,7 @@ struct UploadTests {
     }
 
     static func settings(_ url: String, _ dir: TemporaryDirectory, batch: Int = 100) throws -> UploadSettings {
-        let tokenPath = try dir.write("token", "unit-secret\n")
+        let tokenPath = try dir.writeSecret("token", "unit-secret\n")
         var s = UploadSettings(url: url, unit: "unit-7", tokenPath: tokenPath)
         s.batchMaxCount = batch
         s.batchMaxAgeSeconds = 0
@@ -168,7 +168,7 @@ struct UploadTests {
         #expect(await eventually(timeout: 10) { uploader.status.state == "refused" })
         #expect(try journal.stats().pending == 10)
         #expect(uploader.status.lastError?.contains("401") == true)
-        _ = try dir.write("token", "rotated-secret\n")
+        _ = try dir.writeSecret("token", "rotated-secret\n")
         #expect(await eventually(timeout: 10) { (try? journal.stats().pending) == 0 })
         #expect(store.storedIDs == ids)
     }
@@ -241,11 +241,13 @@ struct UploadPolicyTests {
 
     @Test func tokenFiles() throws {
         let dir = try TemporaryDirectory()
-        #expect(try UploadToken.read(path: try dir.write("t1", "abc.DEF-123_x\n")) == "abc.DEF-123_x")
+        #expect(try UploadToken.read(path: try dir.writeSecret("t1", "abc.DEF-123_x\n")) == "abc.DEF-123_x")
         for (name, content) in [("empty", ""), ("space", "ab cd"), ("binary", "\u{1}\u{2}")] {
-            #expect(throws: (any Error).self, "\(name)") { _ = try UploadToken.read(path: try dir.write(name, content)) }
+            #expect(throws: (any Error).self, "\(name)") { _ = try UploadToken.read(path: try dir.writeSecret(name, content)) }
         }
-        #expect(throws: (any Error).self) { _ = try UploadToken.read(path: try dir.write("big", String(repeating: "a", count: 5000))) }
+        #expect(throws: (any Error).self) { _ = try UploadToken.read(path: try dir.writeSecret("big", String(repeating: "a", count: 5000))) }
+        // A token other users can read is refused, as the journal's key is.
+        #expect { _ = try UploadToken.read(path: try dir.write("open", "abc\n")) } throws: { "\($0)".contains("has mode 644") }
         #expect(throws: (any Error).self) { _ = try UploadToken.read(path: dir.file("missing")) }
         #expect(throws: (any Error).self) { _ = try UploadToken.read(path: dir.path) }
     }

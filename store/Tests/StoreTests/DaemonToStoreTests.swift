@@ -20,7 +20,7 @@ struct DaemonToStoreTests {
         let s = try await StoreTests.setUp()
         defer { Task { await s.store.stop() } }
         let dir = try TemporaryDirectory("pke2e")
-        let token = try dir.write("upload.token", s.unitToken + "\n")
+        let token = try dir.writeSecret("upload.token", s.unitToken + "\n")
         let frames = (TestPaths.testFrames as NSString).appendingPathComponent("pass-day")
         let config = try dir.write("platekeeper.toml", """
             [unit]

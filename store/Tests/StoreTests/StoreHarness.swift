@@ -83,7 +83,7 @@ enum Fixture {
 
     static func uploader(url: String, unit: String, token: String, journal: Journal, dir: TemporaryDirectory, batch: Int = 100,
                          timeout: Double = 3) throws -> Uploader {
-        var s = UploadSettings(url: url + "/v1/reads", unit: unit, tokenPath: try dir.write("token-\(unit)", token + "\n"))
+        var s = UploadSettings(url: url + "/v1/reads", unit: unit, tokenPath: try dir.writeSecret("token-\(unit)", token + "\n"))
         s.batchMaxCount = batch
         s.batchMaxAgeSeconds = 0
         s.timeoutSeconds = timeout
