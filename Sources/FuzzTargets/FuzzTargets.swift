@@ -115,9 +115,12 @@ public enum FuzzTargets {
         let path = scratch + "/position.log"
         guard FileManager.default.createFile(atPath: path, contents: Data(data)) else { return }
         defer { unlink(path) }
-        let feed = PositionFeed(source: .nmea)
-        _ = try? PositionRecording.load(path: path, into: feed)
-        _ = feed.snapshot()
-        if let t = feed.newestReportTime { _ = feed.lookup(at: t, clockSynchronized: false) }
+        // Both ways a feed judges a fix's time: against the track alone, and against a synchronised clock.
+        for synchronized in [false, true] {
+            let feed = PositionFeed(source: .nmea, clockSynchronized: { synchronized })
+            _ = try? PositionRecording.load(path: path, into: feed)
+            _ = feed.snapshot()
+            if let t = feed.newestReportTime { _ = feed.lookup(at: t, clockSynchronized: synchronized) }
+        }
     }
 }

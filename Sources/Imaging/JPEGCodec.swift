@@ -57,11 +57,21 @@ public final class JPEGDecoder {
         }
         // libjpeg-turbo accepts some garbage headers with a 0x0 size.
         try DecodeLimits.check(width: Int(width), height: Int(height), what: "JPEG header")
+        // Each scan of a progressive JPEG passes over the whole image: a small file of thousands
+        // of empty scans costs minutes (a scan bomb). Counted from the markers before decoding.
+        let scans = JPEGStructure.scanCount(data)
+        guard scans <= JPEGStructure.maxScans else {
+            throw ImagingError(.tooLarge, "JPEG has \(scans) scans; the limit is \(JPEGStructure.maxScans) (a real progressive JPEG has about 10)")
+        }
+        if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
+            return try decodeCMYK(data, with: handle, width: width, height: height)
+        }
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height))
         let rc = data.withUnsafeBufferPointer { src in
             pixels.withUnsafeMutableBufferPointer { dst in
+                // libjpeg-turbo's own scan limit (500) stays on behind the count above.
                 tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, width, width, height,
-                              Int32(TJPF_GRAY.rawValue), 0)
+                              Int32(TJPF_GRAY.rawValue), Self.limitScans)
             }
         }
         if rc != 0 {
@@ -75,7 +85,85 @@ public final class JPEGDecoder {
         }
         return LumaImage(width: Int(width), height: Int(height), pixels: pixels)
     }
+
+    /// A CMYK or YCCK JPEG (print workflows, some scanners): libjpeg-turbo gives CMYK, not grey.
+    /// Luma from it as from RGB (R = (1 − C)(1 − K) …), with Adobe's inverted CMYK (an APP14
+    /// "Adobe" segment, as Photoshop and most writers store it) read as inverted.
+    private func decodeCMYK(_ data: [UInt8], with handle: tjhandle, width: Int32, height: Int32) throws(ImagingError) -> LumaImage {
+        let count = Int(width) * Int(height)
+        var cmyk = [UInt8](repeating: 0, count: count * 4)
+        let rc = data.withUnsafeBufferPointer { src in
+            cmyk.withUnsafeMutableBufferPointer { dst in
+                tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, width, width * 4, height,
+                              Int32(TJPF_CMYK.rawValue), Self.limitScans)
+            }
+        }
+        if rc != 0 {
+            let message = String(cString: tjGetErrorStr2(handle))
+            let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
+            if !(isWarning && message.contains("extraneous bytes")) { throw ImagingError(.corrupt, call: "tjDecompress2", message) }
+        }
+        let inverted = JPEGStructure.hasAdobeSegment(data)
+        var pixels = [UInt8](repeating: 0, count: count)
+        for p in 0..<count {
+            var c = Int(cmyk[4 * p]), m = Int(cmyk[4 * p + 1]), y = Int(cmyk[4 * p + 2]), k = Int(cmyk[4 * p + 3])
+            if !inverted { (c, m, y, k) = (255 - c, 255 - m, 255 - y, 255 - k) }
+            // Now 255 means no ink: R = C'·K'/255 and so on, then BT.601 luma.
+            let r = c * k / 255, g = m * k / 255, b = y * k / 255
+            pixels[p] = UInt8((299 * r + 587 * g + 114 * b + 500) / 1000)
+        }
+        return LumaImage(width: Int(width), height: Int(height), pixels: pixels)
+    }
 }
+extension JPEGDecoder {
+    /// TJFLAG_LIMITSCANS (a macro Swift does not import as the C type).
+    static let limitScans: Int32 = 32768
+}
+
+/// The marker structure of a JPEG file, walked without decoding: segments skipped by their
+/// length, entropy-coded data skipped to the next marker.
+enum JPEGStructure {
+    /// Scans allowed in one image: libjpeg's progressive default uses 10 for colour, 6 for grey.
+    static let maxScans = 64
+
+    /// Whether the file has an APP14 "Adobe" segment before its first scan (its CMYK is inverted).
+    static func hasAdobeSegment(_ data: [UInt8]) -> Bool {
+        var i = 2
+        while i + 9 < data.count, data[i] == 0xFF {
+            let marker = data[i + 1]
+            if marker == 0xDA { return false }
+            let length = Int(data[i + 2]) << 8 | Int(data[i + 3])
+            if marker == 0xEE, Array(data[(i + 4)..<(i + 9)]) == Array("Adobe".utf8) { return true }
+            i += 2 + max(2, length)
+        }
+        return false
+    }
+
+    /// Start-of-scan markers in `data` (stops counting past `maxScans + 1`, and at EOI).
+    static func scanCount(_ data: [UInt8]) -> Int {
+        var i = 2, scans = 0
+        while i + 1 < data.count, scans <= maxScans {
+            guard data[i] == 0xFF else { i += 1; continue }
+            let marker = data[i + 1]
+            switch marker {
+            case 0xFF: i += 1  // fill byte
+            case 0x00, 0xD0...0xD7, 0x01: i += 2  // stuffed byte, restart marker, TEM: no length
+            case 0xD9: return scans  // EOI
+            default:
+                guard i + 3 < data.count else { return scans }
+                let length = Int(data[i + 2]) << 8 | Int(data[i + 3])
+                i += 2 + length
+                if marker == 0xDA {
+                    scans += 1
+                    // Entropy-coded data: up to the next 0xFF that is not a stuffed byte or a restart.
+                    while i + 1 < data.count, !(data[i] == 0xFF && data[i + 1] != 0x00 && !(0xD0...0xD7).contains(data[i + 1])) { i += 1 }
+                }
+            }
+        }
+        return scans
+    }
+}
+
 /// Encodes luma images as grayscale JPEG (plate crops for the journal, synthetic frames).
 ///
 /// Owns one TurboJPEG compressor handle, freed in `deinit`. Not thread-safe.

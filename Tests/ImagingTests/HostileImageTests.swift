@@ -37,6 +37,54 @@ struct HostileImageTests {
         return bytes
     }
 
+    /// JPEGs made by Pillow from one grey pattern (written beside them as PGM): CMYK baseline and
+    /// progressive, and a grey progressive one.
+    static func pillowJPEGs(_ dir: TemporaryDirectory) throws -> String {
+        let script = """
+            import sys
+            from PIL import Image
+            out = sys.argv[1]
+            grey = Image.new("L", (96, 64))
+            grey.putdata([(x * 5 + (y // 8) * 30) % 256 for y in range(64) for x in range(96)])
+            grey.save(out + "/grey.pgm")
+            cmyk = grey.convert("RGB").convert("CMYK")
+            cmyk.save(out + "/cmyk.jpg", quality=95)
+            cmyk.save(out + "/cmyk-progressive.jpg", quality=95, progressive=True)
+            grey.save(out + "/grey-progressive.jpg", quality=90, progressive=True)
+            """
+        let result = try runCommand("/usr/bin/python3", ["-c", script, dir.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        return dir.path
+    }
+
+    @Test("CMYK JPEGs, baseline and progressive, decode to the luma of the picture they hold")
+    func cmyk() throws {
+        let dir = try TemporaryDirectory()
+        _ = try Self.pillowJPEGs(dir)
+        let truth = try PGMDecoder.decode(BoundedFile.read(dir.file("grey.pgm"), limit: 1 << 20))
+        for name in ["cmyk.jpg", "cmyk-progressive.jpg"] {
+            let image = try JPEGDecoder().decode(BoundedFile.read(dir.file(name), limit: 1 << 20))
+            #expect(image.width == 96 && image.height == 64)
+            let error = zip(image.pixels, truth.pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +) / image.pixels.count
+            #expect(error < 6, "\(name): mean luma error \(error)")
+        }
+    }
+
+    @Test("a progressive JPEG of thousands of scans (a scan bomb) is refused from its markers, before any is decoded; a real progressive JPEG decodes")
+    func scanBomb() throws {
+        let dir = try TemporaryDirectory()
+        _ = try Self.pillowJPEGs(dir)
+        let real = try BoundedFile.read(dir.file("grey-progressive.jpg"), limit: 1 << 20)
+        #expect(try JPEGDecoder().decode(real).width == 96)
+        // The last scan repeated 3,000 times before EOI.
+        let lastScan = try #require((0..<(real.count - 1)).last { real[$0] == 0xFF && real[$0 + 1] == 0xDA })
+        let scan = Array(real[lastScan..<(real.count - 2)])
+        var bomb = Array(real[..<(real.count - 2)])
+        for _ in 0..<3000 { bomb += scan }
+        bomb += [0xFF, 0xD9]
+        #expect { _ = try JPEGDecoder().decode(bomb) } throws: { "\($0)".contains("scans; the limit is 64") }
+    }
+
     @Test("after any bad JPEG the same decoder still decodes a good one", arguments: [
         "random bytes after SOI", "a header without SOS", "a width over 65500", "a progressive header without data", "truncated",
     ])
