@@ -54,7 +54,10 @@ let package = Package(
         // A private PostgreSQL server for tests and benchmarks.
         .target(
             name: "StoreTesting",
-            dependencies: [.product(name: "PlateKeeperTesting", package: "PlateKeeper"), .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                .product(name: "PlateKeeperTesting", package: "PlateKeeper"), .product(name: "PlateKeeperCore", package: "PlateKeeper"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         // `swift run -c release --package-path store store-bench`: throughput, a fleet, a backlog.

@@ -1,4 +1,5 @@
 import Foundation
+import PlateKeeperCore
 import PlateKeeperTesting
 public import PostgresNIO
 
@@ -22,11 +23,72 @@ public final class PrivatePostgres: @unchecked Sendable {
         return versions.last.map { "\(root)/\($0)/bin" }
     }
 
+    /// The folders of the servers this process started and has not stopped yet.
+    private static let running = Locked(Set<String>())
+
+    /// Once per process: servers left by an earlier run whose process is gone are stopped (and
+    /// named on stderr), and every server this process starts is stopped when it exits, even one
+    /// still referenced then (a `deinit` never runs for it).
+    private static let housekeeping: Void = {
+        sweep()
+        atexit {
+            for folder in PrivatePostgres.running.withLock({ $0 }) { PrivatePostgres.stopServer(in: folder) }
+        }
+    }()
+
+    /// Stops and removes the servers under /tmp/pkpg-* whose owning test process is no longer
+    /// running; returns their folders. Only folders this harness made (they hold `owner.pid`).
+    @discardableResult
+    public static func sweep() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        var stopped: [String] = []
+        for name in names where name.hasPrefix("pkpg-") {
+            let folder = "/tmp/\(name)"
+            guard let text = try? String(contentsOfFile: "\(folder)/owner.pid", encoding: .utf8),
+                  let owner = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+            if owner == getpid() || kill(owner, 0) == 0 { continue }
+            stopServer(in: folder)
+            stopped.append(folder)
+            FileHandle.standardError.write(Data("PrivatePostgres: stopped a server left by an earlier run (process \(owner)): \(folder)\n".utf8))
+        }
+        return stopped
+    }
+
+    /// `pg_ctl stop -m immediate` of the server in `folder` (if one runs), then the folder removed.
+    static func stopServer(in folder: String) {
+        if let bin = binFolder, FileManager.default.fileExists(atPath: "\(folder)/data/postmaster.pid") {
+            let runner = getuid() == 0 ? ["/sbin/runuser", "-u", "postgres", "--"] : []
+            _ = spawnAndWait(runner + ["\(bin)/pg_ctl", "-D", "\(folder)/data", "-m", "immediate", "-w", "stop"])
+        }
+        try? FileManager.default.removeItem(atPath: folder)
+        running.withLock { _ = $0.remove(folder) }
+    }
+
+    /// Runs `command` with /dev/null for its output and waits for it (usable at exit, and for
+    /// pg_ctl start, which leaves the server holding whatever output it was given).
+    static func spawnAndWait(_ command: [String]) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in [Int32(0), 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        var argv = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, command[0], &actions, nil, &argv, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
     public init() throws {
         guard let bin = Self.binFolder else { throw Failure("PostgreSQL is not installed (.ci/install-deps installs it)") }
         self.bin = bin
-        folder = "/tmp/pkpg-\(UUID().uuidString.prefix(8))"
+        Self.housekeeping
+        let folder = "/tmp/pkpg-\(UUID().uuidString.prefix(8))"
+        self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        try "\(getpid())\n".write(toFile: "\(folder)/owner.pid", atomically: false, encoding: .utf8)
+        Self.running.withLock { _ = $0.insert(folder) }
         if getuid() == 0 {
             // initdb refuses to run as root.
             _ = try runCommand("/bin/chown", ["postgres:postgres", folder])
@@ -40,8 +102,7 @@ public final class PrivatePostgres: @unchecked Sendable {
     }
 
     deinit {
-        _ = try? run("pg_ctl", ["-D", "\(folder)/data", "-m", "immediate", "-w", "stop"])
-        try? FileManager.default.removeItem(atPath: folder)
+        Self.stopServer(in: folder)
     }
 
     public var socketPath: String { "\(folder)/.s.PGSQL.5432" }
@@ -55,16 +116,8 @@ public final class PrivatePostgres: @unchecked Sendable {
     public func start() throws {
         let command = asPostgres + ["\(bin)/pg_ctl", "-D", "\(folder)/data", "-l", "\(folder)/server.log", "-w",
             "-o", "-k \(folder) -c listen_addresses='' -c fsync=off -c max_connections=300 -c shared_buffers=64MB", "start"]
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd in [Int32(0), 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
-        var argv = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, command[0], &actions, nil, &argv, environ) == 0 else { throw Failure("cannot spawn pg_ctl") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let status = Self.spawnAndWait(command)
+        guard status != -1 else { throw Failure("cannot spawn pg_ctl") }
         guard status == 0 else {
             throw Failure("pg_ctl start failed: \((try? String(contentsOfFile: "\(folder)/server.log", encoding: .utf8)) ?? "")")
         }

@@ -184,6 +184,20 @@ struct StoreTests {
         #expect(String(decoding: metrics.body, as: UTF8.self).contains("platekeeper_store_reads_conflicting_total 3"), "\(String(decoding: metrics.body, as: UTF8.self).prefix(3000))")
     }
 
+    @Test("a private PostgreSQL server whose test process died is noticed and stopped by the next run's sweep")
+    func orphanedServers() throws {
+        let postgres = try PrivatePostgres()
+        #expect(try postgres.psql("SELECT 1") == "1")
+        // As if the process that started it had been killed: its owner is a process that has ended.
+        let ended = try runCommand("/bin/sh", ["-c", "echo $$"])
+        let dead = try #require(Int32(ended.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        try "\(dead)\n".write(toFile: "\(postgres.folder)/owner.pid", atomically: false, encoding: .utf8)
+        let stopped = PrivatePostgres.sweep()
+        #expect(stopped.contains(postgres.folder))
+        #expect(!FileManager.default.fileExists(atPath: postgres.folder))
+        #expect((try? postgres.psql("SELECT 1")) == nil, "the server is stopped")
+    }
+
     @Test("bad input: a clear 4xx, nothing stored, the store keeps serving")
     func badInput() async throws {
         let s = try await Self.setUp()
