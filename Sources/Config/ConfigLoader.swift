@@ -68,6 +68,17 @@ public enum ConfigLoader {
         return (host, port)
     }
 
+    /// The status socket a file names, read leniently: from a file that parses as TOML but does
+    /// not validate too (a daemon may be running on the previous configuration after a refused
+    /// SIGHUP, and `status` must still find it). Nil when the file cannot be read or parsed, or
+    /// names none.
+    public static func statusSocket(path: String) -> String? {
+        guard let bytes = try? BoundedFile.read(path, limit: maxFileBytes), let text = String(validating: bytes, as: UTF8.self),
+              let root = try? TOMLParser.parse(text), case let .table(status)? = root["status"]?.value,
+              case let .string(socket)? = status["socket"]?.value else { return nil }
+        return socket
+    }
+
     public static func load(path: String) throws(ConfigError) -> PlateKeeperConfig {
         let bytes: [UInt8]
         do {

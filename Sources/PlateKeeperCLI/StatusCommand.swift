@@ -27,7 +27,9 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let path = socket ?? (try? ConfigLoader.load(path: config))?.status.socket ?? StatusSection().socket
+        // The socket the file names, even when the file does not validate: a daemon may be running
+        // on the previous configuration after a refused SIGHUP.
+        let path = socket ?? ConfigLoader.statusSocket(path: config) ?? StatusSection().socket
         let data: Data
         do {
             data = try StatusSocket.fetch(from: path)

@@ -259,7 +259,7 @@ struct DaemonTests {
         #expect(daemon.wait() == 0)
     }
 
-    @Test("SIGHUP reloads a valid configuration and keeps the running one when the new one is invalid")
+    @Test("SIGHUP reloads a valid configuration and keeps the running one when the new one is invalid; status --config with that file still finds the daemon")
     func reload() throws {
         var unit = try Self.unit(cameras: Self.replayCamera("one", "stills", loop: true, speed: 1))
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
@@ -272,6 +272,9 @@ struct DaemonTests {
         daemon.signal(SIGHUP)
         #expect(waitUntil(timeout: 10) { daemon.log.contains("new configuration rejected") })
         #expect(Self.status(unit)?.cameras.count == 2, "still running the previous configuration")
+        // `status --config` with the file that does not validate still finds the running daemon.
+        let viaConfig = try runCommand(TestPaths.executable, ["status", "--json", "--config", unit.config])
+        #expect(viaConfig.status != 3 && viaConfig.stdout.contains(#""cameras""#), "status \(viaConfig.status): \(viaConfig.stderr)")
         unit = Unit(dir: unit.dir, config: unit.config)
         daemon.signal(SIGTERM)
         #expect(daemon.wait() == 0)
