@@ -354,20 +354,28 @@ public struct StoreApp: Sendable {
 public struct RetentionService: Service {
     let store: ReadStore
     let intervalSeconds: Double
+    /// Ends (or yields) once the schema is migrated: retention must not query tables that a
+    /// first start has not made yet. Nil: the schema is there already.
+    let schemaReady: AsyncStream<Void>?
 
-    public init(store: ReadStore, intervalSeconds: Double = 600) {
+    public init(store: ReadStore, intervalSeconds: Double = 600, schemaReady: AsyncStream<Void>? = nil) {
         self.store = store
         self.intervalSeconds = min(max(intervalSeconds, 1), 86_400)
+        self.schemaReady = schemaReady
     }
 
     public func run() async throws {
+        if let schemaReady {
+            for await _ in schemaReady.cancelOnGracefulShutdown() { break }
+        }
         while !Task.isShuttingDownGracefully {
             do {
                 for deletion in try await store.applyRetention() {
                     store.logger.notice("retention: \(deletion.rule): \(deletion.rows) reads deleted")
                 }
             } catch {
-                store.logger.warning("retention: \(error)")
+                // String(reflecting:) names PostgreSQL's own message, not a generic description.
+                store.logger.warning("retention: \(String(reflecting: error))")
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(intervalSeconds * 1000))) }
         }

@@ -16,15 +16,19 @@ public enum StoreServer {
         let client = PostgresClient(configuration: postgres, backgroundLogger: logger)
         let store = ReadStore(client: client, retention: settings.retention, keys: keys, logger: logger)
         let app = StoreApp(store: store, settings: settings)
+        // Retention waits for the migration: on an empty database its tables do not exist yet.
+        let (schemaReady, migrated) = AsyncStream<Void>.makeStream()
         var application = Application(
             router: app.router(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "platekeeper-store"),
-            services: [client, RetentionService(store: store, intervalSeconds: settings.retentionIntervalSeconds)],
+            services: [client, RetentionService(store: store, intervalSeconds: settings.retentionIntervalSeconds, schemaReady: schemaReady)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger)
         application.beforeServerStarts {
             let applied = try await StoreSchema.migrate(client, logger: logger)
             if !applied.isEmpty { logger.notice("store schema migrated to version \(StoreSchema.currentVersion)") }
+            migrated.yield()
+            migrated.finish()
         }
         try await application.runService()
     }

@@ -33,6 +33,22 @@ struct StoreKillTests {
         deinit { if process.isRunning { kill9() } }
     }
 
+    @Test("the first start on an empty database is quiet and correct: the schema is made before retention runs, nothing is logged as an error",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: storeExecutable)))
+    func firstStart() async throws {
+        let postgres = try PrivatePostgres()
+        let dir = try TemporaryDirectory()
+        let port = try TLSFront.freePort()
+        let store = try StoreProcess(postgres, port: port, log: dir.file("store.log"))
+        #expect(await eventually(timeout: 30) { TLSFront.canConnect(port) })
+        // Retention runs at once at start: give it a moment, then read the log.
+        try await Task.sleep(for: .seconds(2))
+        store.kill9()
+        let log = try String(contentsOfFile: dir.file("store.log"), encoding: .utf8)
+        #expect(!log.contains("retention:") && !log.contains("PSQLError") && !log.contains("error"), "\(log)")
+        #expect(try postgres.psql("SELECT max(version) FROM store_schema") != "")
+    }
+
     @Test("kill -9 of the store during uploads, 8 times: every read stored exactly once",
           .enabled(if: FileManager.default.isExecutableFile(atPath: storeExecutable)))
     func killStore() async throws {
