@@ -22,7 +22,30 @@ public struct StoreSettings: Sendable {
     public var retryAfterSeconds = 5
     /// The longest a request waits for the database before it is answered 503.
     public var databaseTimeoutSeconds = 10.0
+    /// Upload bodies inflated and decoded at once by one instance (each up to 64 MiB inflated):
+    /// more are answered 503 with Retry-After at once, so memory stays bounded whatever a fleet,
+    /// or an attacker with a unit's token, sends. Published in docs/upload-api.md.
+    public var maxConcurrentUploads = 4
     public init() {}
+}
+
+/// Counts the upload bodies being inflated and decoded, and refuses one past the limit.
+final class UploadGate: Sendable {
+    let limit: Int
+    private let inFlight = Locked(0)
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Takes a place; false when all are taken.
+    func enter() -> Bool {
+        inFlight.withLock { n in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    func leave() { inFlight.withLock { $0 -= 1 } }
 }
 
 /// The HTTP side of the store: the upload contract's routes (docs/upload-api.md), the reader's
@@ -32,6 +55,7 @@ public struct StoreApp: Sendable {
     public let settings: StoreSettings
     public let registry = PrometheusCollectorRegistry()
     let metrics: Metrics
+    let uploads: UploadGate
 
     struct Metrics: Sendable {
         let stored: Counter
@@ -40,6 +64,7 @@ public struct StoreApp: Sendable {
         let refused: Counter
         let unavailable: Counter
         let conflicts: Counter
+        let busy: Counter
         let latency: DurationHistogram
 
         init(_ r: PrometheusCollectorRegistry) {
@@ -52,6 +77,7 @@ public struct StoreApp: Sendable {
             refused = r.makeCounter(descriptor: name("batches_refused", "total", "Batches refused with a 4xx"))
             unavailable = r.makeCounter(descriptor: name("batches_unavailable", "total", "Batches answered 503 (database unreachable)"))
             conflicts = r.makeCounter(descriptor: name("reads_conflicting", "total", "Reads refused: their id belongs to another read"))
+            busy = r.makeCounter(descriptor: name("uploads_busy", "total", "Uploads answered 503 because the limit of uploads decoded at once was reached"))
             latency = r.makeDurationHistogram(
                 descriptor: name("batch", "seconds", "Time to store a batch"),
                 buckets: [.milliseconds(5), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
@@ -63,6 +89,7 @@ public struct StoreApp: Sendable {
         self.store = store
         self.settings = settings
         metrics = Metrics(registry)
+        uploads = UploadGate(limit: settings.maxConcurrentUploads)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -102,6 +129,12 @@ public struct StoreApp: Sendable {
             metrics.refused.increment()
             return Self.problem(.contentTooLarge, "body larger than \(WireLimits.maxCompressedBody) bytes")
         }
+        // Inflating and decoding is the heavy part: a bounded number at once per instance.
+        guard uploads.enter() else {
+            metrics.busy.increment()
+            return Self.problem(.serviceUnavailable, "\(uploads.limit) uploads are being decoded; try again", retryAfter: 1)
+        }
+        defer { uploads.leave() }
         var data = Data(body.readableBytesView)
         switch request.headers[.contentEncoding]?.lowercased() {
         case nil, "identity":
@@ -119,6 +152,24 @@ public struct StoreApp: Sendable {
         case let other?:
             metrics.refused.increment()
             return Self.problem(.unsupportedMediaType, "Content-Encoding \(other.prefix(32)) is not supported; use gzip")
+        }
+        // Counted before anything is decoded: a batch of too many events costs a walk, not a decode.
+        var scanner = JSONScanner([UInt8](data))
+        var events = 0
+        do {
+            try scanner.object { key, s in
+                guard key == "events", s.peek() == UInt8(ascii: "[") else { try s.value(); return }
+                try s.array { _, s in
+                    events += 1
+                    guard events <= WireLimits.maxEventsPerBatch else { throw WireError.invalid(field: "events", reason: "") }
+                    try s.value()
+                }
+            }
+        } catch is WireError {
+            metrics.refused.increment()
+            return Self.problem(.contentTooLarge, "more than \(WireLimits.maxEventsPerBatch) events")
+        } catch {
+            // Not JSON of the right shape: the decoder below names what is wrong.
         }
         let batch: UploadBatch
         do {

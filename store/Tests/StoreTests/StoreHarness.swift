@@ -15,8 +15,10 @@ final class RunningStore: Sendable {
     let task: Task<Void, any Error>
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init(_ postgres: PrivatePostgres, retentionDays: Int = 90, retentionHitDays: Int? = nil, keyDirectory: String? = nil) async throws {
+    init(_ postgres: PrivatePostgres, retentionDays: Int = 90, retentionHitDays: Int? = nil, keyDirectory: String? = nil,
+         maxConcurrentUploads: Int = 4) async throws {
         var settings = StoreSettings()
+        settings.maxConcurrentUploads = maxConcurrentUploads
         settings.port = 0
         settings.retention = Retention(days: retentionDays, hitDays: retentionHitDays ?? retentionDays)
         settings.keyDirectory = keyDirectory

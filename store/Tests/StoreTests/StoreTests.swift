@@ -198,6 +198,40 @@ struct StoreTests {
         #expect((try? postgres.psql("SELECT 1")) == nil, "the server is stopped")
     }
 
+    @Test("gzip bodies that inflate to 51 MB, 16 at once: refused from a count of their events before any is decoded, or told to come back (503, Retry-After) past the instance's limit of uploads decoded at once; then the store serves as before")
+    func inflationBombs() async throws {
+        let postgres = try PrivatePostgres()
+        let store = try await RunningStore(postgres, maxConcurrentUploads: 2)
+        defer { Task { await store.stop() } }
+        let token = try await StoreServer.withClient(postgres.configuration, logger: Logger.quiet("admin")) { try await $0.addUnit("unit-1") }
+        var json = Data(#"{"version":1,"unit":"unit-1","batch":"\#(UUID().uuidString.lowercased())","sent":"\#(Date().iso)","events":["#.utf8)
+        let empty = Data("{},".utf8)
+        json.reserveCapacity(51 << 20)
+        while json.count < 51 << 20 { json.append(empty) }
+        json.append(Data("{}]}".utf8))
+        let bomb = try Gzip.compress(json)
+        json = Data()
+        let url = store.url + "/v1/reads"
+        let statuses = try await withThrowingTaskGroup(of: (Int, Double?, String).self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    let reply = try await Fixture.request(url, token: token, body: bomb, gzip: false, headers: [("Content-Encoding", "gzip")])
+                    return (reply.status, reply.retryAfterSeconds, String(decoding: reply.body.prefix(200), as: UTF8.self))
+                }
+            }
+            var all: [(Int, Double?, String)] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        print("16 concurrent gzip bombs of \(bomb.count) bytes (51 MB inflated): " + Dictionary(grouping: statuses, by: \.0).map { "\($0.key) ×\($0.value.count)" }.sorted().joined(separator: ", "))
+        for (status, retryAfter, body) in statuses {
+            #expect(status == 413 && body.contains("more than 5000 events") || status == 503 && retryAfter != nil && body.contains("being decoded"), "\(status): \(body)")
+        }
+        #expect(statuses.contains { $0.0 == 413 })
+        #expect(try await Fixture.request(url, token: token, body: Fixture.batch(unit: "unit-1", [WireReadEvent(Fixture.event("AFTER1"))])).status == 200)
+        #expect(try postgres.count() == 1)
+    }
+
     @Test("bad input: a clear 4xx, nothing stored, the store keeps serving")
     func badInput() async throws {
         let s = try await Self.setUp()
@@ -230,7 +264,7 @@ struct StoreTests {
             ("a time offset of -19:18", try Fixture.batch(unit: "unit-1", [good, badOffset]), true, [], 422, "first_seen"),
             ("version 99", version99, true, [], 400, "version"),
             ("100 MB body", huge, false, [], 413, "larger"),
-            ("100,000 reads", manyBody, true, [], 413, "100000 events"),
+            ("100,000 reads", manyBody, true, [], 413, "more than 5000 events"),
         ]
         for (name, body, gzip, headers, status, words) in cases {
             let reply = try await Fixture.request(url, token: s.unitToken, body: body, gzip: gzip, headers: headers)
