@@ -31,8 +31,9 @@ struct PrivacyDaemonTests {
         files.filter { $0.1.range(of: Data(text.utf8)) != nil }.map(\.0)
     }
 
-    @Test("hotlist-only mode: after a replay, no file the unit owns holds the plate that matched nothing; the hit is journaled with its list, shown in status, and no log line carries a plate")
-    func hotlistOnly() throws {
+    @Test("hotlist-only mode, at every log level: after a replay, no file the unit owns holds the plate that matched nothing; the hit is journaled with its list, shown in status, and no log line carries a plate",
+          arguments: ["info", "debug", "trace"])
+    func hotlistOnly(_ level: String) throws {
         let dayPlate = try DaemonTests.expectedPlate("pass-day"), nightPlate = try DaemonTests.expectedPlate("pass-night")
         let dir0 = try TemporaryDirectory("pkh")
         // The entry differs from the read by look-alikes only (0/O, 1/I), which the match folds.
@@ -41,7 +42,7 @@ struct PrivacyDaemonTests {
         let hotlist = try dir0.write("hotlist.csv", "plate,list,reason\n\(listed),stolen,test vehicle\nZZZ999,amber,\n")
         let unit = try DaemonTests.unit(
             cameras: DaemonTests.replayCamera("day", "pass-day") + DaemonTests.replayCamera("night", "pass-night"),
-            extra: "\n[hotlist]\nfiles = [\"\(hotlist)\"]\nonly = true\n")
+            extra: "\n[hotlist]\nfiles = [\"\(hotlist)\"]\nonly = true\n[logging]\nlevel = \"\(level)\"\n")
         let daemon = try DaemonProcess(config: unit.config, logPath: unit.dir.file("daemon.log"))
         let done = waitUntil(timeout: 120) {
             guard let s = DaemonTests.status(unit) else { return false }
