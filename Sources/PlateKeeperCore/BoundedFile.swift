@@ -45,17 +45,34 @@ public enum BoundedFile {
         }
     }
 
+    /// Opens the regular file at `path` read-only and non-blocking (a FIFO cannot hang the
+    /// reader), refusing anything else and a size over `limit`; returns the descriptor and size.
+    private static func openRegular(_ path: String, limit: Int) throws(Failure) -> (Int32, Int) {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(path: path, reason: .system(call: "open", errno: errno)) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(path: path, reason: .system(call: "fstat", errno: code))
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw Failure(path: path, reason: .notRegularFile)
+        }
+        guard st.st_size >= 0, st.st_size <= Int64(limit) else {
+            close(fd)
+            throw Failure(path: path, reason: .tooLarge(limit: limit))
+        }
+        return (fd, Int(st.st_size))
+    }
+
     /// The bytes of the regular file at `path`, refusing files over `limit` bytes (checked with
     /// `fstat` first, and again while reading, in case the file grows).
     public static func read(_ path: String, limit: Int) throws(Failure) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(path: path, reason: .system(call: "open", errno: errno)) }
+        let (fd, size) = try openRegular(path, limit: limit)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw Failure(path: path, reason: .system(call: "fstat", errno: errno)) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw Failure(path: path, reason: .notRegularFile) }
-        guard st.st_size >= 0, st.st_size <= Int64(limit) else { throw Failure(path: path, reason: .tooLarge(limit: limit)) }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var bytes = [UInt8](repeating: 0, count: size)
         var count = 0
         while true {
             if count == bytes.count {
@@ -89,13 +106,8 @@ public enum BoundedFile {
     public static func forEachChunk(
         _ path: String, limit: Int, chunk: Int = 64 << 10, _ body: (ArraySlice<UInt8>) throws -> Void
     ) throws {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(path: path, reason: .system(call: "open", errno: errno)) }
+        let (fd, _) = try openRegular(path, limit: limit)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw Failure(path: path, reason: .system(call: "fstat", errno: errno)) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw Failure(path: path, reason: .notRegularFile) }
-        guard st.st_size >= 0, st.st_size <= Int64(limit) else { throw Failure(path: path, reason: .tooLarge(limit: limit)) }
         var buffer = [UInt8](repeating: 0, count: max(1, chunk))
         var total = 0
         while true {
