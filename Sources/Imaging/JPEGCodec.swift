@@ -74,16 +74,18 @@ public final class JPEGDecoder {
                               Int32(TJPF_GRAY.rawValue), Self.limitScans)
             }
         }
-        if rc != 0 {
-            let message = String(cString: tjGetErrorStr2(handle))
-            let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
-            // Extraneous bytes between markers are common in camera output and harmless;
-            // every other warning (premature end of data, bad Huffman code) means lost image data.
-            if !(isWarning && message.contains("extraneous bytes")) {
-                throw ImagingError(.corrupt, call: "tjDecompress2", message)
-            }
-        }
+        try Self.check(rc, handle)
         return LumaImage(width: Int(width), height: Int(height), pixels: pixels)
+    }
+
+    /// What `tjDecompress2`'s result means. Extraneous bytes between markers are common in camera
+    /// output and harmless; every other warning (premature end of data, bad Huffman code) and every
+    /// error means lost image data.
+    private static func check(_ rc: Int32, _ handle: tjhandle) throws(ImagingError) {
+        guard rc != 0 else { return }
+        let message = String(cString: tjGetErrorStr2(handle))
+        let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
+        if !(isWarning && message.contains("extraneous bytes")) { throw ImagingError(.corrupt, call: "tjDecompress2", message) }
     }
 
     /// A CMYK or YCCK JPEG (print workflows, some scanners): libjpeg-turbo gives CMYK, not grey.
@@ -98,11 +100,7 @@ public final class JPEGDecoder {
                               Int32(TJPF_CMYK.rawValue), Self.limitScans)
             }
         }
-        if rc != 0 {
-            let message = String(cString: tjGetErrorStr2(handle))
-            let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
-            if !(isWarning && message.contains("extraneous bytes")) { throw ImagingError(.corrupt, call: "tjDecompress2", message) }
-        }
+        try Self.check(rc, handle)
         let inverted = JPEGStructure.hasAdobeSegment(data)
         var pixels = [UInt8](repeating: 0, count: count)
         for p in 0..<count {
