@@ -156,4 +156,102 @@ public struct JSONScanner {
             }
         } while !stack.isEmpty
     }
+
+    /// Checks that the bytes are exactly one JSON document (RFC 8259's grammar, nested at most
+    /// `maxDepth` levels), strictly where `value()` only skips; no value is built.
+    public static func validate(_ bytes: [UInt8]) throws(Failure) {
+        var s = JSONScanner(bytes)
+        try s.strictValue(depth: 0)
+        try s.end()
+    }
+
+    private mutating func strictValue(depth: Int) throws(Failure) {
+        guard let first = peek() else { throw fail("unexpected end of the document") }
+        switch first {
+        case UInt8(ascii: "\""):
+            try strictString()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            guard depth < Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
+            let isObject = first == UInt8(ascii: "{")
+            let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            offset += 1
+            if peek() == close {
+                offset += 1
+                return
+            }
+            while true {
+                if isObject {
+                    guard peek() == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                    try strictString()
+                    guard peek() == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                    offset += 1
+                }
+                try strictValue(depth: depth + 1)
+                switch peek() {
+                case UInt8(ascii: ","): offset += 1
+                case close: offset += 1; return
+                default: throw fail(isObject ? "expected ',' or '}'" : "expected ',' or ']'")
+                }
+            }
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try strictNumber()
+        default:
+            try value()
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    private mutating func strictNumber() throws(Failure) {
+        func digit() -> Bool { offset < bytes.count && (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset]) }
+        func digits() throws(Failure) {
+            guard digit() else { throw fail("a malformed number") }
+            while digit() { offset += 1 }
+        }
+        func take(_ c: Character) -> Bool {
+            guard offset < bytes.count, bytes[offset] == c.asciiValue! else { return false }
+            offset += 1
+            return true
+        }
+        _ = take("-")
+        if !take("0") { try digits() }
+        if take(".") { try digits() }
+        if take("e") || take("E") {
+            _ = take("+") || take("-")
+            try digits()
+        }
+    }
+
+    /// A string with only JSON's escapes and no raw control character.
+    private mutating func strictString() throws(Failure) {
+        offset += 1
+        while offset < bytes.count {
+            let c = bytes[offset]
+            offset += 1
+            switch c {
+            case UInt8(ascii: "\""): return
+            case UInt8(ascii: "\\"):
+                guard offset < bytes.count else { break }
+                let e = bytes[offset]
+                offset += 1
+                if e == UInt8(ascii: "u") {
+                    guard offset + 4 <= bytes.count, bytes[offset..<offset + 4].allSatisfy({ $0.isHexDigit }) else {
+                        throw fail("a malformed \\u escape")
+                    }
+                    offset += 4
+                } else if !"\"\\/bfnrt".utf8.contains(e) {
+                    throw fail("an unknown escape")
+                }
+            case ..<0x20: throw fail("a control character in a string")
+            default: continue
+            }
+        }
+        throw fail("an unterminated string")
+    }
+}
+
+private extension UInt8 {
+    var isHexDigit: Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)
+    }
 }

@@ -148,9 +148,17 @@ public enum WireCoding {
             throw .malformed("wrong type at \(path(context.codingPath)): \(context.debugDescription)")
         } catch let DecodingError.valueNotFound(_, context) {
             throw .malformed("null at \(path(context.codingPath))")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw .malformed(context.codingPath.isEmpty ? "not JSON: \(context.debugDescription)"
-                : "bad value at \(path(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw .malformed("bad value at \(path(context.codingPath)): \(context.debugDescription)")
+        } catch DecodingError.dataCorrupted {
+            // Foundation reports a number that does not fit its field (1.5 or 1e400 where an
+            // integer belongs) as "not valid JSON", without a path: tell the two apart.
+            do {
+                try JSONScanner.validate([UInt8](data))
+            } catch {
+                throw .malformed("not JSON: \(error)")
+            }
+            throw .malformed("a number does not fit its field (a fraction, or out of range, where an integer belongs)")
         } catch {
             throw .malformed("\(error)")
         }
