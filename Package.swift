@@ -153,7 +153,7 @@ let package = Package(
         ),
         .executableTarget(name: "platekeeper", dependencies: ["PlateKeeperCLI"], swiftSettings: strict),
         // The entry points libFuzzer drives (Fuzz/), one per input from outside; also run by tests.
-        .target(name: "FuzzTargets", dependencies: ["PlateKeeperCore", "Imaging", "Capture", "Config", "Journal", "Position"], swiftSettings: strict),
+        .target(name: "FuzzTargets", dependencies: ["PlateKeeperCore", "Imaging", "Capture", "Config", "Journal", "Position", "WireFormat"], swiftSettings: strict),
         // Test helpers: temporary folders, repository paths, running the executable, a real gpsd.
         .target(name: "PlateKeeperTesting", dependencies: ["PlateKeeperCore", "WireFormat", "Position", "CLinux"], swiftSettings: strict),
 

@@ -5,6 +5,7 @@ import Imaging
 import Journal
 import PlateKeeperCore
 import Position
+import WireFormat
 
 /// The entry points that libFuzzer drives (`Fuzz/`), one per kind of input from outside, and that
 /// `FuzzTargetsTests` runs over the seed corpora and over every input a fuzzer ever found to fail.
@@ -16,6 +17,7 @@ public enum FuzzTargets {
     /// The targets by name, as `Fuzz/run` and the regression tests call them.
     public static let all: [String: @Sendable ([UInt8]) -> Void] = [
         "frame": frame, "manifest": manifest, "config": config, "journal": journal, "position": position,
+        "upload": upload,
     ]
 
     /// One decoder for every input, as a camera stream reuses one; not shared between threads.
@@ -57,6 +59,19 @@ public enum FuzzTargets {
         let plan = ReplaySource.plan([folder])
         guard let source = try? ReplaySource() else { return }
         for item in plan.items.prefix(8) { _ = try? source.frame(for: item) }
+    }
+
+    /// An upload POST's body as the store decodes it (`UploadRequest`): the first byte picks the
+    /// Content-Encoding (none, gzip, identity, another), the rest is the body. Every event of a
+    /// batch that passes is validated, and the batch must encode and decode back to itself.
+    public static func upload(_ data: [UInt8]) {
+        guard let first = data.first else { return }
+        let encoding = [nil, "gzip", "identity", "br"][Int(first % 4)]
+        guard let batch = try? UploadRequest.decode(Data(data.dropFirst()), contentEncoding: encoding) else { return }
+        for event in batch.events { _ = try? event.validate() }
+        guard let encoded = try? WireCoding.encode(batch), let back = try? WireCoding.decode(UploadBatch.self, from: encoded),
+              back == batch
+        else { fatalError("a batch the store accepts does not survive encoding and decoding") }
     }
 
     /// platekeeper.toml.

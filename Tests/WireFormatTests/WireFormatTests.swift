@@ -134,6 +134,58 @@ import Testing
         }
     }
 
+    @Test("a number that does not fit its integer field is named as such, not as JSON that is not JSON", arguments: [
+        ("1.5", "does not fit"), ("1e400", "does not fit"), ("-0.5", "does not fit"),
+        ("01", "not JSON"), ("1.", "not JSON"), ("1e", "not JSON"), ("7,}", "not JSON"),
+    ])
+    func numberThatDoesNotFit(frames: String, expected: String) throws {
+        let json = Self.text(try Self.golden("read-event-minimal-v1")).replacingOccurrences(of: "\"frames\":7", with: "\"frames\":\(frames)")
+        #expect {
+            _ = try WireCoding.decode(WireReadEvent.self, from: Data(json.utf8))
+        } throws: { error in
+            (error as? WireError)?.description.contains(expected) == true
+        }
+    }
+
+    @Test("JSONScanner.validate follows RFC 8259's grammar", arguments: [
+        (#"{"a":[1,-0.5e+3,"x\u00e9\n",true,null,{}]}"#, true), ("[]", true), (" 0 ", true),
+        (#"{"a":1,}"#, false), ("[1 2]", false), (#"{"a" 1}"#, false), (#"{1:2}"#, false), (#""\x""#, false),
+        (#""\u12g4""#, false), ("[tru]", false), ("[-]", false), ("[.5]", false), ("[1]]", false), ("\"a\u{01}\"", false),
+    ])
+    func strictValidation(json: String, valid: Bool) {
+        #expect(((try? JSONScanner.validate(Array(json.utf8))) != nil) == valid)
+    }
+
+    @Test("an upload body: encodings, bounds and the kind of each refusal, as the store answers them")
+    func uploadRequest() throws {
+        let golden = try Self.golden("batch-v1")
+        let batch = try UploadRequest.decode(golden, contentEncoding: nil)
+        #expect(try UploadRequest.decode(golden, contentEncoding: "identity") == batch)
+        #expect(try UploadRequest.decode(try Gzip.compress(golden), contentEncoding: "GZIP") == batch)
+        #expect(throws: UploadRequest.Refusal.self) { _ = try UploadRequest.decode(golden, contentEncoding: "gzip") }
+        do {
+            _ = try UploadRequest.decode(golden, contentEncoding: "br\u{1B}[2J")
+            Issue.record("an unknown encoding was accepted")
+        } catch {
+            guard case .unsupportedEncoding(let reason) = error else { Issue.record("\(error)"); return }
+            #expect(!reason.contains("\u{1B}"))
+        }
+        let fraction = Data(String(decoding: golden, as: UTF8.self).replacingOccurrences(of: "\"frames\":7", with: "\"frames\":7.5").utf8)
+        #expect(throws: UploadRequest.Refusal.malformed("malformed document: a number does not fit its field (a fraction, or out of range, where an integer belongs)")) {
+            _ = try UploadRequest.decode(fraction, contentEncoding: nil)
+        }
+        var many = batch
+        many.events = (0...WireLimits.maxEventsPerBatch).map { _ in var e = batch.events[0]; e.id = UUID(); return e }
+        #expect(throws: UploadRequest.Refusal.tooLarge("more than \(WireLimits.maxEventsPerBatch) events")) {
+            _ = try UploadRequest.decode(try WireCoding.encode(many), contentEncoding: nil)
+        }
+        var wrong = batch
+        wrong.version = 99
+        #expect(throws: UploadRequest.Refusal.malformed("version: must be 1 (this contract)")) {
+            _ = try UploadRequest.decode(try WireCoding.encode(wrong), contentEncoding: nil)
+        }
+    }
+
     @Test func wrongTypeNamesTheField() throws {
         var json = Self.text(try Self.golden("read-event-minimal-v1"))
         json = json.replacingOccurrences(of: "\"frames\":7", with: "\"frames\":\"seven\"")

@@ -135,50 +135,16 @@ public struct StoreApp: Sendable {
             return Self.problem(.serviceUnavailable, "\(uploads.limit) uploads are being decoded; try again", retryAfter: 1)
         }
         defer { uploads.leave() }
-        var data = Data(body.readableBytesView)
-        switch request.headers[.contentEncoding]?.lowercased() {
-        case nil, "identity":
-            if data.count > WireLimits.maxBody { return Self.problem(.contentTooLarge, "body larger than \(WireLimits.maxBody) bytes") }
-        case "gzip":
-            do {
-                data = try Gzip.decompress(data, limit: WireLimits.maxBody)
-            } catch .tooLarge {
-                metrics.refused.increment()
-                return Self.problem(.contentTooLarge, "body inflates to more than \(WireLimits.maxBody) bytes")
-            } catch {
-                metrics.refused.increment()
-                return Self.problem(.badRequest, "body is not valid gzip: \(error)")
-            }
-        case let other?:
-            metrics.refused.increment()
-            return Self.problem(.unsupportedMediaType, "Content-Encoding \(other.prefix(32)) is not supported; use gzip")
-        }
-        // Counted before anything is decoded: a batch of too many events costs a walk, not a decode.
-        var scanner = JSONScanner([UInt8](data))
-        var events = 0
-        do {
-            try scanner.object { key, s in
-                guard key == "events", s.peek() == UInt8(ascii: "[") else { try s.value(); return }
-                try s.array { _, s in
-                    events += 1
-                    guard events <= WireLimits.maxEventsPerBatch else { throw WireError.invalid(field: "events", reason: "") }
-                    try s.value()
-                }
-            }
-        } catch is WireError {
-            metrics.refused.increment()
-            return Self.problem(.contentTooLarge, "more than \(WireLimits.maxEventsPerBatch) events")
-        } catch {
-            // Not JSON of the right shape: the decoder below names what is wrong.
-        }
         let batch: UploadBatch
         do {
-            batch = try WireCoding.decode(UploadBatch.self, from: data)
-            try batch.validateEnvelope()
+            batch = try UploadRequest.decode(Data(body.readableBytesView), contentEncoding: request.headers[.contentEncoding])
         } catch {
             metrics.refused.increment()
-            if case .invalid(field: "events", _) = error { return Self.problem(.contentTooLarge, error.description) }
-            return Self.problem(.badRequest, error.description)
+            switch error {
+            case .tooLarge(let reason): return Self.problem(.contentTooLarge, reason)
+            case .unsupportedEncoding(let reason): return Self.problem(.unsupportedMediaType, reason)
+            case .malformed(let reason): return Self.problem(.badRequest, reason)
+            }
         }
         guard batch.unit == unit else {
             metrics.refused.increment()
