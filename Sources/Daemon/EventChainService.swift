@@ -118,7 +118,8 @@ struct JournalUpkeepService: Service, CustomStringConvertible {
         let ages = [journal.settings.retentionSeconds, journal.settings.hitRetentionSeconds].compactMap { $0 }
         let interval = min(600, max(5, (ages.min() ?? 6000) / 10))
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            if SystemClock.monotonic() - lastRetention >= interval {
+            // While the WAL still holds expired reads (a reader held the checkpoint off), every tick.
+            if SystemClock.monotonic() - lastRetention >= interval || journal.expiredPagesInWAL.current != nil {
                 lastRetention = SystemClock.monotonic()
                 await retention()
             }
@@ -140,8 +141,16 @@ struct JournalUpkeepService: Service, CustomStringConvertible {
 
     private func retention() async {
         do {
+            let held = journal.expiredPagesInWAL.current
             let deleted = try await journal.applyRetention()
             if deleted > 0 { logger.notice("retention: expired reads deleted", metadata: ["deleted": "\(deleted)"]) }
+            let wal = journal.expiredPagesInWAL
+            if let held, held > 5, wal.current == nil {
+                logger.notice("retention: the WAL no longer holds expired reads", metadata: ["held_s": "\(Int(wal.longest))"])
+            } else if let now = wal.current, now > 60, (held ?? 0) <= 60 {
+                logger.warning("retention: a reader of the journal keeps expired reads in its WAL; retrying every 2 s",
+                               metadata: ["held_s": "\(Int(now))"])
+            }
         } catch {
             logger.error("retention failed", metadata: ["error": "\(error)"])
         }

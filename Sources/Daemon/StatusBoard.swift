@@ -95,6 +95,10 @@ public struct StatusDocument: Sendable, Codable {
         /// Rows that matched a hotlist; reads never written (hotlist-only mode), all time.
         public var hits: Int
         public var notKept: Int
+        /// Seconds the WAL has held pages of reads retention deleted (a reader held the checkpoint
+        /// off; nil: none), and the longest such stay since start.
+        public var expiredInWALSeconds: Double?
+        public var expiredInWALLongestSeconds: Double
     }
 
     /// The upload stage; nil when upload is off.
@@ -472,7 +476,9 @@ public final class StatusBoard: Sendable {
             quarantined: s.quarantined, deadLetters: stats?.deadLetters ?? 0,
             oldest: stats?.oldest.map { ISO8601.format(unixNanoseconds: $0) },
             oldestJournaled: stats?.oldestJournaled.map { ISO8601.format(unixNanoseconds: $0) },
-            hits: stats?.hits ?? 0, notKept: stats?.notKept ?? 0)
+            hits: stats?.hits ?? 0, notKept: stats?.notKept ?? 0,
+            expiredInWALSeconds: stats?.expiredInWALSeconds.map { ($0 * 10).rounded() / 10 },
+            expiredInWALLongestSeconds: ((stats?.expiredInWALLongestSeconds ?? 0) * 10).rounded() / 10)
         let hotlist = s.hotlist?()
         var warnings: [String] = []
         for camera in s.cameras {

@@ -1,6 +1,7 @@
 public import Foundation
 public import PlateKeeperCore
 import GRDB
+import Synchronization
 import WireFormat
 
 #if canImport(Glibc)
@@ -35,6 +36,10 @@ public final class Journal: Sendable {
     private let pageSize: Int64
     /// The owner's lock on the journal (nil for read-only tools).
     private let lock: JournalLock?
+    /// Whether the WAL may still hold pages of rows retention deleted (a reader kept the last
+    /// checkpoint from completing, or the journal was just opened), since when, and the longest
+    /// such stay this run (monotonic seconds). Retention retries the checkpoint until it completes.
+    private let expiredInWAL = Mutex<(since: Double?, longest: Double)>((nil, 0))
 
     /// How a journal is opened.
     public enum OpenMode: Sendable {
@@ -80,7 +85,11 @@ public final class Journal: Sendable {
             }
         }
         quarantined = moved
-        if mode == .owner { try Self.createFileIfMissing(path) }
+        if mode == .owner {
+            try Self.createFileIfMissing(path)
+            // After a crash the WAL may hold what the last retention deleted: checkpoint at the first run.
+            expiredInWAL.withLock { $0.since = Self.monotonic() }
+        }
         do {
             pool = if let readOnly {
                 try DatabasePool(path: readOnly, configuration: Self.readOnlyConfiguration())
@@ -177,8 +186,68 @@ public final class Journal: Sendable {
             }
             return total
         }
-        if deleted > 0 { try checkpoint() }
+        if deleted > 0 { expiredInWAL.withLock { $0.since = $0.since ?? Self.monotonic() } }
+        if expiredInWAL.withLock({ $0.since != nil }), try checkpoint() {
+            expiredInWAL.withLock { state in
+                if let since = state.since { state.longest = max(state.longest, Self.monotonic() - since) }
+                state.since = nil
+            }
+        }
+        try deleteExpiredQuarantinedFiles(now: now)
         return deleted
+    }
+
+    /// How long the WAL has held pages of rows retention deleted (nil: it holds none), and the
+    /// longest such stay this run, seconds. Nonzero when a reader held a transaction open across a
+    /// retention run; retention then retries each time it runs (the daemon: every 2 seconds).
+    public var expiredPagesInWAL: (current: Double?, longest: Double) {
+        expiredInWAL.withLock { state in (state.since.map { Self.monotonic() - $0 }, state.longest) }
+    }
+
+    /// Files this journal moved aside as unusable (`NAME.quarantined-STAMP`, with their WAL) fall
+    /// under retention too: once the longest retention rule has passed since the move, every read
+    /// they can hold is past its age, and they are deleted (a line in the deletion log says so).
+    /// Nothing is deleted while either rule keeps reads until the quota needs room.
+    private func deleteExpiredQuarantinedFiles(now: Date) throws(JournalError) {
+        guard let reads = settings.retentionSeconds, let hits = settings.hitRetentionSeconds, lock != nil else { return }
+        let age = max(reads, hits)
+        let folder = Paths.folder(of: settings.path), name = Paths.lastComponent(of: settings.path)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
+        for file in names {
+            guard let movedAt = Self.quarantineTime(file, journal: name), now.timeIntervalSince(movedAt) > age else { continue }
+            let path = folder.isEmpty ? file : folder + "/" + file
+            for suffix in ["-wal", "-shm", ""] where FileManager.default.fileExists(atPath: path + suffix) {
+                guard unlink(path + suffix) == 0 else {
+                    throw .sqlite(path: path + suffix, operation: "delete a quarantined file past retention",
+                                  message: "\(String(cString: strerror(errno))) (errno \(errno))")
+                }
+            }
+            let nowNs = Self.nanoseconds(now)
+            try writingNow("log a quarantined file's deletion") { db in
+                try db.execute(sql: "INSERT INTO deletion_log (at_ns, rule, max_age_s, rows) VALUES (?, 'quarantined-file', ?, 0)",
+                               arguments: [nowNs, age])
+            }
+        }
+    }
+
+    /// When the file `name` was moved aside, if it is one of this journal's quarantined files
+    /// (`JOURNAL.quarantined-20261208T013000.123Z`, with an optional `-N`; not its `-wal` or `-shm`).
+    static func quarantineTime(_ name: String, journal: String) -> Date? {
+        let prefix = journal + ".quarantined-"
+        guard name.hasPrefix(prefix), !name.hasSuffix("-wal"), !name.hasSuffix("-shm") else { return nil }
+        let stamp = name.dropFirst(prefix.count).prefix { $0 != "-" }
+        // 20261208T013000.123Z → 2026-12-08T01:30:00.123Z
+        let c = Array(stamp)
+        guard c.count >= 16, c[8] == "T" else { return nil }
+        let text = String(c[0..<4]) + "-" + String(c[4..<6]) + "-" + String(c[6..<8]) + "T" + String(c[9..<11]) + ":"
+            + String(c[11..<13]) + ":" + String(c[13...])
+        return ISO8601.parse(text).map { Date(timeIntervalSince1970: Double($0) / 1e9) }
+    }
+
+    static func monotonic() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// Counts a read that was seen and dropped without being written (hotlist-only mode: it
@@ -263,10 +332,19 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Writes the WAL back into the database file and truncates it.
-    public func checkpoint() throws(JournalError) {
+    /// Writes the WAL back into the database file and truncates it. Returns false when it could not
+    /// complete (a reader still uses frames of the WAL): those frames stay until a later checkpoint.
+    @discardableResult
+    public func checkpoint() throws(JournalError) -> Bool {
         try writingNow("checkpoint") { db in
-            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            // TRUNCATE waits for readers through the busy handler: briefly, so that a reader holding
+            // a transaction does not stall appends for the whole busy timeout; the caller retries.
+            try db.execute(sql: "PRAGMA busy_timeout = 200")
+            defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
+            // One row: busy (1 when a reader kept it from completing), WAL frames, frames checkpointed.
+            let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            let busy: Int = try row?.decode(atIndex: 0) ?? 1
+            return busy == 0
         }
     }
 
@@ -274,7 +352,7 @@ public final class Journal: Sendable {
 
     /// Counts and sizes, for `journal stats` and the status document.
     public func stats() throws(JournalError) -> JournalStats {
-        let quota = settings.quotaBytes, path = settings.path
+        let quota = settings.quotaBytes, path = settings.path, wal = expiredPagesInWAL
         return try readingNow("stats") { db in
             let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event") ?? 0
             let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event WHERE upload_state = 'pending'") ?? 0
@@ -295,7 +373,7 @@ public final class Journal: Sendable {
                 droppedFull: counters["dropped_full", default: 0], evictedUploaded: counters["evicted_uploaded", default: 0],
                 expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion, deadLetters: dead,
                 oldestPendingJournaled: oldestPendingJournaled, hits: hits, notKept: counters["not_kept", default: 0],
-                oldestJournaled: oldestJournaled
+                oldestJournaled: oldestJournaled, expiredInWALSeconds: wal.current, expiredInWALLongestSeconds: wal.longest
             )
         }
     }

@@ -33,6 +33,10 @@ public struct JournalStats: Sendable, Codable, Equatable {
     public var notKept: Int = 0
     /// When the oldest row held was journaled (Unix ns): retention measures age from this.
     public var oldestJournaled: Int64?
+    /// How long the WAL has held pages of rows retention deleted, because a reader kept the
+    /// checkpoint from completing (nil: it holds none), and the longest such stay this run, seconds.
+    public var expiredInWALSeconds: Double?
+    public var expiredInWALLongestSeconds: Double = 0
 
     /// Share of the quota in use, 0...1.
     public var quotaUsed: Double { quotaBytes > 0 ? Double(bytesOnDisk) / Double(quotaBytes) : 0 }

@@ -13,4 +13,11 @@ public enum Paths {
         while folder.count > 1, folder.last == "/" { folder = folder.dropLast() }
         return folder.isEmpty ? "/" : String(folder)
     }
+
+    /// The last component of `path` (the file's name), trailing slashes ignored.
+    public static func lastComponent(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1, p.last == "/" { p = p.dropLast() }
+        return String(p.split(separator: "/", omittingEmptySubsequences: false).last ?? p)
+    }
 }

@@ -139,6 +139,83 @@ struct JournalTests {
         #expect(raw.range(of: Data(fresh[0].plate.utf8)) != nil)
     }
 
+    @Test("a reader holding a transaction across retention: the checkpoint is retried until the WAL no longer holds the expired plates, and the stay is counted")
+    func retentionRetriesTheCheckpoint() async throws {
+        let dir = try TemporaryDirectory()
+        let journal = try Self.open(dir, retention: 3600)
+        _ = try await journal.applyRetention()  // the checkpoint owed since opening
+        #expect(journal.expiredPagesInWAL.current == nil)
+        let now = Date()
+        let old = (0..<20).map { Self.event(String(format: "HELDQ%03d", $0)) }
+        for e in old { _ = try await journal.append(e, journaledAt: now.addingTimeInterval(-7200)) }
+        // Another process reading the journal (as `journal export` does), inside a transaction.
+        let reader = try DatabaseQueue(path: journal.settings.path)
+        let inTransaction = StopFlag(), finished = StopFlag()
+        Thread.detachNewThread {
+            try? reader.inDatabase { db in
+                try db.execute(sql: "BEGIN")
+                _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event")
+                inTransaction.set()
+                Thread.sleep(forTimeInterval: 1.5)
+                try db.execute(sql: "COMMIT")
+            }
+            finished.set()
+        }
+        while !inTransaction.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await journal.applyRetention(now: now) == 20)
+        #expect(journal.expiredPagesInWAL.current != nil, "the reader kept the checkpoint from completing")
+        func raw() -> Data {
+            var raw = Data()
+            for suffix in ["", "-wal"] { raw.append(FileManager.default.contents(atPath: journal.settings.path + suffix) ?? Data()) }
+            return raw
+        }
+        #expect(raw().range(of: Data(old[0].plate.utf8)) != nil, "while the reader holds it, the WAL still has the old pages")
+        while !finished.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        try reader.close()
+        // A later run that deletes nothing still completes the checkpoint.
+        #expect(try await journal.applyRetention(now: now) == 0)
+        let wal = journal.expiredPagesInWAL
+        #expect(wal.current == nil)
+        #expect(wal.longest >= 1, "the time the plates stayed is counted: \(wal.longest) s")
+        #expect(try journal.stats().expiredInWALLongestSeconds == wal.longest)
+        let after = raw()
+        for e in old { #expect(after.range(of: Data(e.plate.utf8)) == nil, "\(e.plate) still on disk") }
+    }
+
+    @Test("quarantined journals fall under retention: deleted with their WAL once the longest rule has passed since the move, logged; never while a rule keeps reads until the quota")
+    func quarantinedFilesExpire() async throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("state/journal.sqlite", [UInt8](repeating: 0x5A, count: 8192))
+        var settings = JournalSettings(path: dir.file("state/journal.sqlite"))
+        settings.retentionSeconds = 600
+        settings.hitRetentionSeconds = 3600
+        let journal = try Journal(settings: settings)
+        let moved = try #require(journal.quarantined).path
+        try dir.write("state/" + Paths.lastComponent(of: moved) + "-wal", Array("QUARQ01".utf8))
+        // Not the journal's: another name, or not a stamp, is never touched.
+        try dir.write("state/journal.sqlite.quarantined-notastamp", [1])
+        try dir.write("state/other.sqlite.quarantined-20200101T000000.000Z", [1])
+        let now = Date()
+        _ = try await journal.applyRetention(now: now.addingTimeInterval(3000))
+        #expect(FileManager.default.fileExists(atPath: moved), "within the hit rule's hour: kept")
+        _ = try await journal.applyRetention(now: now.addingTimeInterval(3700))
+        #expect(!FileManager.default.fileExists(atPath: moved))
+        #expect(!FileManager.default.fileExists(atPath: moved + "-wal"))
+        #expect(FileManager.default.fileExists(atPath: dir.file("state/journal.sqlite.quarantined-notastamp")))
+        #expect(FileManager.default.fileExists(atPath: dir.file("state/other.sqlite.quarantined-20200101T000000.000Z")))
+        #expect(try journal.deletionLog().map(\.rule) == ["quarantined-file"])
+
+        // Hits kept until the quota needs room: a quarantined file may hold them; it stays.
+        let keep = try TemporaryDirectory()
+        try keep.write("journal.sqlite", [UInt8](repeating: 0x5A, count: 8192))
+        var unbounded = JournalSettings(path: keep.file("journal.sqlite"))
+        unbounded.retentionSeconds = 600
+        unbounded.hitRetentionSeconds = nil
+        let second = try Journal(settings: unbounded)
+        _ = try await second.applyRetention(now: now.addingTimeInterval(86_400 * 365))
+        #expect(FileManager.default.fileExists(atPath: try #require(second.quarantined).path))
+    }
+
     @Test("hits and other reads expire by their own ages; each run logs rule, count and time range, never a plate")
     func retentionByClass() async throws {
         let dir = try TemporaryDirectory()
