@@ -33,6 +33,9 @@ struct ContractFuzzTests {
         var environment = ProcessInfo.processInfo.environment
         environment["SCHEMATHESIS_TELEMETRY"] = "false"
         process.environment = environment
+        // It keeps a cache folder in its working directory: a scratch one, not the source tree.
+        let scratch = try TemporaryDirectory()
+        process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
