@@ -28,7 +28,7 @@ struct ContractFuzzTests {
         process.arguments = ["run", document, "--url", url, "-H", "Authorization: Bearer \(token)",
                              "--checks", checks.joined(separator: ","), "--max-examples", "\(examples)", "--seed", "20261208",
                              "--workers", "1", "--no-color", "--generation-database", "none", "--request-timeout", "20",
-                             "--warnings", "off"]
+                             "--warnings", "off", "--phases", "examples,coverage,fuzzing"]
             + operations.flatMap { ["--include-operation-id", $0] }
         var environment = ProcessInfo.processInfo.environment
         environment["SCHEMATHESIS_TELEMETRY"] = "false"
