@@ -114,7 +114,7 @@ public final class Hotlist: Sendable {
     }
 
     /// The folded alphabet: letters and digits, one representative per look-alike class.
-    static let foldedAlphabet: [UInt8] = Array(Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8).map { LookAlikes.table[$0] ?? $0 })).sorted()
+    static let foldedAlphabet: [UInt8] = Array(Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8).map { LookAlikes.representative($0) })).sorted()
 
     static func oneEditAway(_ text: [UInt8], into out: inout Set<[UInt8]>) {
         for i in 0...text.count {
@@ -173,27 +173,5 @@ public final class Hotlist: Sendable {
             }
             return previous[b.count] <= limit ? previous[b.count] : nil
         }
-    }
-}
-
-/// Characters that plate readers confuse, folded to one representative so that a hotlist entry
-/// matches a read that differs only by them. Kept narrower than the recognition's own table
-/// (`PlateFormat.lookAlikes`, which only proposes alternatives): here a fold makes a hit, so only
-/// pairs that are near-identical in plate fonts are folded.
-public enum LookAlikes {
-    /// Each character → its class's representative.
-    static let table: [UInt8: UInt8] = {
-        var t: [UInt8: UInt8] = [:]
-        for group in ["0ODQ", "1I", "8B", "5S", "2Z", "6G"] {
-            let bytes = Array(group.utf8)
-            for b in bytes { t[b] = bytes[0] }
-        }
-        return t
-    }()
-
-    /// `plate` (normalised: upper case, letters and digits) with each look-alike replaced by its
-    /// class's representative.
-    public static func fold(_ plate: String) -> String {
-        String(decoding: plate.utf8.map { table[$0] ?? $0 }, as: UTF8.self)
     }
 }

@@ -9,7 +9,8 @@ public struct ReleaseSettings: Sendable, Equatable {
     /// Positions are moved to the centre of a grid cell this many degrees wide (0.001 … 10; 0.01°
     /// is about 1 km of latitude).
     public var gridDegrees: Double = 0.01
-    /// A place-and-time cell with fewer distinct vehicles than this is left out whole (2 … 1000).
+    /// A cell (time, place, camera, region) with fewer distinct vehicles than this is left out
+    /// whole (2 … 1000).
     public var k = 5
 
     public static let timeRange = 60.0...(30 * 86_400.0)
@@ -45,7 +46,8 @@ public struct ReleasedRead: Sendable, Codable, Equatable {
 /// A release and what was left out of it.
 public struct PublicReleaseResult: Sendable {
     public var reads: [ReleasedRead]
-    /// Place-and-time cells, and those left out for holding fewer than k distinct vehicles.
+    /// Cells (time, place, camera and region together), and those left out for holding fewer than
+    /// k distinct vehicles.
     public var cells: Int
     public var suppressedCells: Int
     public var suppressedReads: Int
@@ -55,9 +57,13 @@ public struct PublicReleaseResult: Sendable {
 /// Writes the kind of release a court suggested for plate reads: each plate replaced by a token
 /// that is the same for the same plate within one release and unlinkable across releases (an
 /// HMAC-SHA256 under a fresh random key that exists only in this call), times rounded, positions
-/// coarsened, crops dropped, and rare combinations suppressed: a cell of coarse place and time
-/// with fewer than k distinct vehicles is dropped whole, so no single vehicle can be singled out
-/// there. Only whole-pass events (`vehicle`) are released; first-sight events repeat them.
+/// coarsened, crops dropped, and rare combinations suppressed (k-anonymity over everything a row
+/// shows besides its token: time bucket, grid cell, camera and region together): a combination
+/// held by fewer than k distinct vehicles is dropped whole, so no single vehicle can be singled
+/// out by any attribute of its row (a lone car at a named side-street camera inside a busy grid
+/// cell is left out). Vehicles are counted, and tokens made, by look-alike-folded plate
+/// (`LookAlikes`): one car read as OCRVAR1 and OCRVARI is one vehicle with one token, not two.
+/// Only whole-pass events (`vehicle`) are released; first-sight events repeat them.
 public enum Pseudonymiser {
     public static func release(_ events: [ReadEvent], settings: ReleaseSettings) -> PublicReleaseResult {
         release(events.filter { $0.kind == .vehicle }.map(ReleaseInput.init), settings: settings)
@@ -80,14 +86,18 @@ public enum Pseudonymiser {
         let settings = raw.bounded
         var tokens: [String: String] = [:]
         func token(_ plate: String) -> String {
-            if let t = tokens[plate] { return t }
-            let t = hexString(Digest.hmacSHA256(Array(plate.utf8), key: key).prefix(8))
-            tokens[plate] = t
+            let vehicle = LookAlikes.fold(plate)
+            if let t = tokens[vehicle] { return t }
+            let t = hexString(Digest.hmacSHA256(Array(vehicle.utf8), key: key).prefix(8))
+            tokens[vehicle] = t
             return t
         }
+        /// Everything a released row shows except its token: what k applies to.
         struct Cell: Hashable {
             var time: Int64
             var place: String
+            var camera: String
+            var region: String
         }
         let bucketNs = Int64(settings.timeSeconds * 1e9)
         var rows: [(cell: Cell, read: ReleasedRead)] = []
@@ -106,7 +116,7 @@ public enum Pseudonymiser {
             let read = ReleasedRead(
                 token: token(e.plate), camera: e.camera, region: e.region, time: ISO8601.format(unixNanoseconds: bucket),
                 lat: lat, lon: lon)
-            rows.append((Cell(time: bucket, place: place), read))
+            rows.append((Cell(time: bucket, place: place, camera: e.camera, region: e.region), read))
         }
         var vehicles: [Cell: Set<String>] = [:]
         for row in rows { vehicles[row.cell, default: []].insert(row.read.token) }

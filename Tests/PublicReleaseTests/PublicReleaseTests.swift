@@ -48,12 +48,38 @@ struct PublicReleaseTests {
         #expect(!text.contains("crop") && !text.contains("confidence"))
         // Every released cell holds at least k distinct vehicles.
         var cells: [String: Set<String>] = [:]
-        for r in result.reads { cells["\(r.time) \(r.lat ?? 0) \(r.lon ?? 0) \(r.lat == nil ? r.camera : "")", default: []].insert(r.token) }
+        for r in result.reads { cells["\(r.time) \(r.lat ?? 0) \(r.lon ?? 0) \(r.camera) \(r.region)", default: []].insert(r.token) }
         #expect(cells.values.allSatisfy { $0.count >= 5 })
 
         settings.k = 4
         let looser = Pseudonymiser.release(Self.crafted, settings: settings)
         #expect(looser.reads.count == 10 && looser.suppressedCells == 1, "cell B has four vehicles")
+    }
+
+    @Test("k applies to every attribute a row shows: a lone vehicle at a named camera inside a busy grid cell is left out; the others stay")
+    func loneVehicleAtANamedCamera() throws {
+        var settings = ReleaseSettings()
+        settings.k = 5
+        let lone = Self.read("SIDE001", minute: 12, lat: 52.0903, camera: "side-street")
+        let result = Pseudonymiser.release(Self.crafted + [lone], settings: settings)
+        #expect(!result.reads.contains { $0.camera == "side-street" }, "the only vehicle at side-street that hour")
+        #expect(result.reads.count == 6, "cell A's five vehicles at lane-1 are still released")
+        // A rare region narrows a row as much as a rare camera.
+        var foreign = Self.read("FOREIGN1", minute: 13, lat: 52.0903)
+        foreign.region = "eu"
+        #expect(!Pseudonymiser.release(Self.crafted + [foreign], settings: settings).reads.contains { $0.region == "eu" })
+    }
+
+    @Test("vehicles are counted by look-alike-folded plate: one car read as OCRVAR1 and OCRVARI is one vehicle, one token")
+    func lookAlikeSpellingsAreOneVehicle() throws {
+        var settings = ReleaseSettings()
+        settings.k = 2
+        let reads = [Self.read("OCRVAR1", minute: 1, lat: 52.0901), Self.read("OCRVARI", minute: 2, lat: 52.0901)]
+        let result = Pseudonymiser.release(reads, settings: settings)
+        #expect(result.reads.isEmpty && result.suppressedCells == 1, "one vehicle is below k = 2")
+        let three = Pseudonymiser.release(reads + [Self.read("OTHER22", minute: 3, lat: 52.0901)], settings: settings)
+        #expect(three.reads.count == 3)
+        #expect(Set(three.reads.map(\.token)).count == 2, "two vehicles, two tokens")
     }
 
     @Test("tokens: the same plate has the same token within a release; two releases of the same data share none")
