@@ -20,6 +20,9 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     public var query: String
     /// Why, in the operator's words (required).
     public var purpose: String
+    /// The purpose's category from the operator's fixed list: what the public report counts.
+    /// Absent in entries made before categories existed (their hashes do not cover it).
+    public var category: String?
     /// How many records were returned.
     public var records: Int
     /// `hash` of the entry before (64 zeros for the first).
@@ -27,7 +30,9 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     /// SHA-256 over `prev` and every field above (each length-prefixed), hex.
     public var hash: String
 
-    public init(seq: Int, time: String, who: String, action: String, query: String, purpose: String, records: Int, prev: String, hash: String) {
+    public init(seq: Int, time: String, who: String, action: String, query: String, purpose: String, category: String? = nil,
+                records: Int, prev: String, hash: String) {
+        self.category = category
         self.seq = seq
         self.time = time
         self.who = who
@@ -42,7 +47,7 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     /// The hash this entry should carry, from its fields.
     public var computedHash: String {
         var message: [UInt8] = []
-        for field in [prev, String(seq), time, who, action, query, purpose, String(records)] {
+        for field in [prev, String(seq), time, who, action, query, purpose, String(records)] + (category.map { ["category", $0] } ?? []) {
             let bytes = Array(field.utf8)
             message += Array("\(bytes.count):".utf8)
             message += bytes
@@ -52,14 +57,23 @@ public struct AuditEntry: Sendable, Equatable, Codable {
 
     public static let genesis = String(repeating: "0", count: 64)
 
+    /// Who read, as a role without a name, for public counts: a store reader's token, a store
+    /// administrator, or an operator on the unit.
+    public var role: String {
+        if who.hasPrefix("reader:") { return "store reader" }
+        if who.hasPrefix("admin:") { return "store administrator" }
+        return "unit operator"
+    }
+
     /// The entry that follows `last` (nil: the first), hashed: the one way entries are made, for
     /// the unit's file and the store's table alike.
-    public static func next(after last: AuditEntry?, who: String, action: String, query: String, purpose: String, records: Int, now: Date) throws(AuditError) -> AuditEntry {
+    public static func next(after last: AuditEntry?, who: String, action: String, query: String, purpose: String, category: String? = nil,
+                            records: Int, now: Date) throws(AuditError) -> AuditEntry {
         try AuditLog.checkPurpose(purpose)
         guard query.count <= AuditLog.maxQueryLength else { throw .invalid("the query is longer than \(AuditLog.maxQueryLength) characters") }
         var entry = AuditEntry(
             seq: (last?.seq ?? 0) + 1, time: ISO8601.format(unixNanoseconds: Int64(now.timeIntervalSince1970 * 1e9)),
-            who: String(who.prefix(200)), action: String(action.prefix(100)), query: query, purpose: purpose,
+            who: String(who.prefix(200)), action: String(action.prefix(100)), query: query, purpose: purpose, category: category,
             records: max(0, records), prev: last?.hash ?? AuditEntry.genesis, hash: "")
         entry.hash = entry.computedHash
         return entry
@@ -142,13 +156,15 @@ public struct AuditLog: Sendable {
 
     /// Appends one entry and returns it (with its hash, the log's new head).
     @discardableResult
-    public func append(who: String, action: String, query: String, purpose: String, records: Int, now: Date = Date()) throws(AuditError) -> AuditEntry {
+    public func append(who: String, action: String, query: String, purpose: String, category: String? = nil, records: Int,
+                       now: Date = Date()) throws(AuditError) -> AuditEntry {
         try Self.checkPurpose(purpose)  // before the file is made
         let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .system(path: path, call: "open", errno: errno) }
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw .system(path: path, call: "flock", errno: errno) }
-        let entry = try AuditEntry.next(after: try lastEntry(fd), who: who, action: action, query: query, purpose: purpose, records: records, now: now)
+        let entry = try AuditEntry.next(after: try lastEntry(fd), who: who, action: action, query: query, purpose: purpose, category: category,
+                                        records: records, now: now)
         let line: [UInt8]
         do {
             line = Array(try Self.encoder.encode(entry)) + [0x0A]

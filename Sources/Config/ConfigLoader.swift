@@ -50,7 +50,7 @@ public enum ConfigLoader {
         ("metrics", ["textfile", "interval"]),
         ("logging", ["level"]),
         ("hotlist", ["files", "max_edit_distance", "only"]),
-        ("audit", ["log"]),
+        ("audit", ["log", "categories"]),
     ]
 
     static func keys(_ section: String) -> [String] { knownKeys.first { $0.section == section }?.keys ?? [] }
@@ -337,6 +337,15 @@ private final class Validator {
         if let t = table(root, "audit", "audit") {
             unknownKeys(t, path: "audit", allowed: ConfigLoader.keys("audit"))
             c.audit.log = absolutePath(t, "audit", "log") ?? c.audit.log
+            if let value = t["categories"] {
+                let names = value.array?.compactMap(\.string) ?? []
+                if names.isEmpty || names.count != value.array?.count || names.count > 64 || !names.allSatisfy(AuditSection.isCategory)
+                    || Set(names).count != names.count {
+                    issue("audit.categories", "must be a list of 1 to 64 distinct names of 2 to 40 lower-case letters, digits and hyphens")
+                } else {
+                    c.audit.categories = names
+                }
+            }
         }
         if c.journal.files.contains(c.audit.log) || c.audit.log == c.status.socket {
             issue("audit.log", "is one of the journal's files or the status socket; give the audit log a file of its own")

@@ -250,6 +250,16 @@ public struct HotlistSection: Sendable, Equatable {
 /// The audit trail of read-outs of plate data (`journal export`).
 public struct AuditSection: Sendable, Equatable {
     public var log = "/var/lib/platekeeper/audit.log"
+    /// The categories a read-out's purpose must name one of: what the public transparency report
+    /// counts (never the purpose's own words, which are for auditors).
+    public var categories = [
+        "investigation", "stolen-vehicle", "missing-person", "amber-alert", "hotlist-review", "court-order",
+        "records-request", "internal-audit", "maintenance",
+    ]
+    /// A category: 2 to 40 lower-case letters, digits and hyphens.
+    public static func isCategory(_ name: String) -> Bool {
+        (2...40).contains(name.count) && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
     public init() {}
 }
 

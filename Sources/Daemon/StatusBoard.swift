@@ -97,8 +97,8 @@ public struct StatusDocument: Sendable, Codable {
         public var notKept: Int
         /// Seconds the WAL has held pages of reads retention deleted (a reader held the checkpoint
         /// off; nil: none), and the longest such stay since start.
-        public var expiredInWALSeconds: Double?
-        public var expiredInWALLongestSeconds: Double
+        public var expiredInWalSeconds: Double?
+        public var expiredInWalLongestSeconds: Double
     }
 
     /// The upload stage; nil when upload is off.
@@ -477,8 +477,8 @@ public final class StatusBoard: Sendable {
             oldest: stats?.oldest.map { ISO8601.format(unixNanoseconds: $0) },
             oldestJournaled: stats?.oldestJournaled.map { ISO8601.format(unixNanoseconds: $0) },
             hits: stats?.hits ?? 0, notKept: stats?.notKept ?? 0,
-            expiredInWALSeconds: stats?.expiredInWALSeconds.map { ($0 * 10).rounded() / 10 },
-            expiredInWALLongestSeconds: ((stats?.expiredInWALLongestSeconds ?? 0) * 10).rounded() / 10)
+            expiredInWalSeconds: stats?.expiredInWalSeconds.map { ($0 * 10).rounded() / 10 },
+            expiredInWalLongestSeconds: ((stats?.expiredInWalLongestSeconds ?? 0) * 10).rounded() / 10)
         let hotlist = s.hotlist?()
         var warnings: [String] = []
         for camera in s.cameras {

@@ -373,8 +373,35 @@ public final class Journal: Sendable {
                 droppedFull: counters["dropped_full", default: 0], evictedUploaded: counters["evicted_uploaded", default: 0],
                 expired: counters["expired", default: 0], schemaVersion: Self.schemaVersion, deadLetters: dead,
                 oldestPendingJournaled: oldestPendingJournaled, hits: hits, notKept: counters["not_kept", default: 0],
-                oldestJournaled: oldestJournaled, expiredInWALSeconds: wal.current, expiredInWALLongestSeconds: wal.longest
+                oldestJournaled: oldestJournaled, expiredInWalSeconds: wal.current, expiredInWalLongestSeconds: wal.longest
             )
+        }
+    }
+
+    /// Hits held now, per hotlist: for the transparency report, which needs no key. Only the hit
+    /// column is read; a sealed hit's list is opened when the key file is at hand, and counted
+    /// under "(sealed)" when it is not.
+    public func hitsHeldPerList() throws(JournalError) -> [String: Int] {
+        let keyring = settings.keyring
+        return try readingNow("hits per list") { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, hotlist, key_id FROM read_event WHERE hotlist IS NOT NULL") {
+                var text: String = try row.decode(forColumn: "hotlist")
+                if text.hasPrefix("sealed:") {
+                    let id: String = try row.decode(forColumn: "id")
+                    guard let keyring, let keyID = try row.decode(forColumn: "key_id") as String?,
+                          let box = Data(base64Encoded: String(text.dropFirst(7))),
+                          let opened = try? keyring.open(Array(box), id: keyID, context: id + "/hit")
+                    else {
+                        counts["(sealed)", default: 0] += 1
+                        continue
+                    }
+                    text = String(decoding: opened, as: UTF8.self)
+                }
+                let list = (try? WireCoding.decode(WireReadEvent.Hit.self, from: Data(text.utf8)))?.list ?? "(unreadable)"
+                counts[list, default: 0] += 1
+            }
+            return counts
         }
     }
 

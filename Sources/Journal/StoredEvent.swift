@@ -35,8 +35,8 @@ public struct JournalStats: Sendable, Codable, Equatable {
     public var oldestJournaled: Int64?
     /// How long the WAL has held pages of rows retention deleted, because a reader kept the
     /// checkpoint from completing (nil: it holds none), and the longest such stay this run, seconds.
-    public var expiredInWALSeconds: Double?
-    public var expiredInWALLongestSeconds: Double = 0
+    public var expiredInWalSeconds: Double?
+    public var expiredInWalLongestSeconds: Double = 0
 
     /// Share of the quota in use, 0...1.
     public var quotaUsed: Double { quotaBytes > 0 ? Double(bytesOnDisk) / Double(quotaBytes) : 0 }

@@ -32,12 +32,27 @@ struct JournalCommand: ParsableCommand {
             (try? ConfigLoader.load(path: config).audit.log) ?? AuditSection().log
         }
 
+        /// The purpose categories the configuration allows (its defaults when there is none).
+        func categories() -> [String] {
+            (try? ConfigLoader.load(path: config).audit.categories) ?? AuditSection().categories
+        }
+
+        /// Checks `--category` against the configured list.
+        func checkCategory(_ category: String?) throws {
+            let allowed = categories()
+            guard let category, allowed.contains(category) else {
+                throw ValidationError("--category is required, one of: \(allowed.joined(separator: ", ")) ([audit] categories); "
+                    + "the public report counts read-outs per category, never the purpose's words")
+            }
+        }
+
         /// Appends the read-out to the audit log (`path`, or the configuration's) before any plate
         /// data is written; when it cannot, nothing is written and the command fails.
-        func audit(_ action: String, query: String, purpose: String, records: Int, log path: String?) throws {
+        func audit(_ action: String, query: String, purpose: String, category: String?, records: Int, log path: String?) throws {
             let log = AuditLog(path: path ?? auditLog())
             do {
-                let entry = try log.append(who: AuditLog.currentUser(), action: action, query: query, purpose: purpose, records: records)
+                let entry = try log.append(who: AuditLog.currentUser(), action: action, query: query, purpose: purpose, category: category,
+                                           records: records)
                 Terminal.stderrLine("platekeeper: audit: entry \(entry.seq) in \(log.path) (\(records) records, head \(entry.hash.prefix(16)))")
             } catch {
                 Terminal.error("cannot write the audit log, so nothing is written out: \(error)")
@@ -47,7 +62,9 @@ struct JournalCommand: ParsableCommand {
 
         /// Opens the journal read-only, with the configured quota and retention when the
         /// configuration names this journal (so stats show the quota the daemon applies).
-        func open() throws -> Journal {
+        /// Opens the journal read-only. `needsKey` false (counts only): no key file is read, so one
+        /// the caller may not read, or a missing one, is no obstacle.
+        func open(needsKey: Bool = true) throws -> Journal {
             var section: JournalSection?
             if journal == nil || FileManager.default.fileExists(atPath: config) {
                 do {
@@ -63,10 +80,12 @@ struct JournalCommand: ParsableCommand {
             let settings: JournalSettings
             do {
                 if let section, section.path == path {
-                    settings = try JournalSettings.configured(section, keyFile: keyFile)
+                    var unsealed = section
+                    if !needsKey { (unsealed.encryptionKeyFile, unsealed.encryptionKeyCredential) = ("", "") }
+                    settings = try JournalSettings.configured(unsealed, keyFile: needsKey ? keyFile : nil)
                 } else {
                     var plain = JournalSettings(path: path)
-                    plain.keyring = try keyFile.map(JournalKeyring.load(path:))
+                    plain.keyring = needsKey ? try keyFile.map(JournalKeyring.load(path:)) : nil
                     settings = plain
                 }
             } catch {
@@ -141,6 +160,9 @@ struct JournalCommand: ParsableCommand {
         @Option(help: "Why the reads are exported (required): a case number, a request. It is written to the audit log with who you are, the filters and the number of reads.")
         var purpose: String?
 
+        @Option(help: "The purpose's category (required), one of [audit] categories: what the public report counts.")
+        var category: String?
+
         @Option(help: "The audit log to append to (default: [audit] log of the configuration, /var/lib/platekeeper/audit.log).")
         var auditLog: String?
 
@@ -153,6 +175,7 @@ struct JournalCommand: ParsableCommand {
             } catch {
                 throw ValidationError("--purpose: \(error)")
             }
+            try location.checkCategory(category)
             guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
             for (name, value) in [("--since", since), ("--until", until)] {
                 if let value, Self.timeNanoseconds(value) == nil {
@@ -190,7 +213,7 @@ struct JournalCommand: ParsableCommand {
                 throw ExitCode.failure
             }
             // Recorded before a single read is written out: no audit entry, no export.
-            try location.audit("journal export", query: query(), purpose: purpose ?? "", records: events.count, log: auditLog)
+            try location.audit("journal export", query: query(), purpose: purpose ?? "", category: category, records: events.count, log: auditLog)
             if format == "csv" {
                 print("id,kind,camera,plate,confidence,region,first_seen,last_seen,clock_quality,frames,latitude,longitude,box_x,box_y,box_w,box_h,upload_state,journaled,best_seen,position_status,fix_age_s,clock_synchronized,gps_offset_s,crop_file,hotlist")
             }
@@ -309,12 +332,16 @@ extension JournalCommand {
         @Option(help: "Why the release is made (required); written to the audit log.")
         var purpose: String?
 
+        @Option(help: "The purpose's category (required), one of [audit] categories.")
+        var category: String?
+
         @Option(help: "The audit log to append to (default: [audit] log of the configuration).")
         var auditLog: String?
 
         func validate() throws {
             guard let purpose else { throw ValidationError("--purpose is required: every release is recorded in the audit log with its purpose") }
             do { try AuditLog.checkPurpose(purpose) } catch { throw ValidationError("--purpose: \(error)") }
+            try location.checkCategory(category)
             guard ["jsonl", "csv"].contains(format) else { throw ValidationError("--format must be jsonl or csv") }
             guard let t = Units.seconds(timePrecision), ReleaseSettings.timeRange.contains(t) else {
                 throw ValidationError("--time-precision must be a duration from 1m to 30d, such as 15m, 1h or 1d")
@@ -345,7 +372,7 @@ extension JournalCommand {
             var query = "format=\(format) time=\(timePrecision) grid=\(grid) k=\(k)"
             if let since { query += " since=\(since)" }
             if let until { query += " until=\(until)" }
-            try location.audit("journal release", query: query, purpose: purpose ?? "", records: result.reads.count, log: auditLog)
+            try location.audit("journal release", query: query, purpose: purpose ?? "", category: category, records: result.reads.count, log: auditLog)
             Terminal.stderrLine("platekeeper: released \(result.reads.count) reads in \(result.cells - result.suppressedCells) cells; "
                 + "left out \(result.suppressedReads) reads in \(result.suppressedCells) cells with fewer than \(result.settings.k) vehicles")
             if format == "csv" { print("token,camera,region,time,lat,lon") }
@@ -365,7 +392,7 @@ extension JournalCommand {
     /// `journal report`: the transparency report (numbers only; not audited: it holds no plate data).
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the transparency report: scans per day and camera, hits per list, retention deletions, audit entries per purpose.")
+            abstract: "Write the transparency report: scans per day and camera, hits per list, retention deletions, read-outs per category and role (no key needed).")
         @OptionGroup var location: Location
 
         @Option(help: "json or html (a page with bar charts).")
@@ -381,13 +408,14 @@ extension JournalCommand {
         func run() throws {
             let report: TransparencyReport
             do {
-                let journal = try location.open()
+                // Counts only: an encrypted journal's key is read only when --key-file names it (to name sealed hits' lists).
+                let journal = try location.open(needsKey: location.keyFile != nil)
                 let path = auditLog ?? location.auditLog()
                 let audit: Result<[AuditEntry], AuditError>? = FileManager.default.fileExists(atPath: path)
                     ? Result { () throws(AuditError) in try AuditLog(path: path).verify() } : nil
                 let unit = (try? ConfigLoader.load(path: location.config).unit.effectiveID) ?? UnitSection().effectiveID
                 report = TransparencyReport(
-                    unit: unit, settings: journal.settings, daily: try journal.dailyCounts(), held: try journal.events(),
+                    unit: unit, settings: journal.settings, daily: try journal.dailyCounts(), hitsHeldPerList: try journal.hitsHeldPerList(),
                     deletions: try journal.deletionLog(), audit: audit)
             } catch let error as JournalError {
                 Terminal.error(error.description)

@@ -107,7 +107,7 @@ struct StatusCommand: ParsableCommand {
             out.append("  dropped because full: \(j.droppedFull)" + (j.rejectedSinceStart > 0 ? ", \(j.rejectedSinceStart) refused since start" : ""))
         }
         if j.expired > 0 { out.append("  expired by retention: \(j.expired)") }
-        if let held = j.expiredInWALSeconds, held >= 5 {
+        if let held = j.expiredInWalSeconds, held >= 5 {
             out.append("  expired reads still in the WAL for \(Int(held)) s: a reader of the journal holds the checkpoint off")
         }
         if let q = j.quarantined { out.append("  an unusable journal was moved to \(q)") }

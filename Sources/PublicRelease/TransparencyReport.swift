@@ -4,8 +4,9 @@ public import Journal
 import PlateKeeperCore
 
 /// The numbers a public transparency report gives about a unit: scans per day and camera, hits
-/// per list, retention deletions, audit entries per purpose. Numbers only: no plate, no
-/// position, no time finer than a day. As JSON, and as a page with bar charts (inline SVG, no
+/// per list, retention deletions, read-outs per category and per role. Numbers only: no plate, no
+/// position, no time finer than a day, no purpose's words and no reader's name (purposes are for
+/// auditors; the public sees categories from the operator's fixed list). As JSON, and as a page with bar charts (inline SVG, no
 /// script, no outside resource).
 public struct TransparencyReport: Sendable, Codable, Equatable {
     public struct Deletions: Sendable, Codable, Equatable {
@@ -41,17 +42,20 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
     public var hitsHeldPerList: [Count]
     /// Retention deletions per day and rule.
     public var retentionDeletions: [Deletions]
-    /// Audit entries (exports of plate data) per stated purpose and per action.
-    public var auditEntriesPerPurpose: [Count]
+    /// Audit entries (read-outs of plate data) per category, per reader role and per action.
+    /// Entries made before categories existed count as "uncategorised".
+    public var auditEntriesPerCategory: [Count]
+    public var auditEntriesPerRole: [Count]
     public var auditEntriesPerAction: [Count]
-    /// Whether the audit log's chain verified; the reason when it did not.
+    /// Whether the audit log's chain verified; the reason when it did not (or when there is no log).
     public var auditChainIntact: Bool
     public var auditProblem: String?
 
     /// A report from figures gathered elsewhere (the central store's tables).
     public init(
         unit: String, retentionSeconds: Double?, hitRetentionSeconds: Double?, scansPerDay: [DailyCount], hitsHeldPerList: [Count],
-        retentionDeletions: [Deletions], auditEntriesPerPurpose: [Count], auditEntriesPerAction: [Count], auditProblem: String?,
+        retentionDeletions: [Deletions], auditEntriesPerCategory: [Count], auditEntriesPerRole: [Count], auditEntriesPerAction: [Count],
+        auditProblem: String?,
         now: Date = Date()
     ) {
         generated = ISO8601.format(unixNanoseconds: Int64(now.timeIntervalSince1970) * 1_000_000_000)
@@ -61,15 +65,18 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
         self.scansPerDay = scansPerDay
         self.hitsHeldPerList = hitsHeldPerList
         self.retentionDeletions = retentionDeletions
-        self.auditEntriesPerPurpose = auditEntriesPerPurpose
+        self.auditEntriesPerCategory = auditEntriesPerCategory
+        self.auditEntriesPerRole = auditEntriesPerRole
         self.auditEntriesPerAction = auditEntriesPerAction
         auditChainIntact = auditProblem == nil
         self.auditProblem = auditProblem
     }
 
-    /// Builds the report from what the journal and the audit log hold.
+    /// Builds the report from what the journal and the audit log hold: counts only, so it needs no
+    /// key to an encrypted journal (`hitsHeldPerList` comes from `Journal.hitsHeldPerList()`).
+    /// `audit` nil: no audit log was found, which the report says rather than calling it intact.
     public init(
-        unit: String, settings: JournalSettings, daily: [DailyCount], held: [StoredEvent], deletions: [DeletionRecord],
+        unit: String, settings: JournalSettings, daily: [DailyCount], hitsHeldPerList: [String: Int], deletions: [DeletionRecord],
         audit: Result<[AuditEntry], AuditError>?, now: Date = Date()
     ) {
         generated = ISO8601.format(unixNanoseconds: Int64(now.timeIntervalSince1970) * 1_000_000_000)
@@ -77,7 +84,8 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
         retentionSeconds = settings.retentionSeconds
         hitRetentionSeconds = settings.hitRetentionSeconds
         scansPerDay = daily
-        hitsHeldPerList = Self.counts(held.compactMap { $0.event.hit?.list })
+        self.hitsHeldPerList = hitsHeldPerList.map { Count(name: $0.key, count: $0.value) }
+            .sorted { ($1.count, $0.name) < ($0.count, $1.name) }
         var byDay: [String: Deletions] = [:]
         for d in deletions {
             let day = String(ISO8601.format(unixNanoseconds: d.at).prefix(10))
@@ -87,18 +95,22 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
         retentionDeletions = byDay.values.sorted { ($0.day, $0.rule) < ($1.day, $1.rule) }
         switch audit {
         case let .success(entries):
-            auditEntriesPerPurpose = Self.counts(entries.map(\.purpose))
+            auditEntriesPerCategory = Self.counts(entries.map { $0.category ?? "uncategorised" })
+            auditEntriesPerRole = Self.counts(entries.map(\.role))
             auditEntriesPerAction = Self.counts(entries.map(\.action))
             auditChainIntact = true
         case let .failure(error):
-            auditEntriesPerPurpose = []
+            auditEntriesPerCategory = []
+            auditEntriesPerRole = []
             auditEntriesPerAction = []
             auditChainIntact = false
             auditProblem = error.description
         case nil:
-            auditEntriesPerPurpose = []
+            auditEntriesPerCategory = []
+            auditEntriesPerRole = []
             auditEntriesPerAction = []
-            auditChainIntact = true
+            auditChainIntact = false
+            auditProblem = "no audit log was found: either nothing was ever read out, or the log was removed; this report cannot tell which"
         }
     }
 
@@ -168,8 +180,9 @@ public struct TransparencyReport: Sendable, Codable, Equatable {
         page += "<h2>Retention deletions</h2>" + table(["day", "rule", "runs", "rows deleted"],
                                                         retentionDeletions.map { [$0.day, $0.rule, String($0.runs), String($0.rows)] })
         page += "<h2>Access to plate data (audit log)</h2>"
-        page += auditChainIntact ? "<p>The audit log's hash chain is intact.</p>" : "<p><strong>The audit log's hash chain is broken: \(e(auditProblem ?? ""))</strong></p>"
-        page += table(["purpose", "exports"], auditEntriesPerPurpose.map { [$0.name, String($0.count)] })
+        page += auditChainIntact ? "<p>The audit log's hash chain is intact.</p>" : "<p><strong>The audit log cannot be vouched for: \(e(auditProblem ?? ""))</strong></p>"
+        page += table(["category", "read-outs"], auditEntriesPerCategory.map { [$0.name, String($0.count)] })
+        page += table(["role", "read-outs"], auditEntriesPerRole.map { [$0.name, String($0.count)] })
         page += table(["action", "entries"], auditEntriesPerAction.map { [$0.name, String($0.count)] })
         page += "</body></html>\n"
         return page

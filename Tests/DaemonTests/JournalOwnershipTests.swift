@@ -57,7 +57,7 @@ struct JournalOwnershipTests {
         let before = try Self.snapshot(folder)
         for arguments in [["journal", "stats"], ["journal", "stats", "--json"], ["journal", "export"], ["journal", "export", "--format", "csv"],
                           ["journal", "export", "--crops"]] {
-            let audit = arguments[1] == "export" ? ["--purpose", "test run", "--audit-log", unit.dir.file("audit.log")] : []
+            let audit = arguments[1] == "export" ? ["--purpose", "test run", "--category", "maintenance", "--audit-log", unit.dir.file("audit.log")] : []
             let result = try runCommand(TestPaths.executable, arguments + audit + ["--journal", unit.journalPath])
             #expect(result.status == 0, "\(arguments): \(result.stderr)")
             let after = try Self.snapshot(folder)
@@ -87,7 +87,7 @@ struct JournalExportTests {
         }
         try journal.close()
         func plates(_ arguments: [String]) throws -> [String] {
-            let result = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv"] + arguments)
+            let result = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv"] + arguments)
             #expect(result.status == 0, "\(arguments): \(result.stderr)")
             return result.stdout.split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[3]) + "@" + String($0.split(separator: ",")[2]) }
         }
@@ -97,9 +97,9 @@ struct JournalExportTests {
         #expect(try plates(["--since", "2026-11-24", "--until", "2026-11-28"]) == ["P2@b"])
         #expect(try plates(["--until", "2026-11-25T12:00:00Z"]) == ["P1@a"])
         #expect(try plates(["--since", "1000w"]).count == 3)
-        let crops = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv", "--crops"])
+        let crops = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv", "--crops"])
         #expect(crops.status != 0 && crops.stderr.contains("use --crops-dir DIR"), "\(crops.stderr)")
-        let bad = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", path, "--until", "next tuesday"])
+        let bad = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", path, "--until", "next tuesday"])
         #expect(bad.status != 0 && bad.stderr.contains("--until must be a date"), "\(bad.stderr)")
     }
 
@@ -120,7 +120,7 @@ struct JournalExportTests {
         }
         try journal.close()
         let out = dir.file("crops")
-        let result = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv", "--crops-dir", out])
+        let result = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv", "--crops-dir", out])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
         let header = lines[0].split(separator: ",", omittingEmptySubsequences: false)
@@ -142,12 +142,12 @@ struct JournalExportTests {
         let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
         #expect(mode == 0o700)
         // Again into the same folder: refused, and the files written before are untouched.
-        let again = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv", "--crops-dir", out])
+        let again = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", path, "--format", "csv", "--crops-dir", out])
         #expect(again.status != 0 && again.stderr.contains("never overwritten"), "\(again.stderr)")
         for file in named {
             #expect(FileManager.default.contents(atPath: (out as NSString).appendingPathComponent(file)).map([UInt8].init) == crops[String(file.dropLast(4))])
         }
-        let jsonl = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", path, "--crops-dir", dir.file("crops2")])
+        let jsonl = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", path, "--crops-dir", dir.file("crops2")])
         #expect(jsonl.status == 0 && jsonl.stdout.components(separatedBy: "\"crop_file\":").count == 3, "\(jsonl.stdout)")
     }
 }

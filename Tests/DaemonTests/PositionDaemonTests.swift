@@ -113,7 +113,7 @@ struct PositionDaemonTests {
         }
         print("daemon with gpsd: \(events.count) read event(s), position at capture time at most \(String(format: "%.3f", worst)) m from the track")
         // The export carries them in the wire format.
-        let export = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", journalPath])
+        let export = try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", journalPath])
         #expect(export.stdout.contains(#""position_status":{"#) && export.stdout.contains(#""state":"interpolated""#)
                 || export.stdout.contains(#""state":"fix""#))
 

@@ -143,13 +143,18 @@ struct PrivacyDaemonTests {
         let noPurpose = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--audit-log", audit])
         #expect(noPurpose.status == 64 && noPurpose.stderr.contains("--purpose is required"), "\(noPurpose.stderr)")
         #expect(noPurpose.stdout.isEmpty && !FileManager.default.fileExists(atPath: audit))
+        for category in [[], ["--category", "curiosity"]] {
+            let r = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--audit-log", audit, "--purpose", "case 3"] + category)
+            #expect(r.status == 64 && r.stderr.contains("--category is required, one of: investigation, stolen-vehicle"), "\(r.stderr)")
+            #expect(r.stdout.isEmpty && !FileManager.default.fileExists(atPath: audit))
+        }
 
         let first = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--audit-log", audit, "--camera", "a",
-                                                          "--purpose", "case 2026-114: hit-and-run"])
+                                                          "--purpose", "case 2026-114: hit-and-run", "--category", "investigation"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.split(separator: "\n").count == 2)
         let second = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--audit-log", audit, "--format", "csv",
-                                                           "--purpose", "FOIA request 7"])
+                                                           "--purpose", "FOIA request 7", "--category", "records-request"])
         #expect(second.status == 0)
         let verify = try runCommand(TestPaths.executable, ["audit", "verify", "--log", audit, "--entries"])
         #expect(verify.status == 0, "\(verify.stderr)")
@@ -159,6 +164,7 @@ struct PrivacyDaemonTests {
         }
         #expect(entries.count == 2)
         #expect(entries.first?["purpose"] as? String == "case 2026-114: hit-and-run")
+        #expect(entries.first?["category"] as? String == "investigation" && entries.last?["category"] as? String == "records-request")
         #expect(entries.first?["records"] as? Int == 2 && entries.last?["records"] as? Int == 3)
         #expect((entries.first?["query"] as? String)?.contains("camera=a") == true)
         #expect((entries.first?["who"] as? String)?.contains("uid \(getuid())") == true)
@@ -166,7 +172,7 @@ struct PrivacyDaemonTests {
 
         // An unwritable audit log: nothing is exported.
         let blocked = dir.file("no-such-folder/audit.log")
-        let refused = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--audit-log", blocked, "--purpose", "case 1"])
+        let refused = try runCommand(TestPaths.executable, ["journal", "export", "--journal", path, "--audit-log", blocked, "--purpose", "case 1", "--category", "investigation"])
         #expect(refused.status == 1 && refused.stdout.isEmpty && refused.stderr.contains("nothing is written out"), "\(refused.stderr)")
 
         // Tampering: the first entry's record count lowered.
@@ -192,26 +198,33 @@ struct PrivacyDaemonTests {
         }
         try journal.close()
         let base = ["--journal", path, "--audit-log", audit]
-        let release = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "public records request 9", "--format", "csv"] + base)
+        let release = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "public records request 9", "--category", "records-request", "--format", "csv"] + base)
         #expect(release.status == 0, "\(release.stderr)")
         let lines = release.stdout.split(separator: "\n")
         #expect(lines.first == "token,camera,region,time,lat,lon" && lines.count == 13)
         #expect(!release.stdout.contains("PLT"), "no plate text in a release")
         #expect(lines.dropFirst().allSatisfy { $0.contains(",2026-11-29T12:00:00.000Z,52.095,5.125") })
         #expect(release.stderr.contains("released 12 reads"))
-        let suppressed = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "public records request 9", "--k", "7"] + base)
+        let suppressed = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "public records request 9", "--category", "records-request", "--k", "7"] + base)
         #expect(suppressed.status == 0 && suppressed.stdout.isEmpty && suppressed.stderr.contains("left out 12 reads"), "\(suppressed.stderr)")
         for bad in [["--k", "1"], ["--grid", "0"], ["--time-precision", "0s"], ["--time-precision", "soon"]] {
-            let r = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "x y z"] + bad + base)
+            let r = try runCommand(TestPaths.executable, ["journal", "release", "--purpose", "x y z", "--category", "records-request"] + bad + base)
             #expect(r.status == 64, "\(bad): \(r.stderr)")
         }
         let report = try runCommand(TestPaths.executable, ["journal", "report"] + base.filter { $0 != "--audit-log" && $0 != audit } + ["--audit-log", audit])
         #expect(report.status == 0, "\(report.stderr)")
         #expect(report.stdout.contains("\"reads\" : 12") && report.stdout.contains("\"name\" : \"journal release\""), "\(report.stdout)")
         #expect(!report.stdout.contains("PLT"))
+        // The public sees categories and roles, never a purpose's words.
+        #expect(report.stdout.contains("\"name\" : \"records-request\"") && report.stdout.contains("\"name\" : \"unit operator\""), "\(report.stdout)")
+        #expect(!report.stdout.contains("public records request 9") && !report.stdout.contains("uid "), "\(report.stdout)")
         let page = try runCommand(TestPaths.executable, ["journal", "report", "--format", "html", "--journal", path, "--audit-log", audit])
         #expect(page.status == 0 && page.stdout.contains("<svg") && !page.stdout.contains("PLT"))
         #expect(try runCommand(TestPaths.executable, ["audit", "verify", "--log", audit]).stdout.contains("2 entries, chain intact"))
+        // No audit log: the report says it cannot vouch for the trail, not that it is intact.
+        let missing = try runCommand(TestPaths.executable, ["journal", "report", "--journal", path, "--audit-log", dir.file("gone.log")])
+        #expect(missing.status == 0 && missing.stdout.contains("\"audit_chain_intact\" : false") && missing.stdout.contains("no audit log was found"),
+                "\(missing.stdout)")
     }
 
     @Test("encryption at rest: after a replay, no file the unit owns holds a plate in the clear; export opens the reads with the key, and without it says which key is needed")
@@ -236,19 +249,25 @@ struct PrivacyDaemonTests {
         #expect(Self.filesHolding(dayPlate, in: files).isEmpty, "a plate in the clear on disk")
         #expect(Self.filesHolding("sealed too", in: files).isEmpty)
 
-        let export = try runCommand(TestPaths.executable, ["journal", "export", "-c", unit.config, "--purpose", "test run",
+        let export = try runCommand(TestPaths.executable, ["journal", "export", "-c", unit.config, "--purpose", "test run", "--category", "maintenance",
                                                            "--audit-log", keys.file("audit.log")])
         #expect(export.status == 0 && export.stdout.contains("\"plate\":\"\(dayPlate)\""), "\(export.stderr)")
         #expect(export.stdout.contains("\"reason\":\"sealed too\""))
-        let withoutKey = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--purpose", "test run",
+        let withoutKey = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--purpose", "test run", "--category", "maintenance",
                                                                "--audit-log", keys.file("audit.log")])
         #expect(withoutKey.status == 1 && withoutKey.stderr.contains("sealed with key unit-k1"), "\(withoutKey.stderr)")
         let stats = try runCommand(TestPaths.executable, ["journal", "stats", "--journal", unit.journalPath])
         #expect(stats.status == 0, "counts need no key")
+        // The transparency report is counts: no key needed (a sealed hit's list counts as sealed), and with the key its list is named.
+        let report = try runCommand(TestPaths.executable, ["journal", "report", "--journal", unit.journalPath, "--audit-log", keys.file("audit.log")])
+        #expect(report.status == 0 && report.stdout.contains("\"name\" : \"(sealed)\""), "\(report.stderr)\(report.stdout)")
+        let keyed = try runCommand(TestPaths.executable, ["journal", "report", "--journal", unit.journalPath, "--key-file", keyFile,
+                                                          "--audit-log", keys.file("audit.log")])
+        #expect(keyed.status == 0 && keyed.stdout.contains("\"name\" : \"stolen\""), "\(keyed.stderr)\(keyed.stdout)")
         let openKey = try keys.write("open.key", try JournalKeyring.newKeyLine(id: "x") + "\n")
         chmod(openKey, 0o644)
         let refused = try runCommand(TestPaths.executable, ["journal", "export", "--journal", unit.journalPath, "--key-file", openKey,
-                                                            "--purpose", "test run", "--audit-log", keys.file("audit.log")])
+                                                            "--purpose", "test run", "--category", "maintenance", "--audit-log", keys.file("audit.log")])
         #expect(refused.status == 1 && refused.stderr.contains("lets other users read it"), "\(refused.stderr)")
     }
 

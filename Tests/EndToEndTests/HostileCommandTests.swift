@@ -85,9 +85,9 @@ struct HostileCommandTests {
     }
 
     @Test("overflowing ages and numbers on the command line are usage errors, not traps", arguments: [
-        ["journal", "export", "--purpose", "test run", "--journal", "/nonexistent.sqlite", "--since", "200000000d"],
-        ["journal", "export", "--purpose", "test run", "--journal", "/nonexistent.sqlite", "--since", "1e300d"],
-        ["journal", "export", "--purpose", "test run", "--journal", "/nonexistent.sqlite", "--since", "2026-02-31T00:00:00Z"],
+        ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--journal", "/nonexistent.sqlite", "--since", "200000000d"],
+        ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--journal", "/nonexistent.sqlite", "--since", "1e300d"],
+        ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--journal", "/nonexistent.sqlite", "--since", "2026-02-31T00:00:00Z"],
         ["record", "--camera", "/dev/null", "--frames", "1", "--width", "99999999999", "/tmp/nowhere"],
         ["record", "--camera", "/dev/null", "--seconds", "1e300", "/tmp/nowhere"],
         ["bench", "vehicles", "--simulate", "9223372036854775807"],

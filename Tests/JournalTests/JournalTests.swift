@@ -177,7 +177,7 @@ struct JournalTests {
         let wal = journal.expiredPagesInWAL
         #expect(wal.current == nil)
         #expect(wal.longest >= 1, "the time the plates stayed is counted: \(wal.longest) s")
-        #expect(try journal.stats().expiredInWALLongestSeconds == wal.longest)
+        #expect(try journal.stats().expiredInWalLongestSeconds == wal.longest)
         let after = raw()
         for e in old { #expect(after.range(of: Data(e.plate.utf8)) == nil, "\(e.plate) still on disk") }
     }

@@ -213,7 +213,7 @@ struct V4L2VMTests {
             kill -TERM $pid; wait $pid; echo "exit $?" > exit.txt
             kill $out
             # The journal lives on the guest's own disk (SQLite's WAL needs real shared memory, not 9p).
-            \(bin) journal export --purpose "vm test" --audit-log /tmp/audit.log --journal /tmp/journal.sqlite > events.jsonl
+            \(bin) journal export --purpose "vm test" --category maintenance --audit-log /tmp/audit.log --journal /tmp/journal.sqlite > events.jsonl
             """, timeout: 400)
         #expect(result.status == 0, "\(result.stderr)")
         let log = (try? String(contentsOfFile: dir.file("daemon.log"), encoding: .utf8)) ?? ""

@@ -52,7 +52,7 @@ extension ReadStore {
 
     /// The transparency report: reads and hits stored per day, unit and camera (counted on arrival,
     /// so they outlive retention), hits held per list, retention deletions per day and rule, audit
-    /// entries per purpose and action, and whether the audit chain holds.
+    /// entries per category, role and action, and whether the audit chain holds.
     public func transparencyReport(now: Date = Date()) async throws -> TransparencyReport {
         var daily: [DailyCount] = []
         for try await (day, unit, camera, reads, hits) in try await client.query(
@@ -69,7 +69,13 @@ extension ReadStore {
         }
         let perList = try await counts(
             "SELECT coalesce(hit->>'list', '?'), count(*)::bigint FROM read_event WHERE hit IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1")
-        let perPurpose = try await counts("SELECT purpose, count(*)::bigint FROM audit_log GROUP BY 1 ORDER BY 2 DESC, 1")
+        // Never a purpose's words or a reader's name: the store's read-outs carry no category yet,
+        // so they count as uncategorised, and readers by role.
+        let perCategory = try await counts("SELECT 'uncategorised', count(*)::bigint FROM audit_log HAVING count(*) > 0")
+        let perRole = try await counts("""
+            SELECT CASE WHEN who LIKE 'reader:%' THEN 'store reader' WHEN who LIKE 'admin:%' THEN 'store administrator' ELSE 'unit operator' END,
+                count(*)::bigint FROM audit_log GROUP BY 1 ORDER BY 2 DESC, 1
+            """)
         let perAction = try await counts("SELECT action, count(*)::bigint FROM audit_log GROUP BY 1 ORDER BY 2 DESC, 1")
         var deletions: [TransparencyReport.Deletions] = []
         for try await (day, rule, runs, rows) in try await client.query("""
@@ -81,7 +87,8 @@ extension ReadStore {
         do { _ = try await verifyAudit() } catch let error as AuditError { problem = error.description }
         return TransparencyReport(
             unit: "store", retentionSeconds: retention.seconds(hit: false), hitRetentionSeconds: retention.seconds(hit: true), scansPerDay: daily,
-            hitsHeldPerList: perList, retentionDeletions: deletions, auditEntriesPerPurpose: perPurpose, auditEntriesPerAction: perAction,
+            hitsHeldPerList: perList, retentionDeletions: deletions, auditEntriesPerCategory: perCategory, auditEntriesPerRole: perRole,
+            auditEntriesPerAction: perAction,
             auditProblem: problem, now: now)
     }
 }

@@ -228,7 +228,7 @@ struct StoreCommand: AsyncParsableCommand {
 
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the store's transparency report: reads per day and unit/camera, hits per list, retention deletions, audit entries per purpose (numbers only).")
+            abstract: "Write the store's transparency report: reads per day and unit/camera, hits per list, retention deletions, read-outs per category and role (numbers only; never a purpose's words or a reader's name).")
         @OptionGroup var database: Database
         @Option(help: "json or html.")
         var format = "json"

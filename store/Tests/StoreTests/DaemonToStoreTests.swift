@@ -56,7 +56,7 @@ struct DaemonToStoreTests {
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: frames, with: empty)
         let again = try DaemonProcess(config: try dir.write("again.toml", text), logPath: dir.file("again.log"))
-        let journaled = Set(try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", dir.file("journal.sqlite")])
+        let journaled = Set(try runCommand(TestPaths.executable, ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", dir.file("journal.sqlite")])
             .stdout.split(separator: "\n").compactMap { line -> String? in
                 guard let range = line.range(of: #""id":""#) else { return nil }
                 return String(line[range.upperBound...].prefix(36))
@@ -68,7 +68,7 @@ struct DaemonToStoreTests {
         // The store commits a batch before the unit records its acknowledgement: wait for the
         // journal to say so too before stopping (a stop in between leaves the batch to be sent
         // again at the next start, which the store takes as a duplicate).
-        let exportArguments = ["journal", "export", "--purpose", "test run", "--audit-log", dir.file("audit.log"), "--journal", dir.file("journal.sqlite")]
+        let exportArguments = ["journal", "export", "--purpose", "test run", "--category", "maintenance", "--audit-log", dir.file("audit.log"), "--journal", dir.file("journal.sqlite")]
         #expect(await eventually(timeout: 60) {
             (try? runCommand(TestPaths.executable, exportArguments).stdout.contains(#""upload_state":"pending""#)) == false
         }, "\(again.log)")

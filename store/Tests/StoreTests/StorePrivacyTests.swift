@@ -311,7 +311,9 @@ struct StorePrivacyTests {
         let days = try #require(doc["scans_per_day"] as? [[String: Any]])
         #expect(days.reduce(0) { $0 + ($1["reads"] as? Int ?? 0) } == 7 && days.reduce(0) { $0 + ($1["hits"] as? Int ?? 0) } == 1)
         #expect(doc["audit_chain_intact"] as? Bool == true)
-        #expect((doc["audit_entries_per_purpose"] as? [[String: Any]])?.first?["count"] as? Int == 3)
+        #expect((doc["audit_entries_per_role"] as? [[String: Any]])?.first?["name"] as? String == "store administrator")
+        #expect((doc["audit_entries_per_role"] as? [[String: Any]])?.first?["count"] as? Int == 3)
+        #expect(doc["audit_entries_per_purpose"] == nil && !report.stdout.contains("public records request"), "no purpose's words in public")
         #expect((doc["retention_deletions"] as? [[String: Any]])?.isEmpty == false)
         for plate in events.map(\.plate) { #expect(!report.stdout.contains(plate)) }
         let page = try runCommand(exe, ["report", "--format", "html"] + db)
