@@ -203,38 +203,9 @@ public final class PlateReader {
         var searched: [PixelBox] = []
         for detection in plates ?? [] {
             let plate = detection.box
-            // The detector's box is rough: look for the characters in a margin around it.
-            let region = plate.expanded(dx: plate.width / 4 + plate.height / 2, dy: plate.height / 2 + 2)
-                .clipped(toWidth: image.width, height: image.height)
             guard !searched.contains(where: { $0.contains(x: Int(plate.centerX), y: Int(plate.centerY)) }) else { continue }
-            searched.append(region)
-            let crop = image.cropped(to: region)
-            let local = plate.offsetBy(dx: -region.x, dy: -region.y)
-            // One plate per detection: of the rows read there, the one at the detector's plate
-            // centre, then the most confident (a state name or dealer's slogan beside the
-            // serial is not a second plate).
-            var best: Reading?
-            func consider(_ reading: Reading) {
-                let read = reading.read
-                let inside = local.contains(x: Int(read.box.centerX), y: Int(read.box.centerY))
-                guard let current = best?.read else { best = reading; return }
-                let currentInside = local.contains(x: Int(current.box.centerX), y: Int(current.box.centerY))
-                if (inside && !currentInside) || (inside == currentInside && read.confidence > current.confidence) { best = reading }
-            }
-            // A row of the crop is read unless its plate runs off the whole frame.
-            func readInCrop(_ row: TextRowCandidate) {
-                guard !isCutByFrame(row.moved(dx: region.x, dy: region.y), in: image), let read = readRow(row, in: crop) else { return }
-                consider(read)
-            }
-            let rows = timed(\.search) { candidateRows(in: crop) }
-            rows.forEach(readInCrop)
-            if rows.isEmpty {
-                // The finder saw no characters where the network saw a plate (low contrast,
-                // characters joined to the frame): read rows laid along the plate itself.
-                Self.rows(along: local, format: settings.format).forEach(readInCrop)
-            }
-            if var reading = best {
-                reading.read.box = reading.read.box.offsetBy(dx: region.x, dy: region.y)
+            searched.append(Self.searchRegion(around: plate, in: image))
+            if var reading = readPlate(at: plate, in: image) {
                 reading.evidence.detectorScore = detection.score
                 add(reading)
             }
@@ -251,6 +222,47 @@ public final class PlateReader {
             }
         }
         return reads.sorted { $0.read.confidence > $1.read.confidence }
+    }
+
+    /// Where the characters of a plate boxed at `plate` are looked for: the box with a margin
+    /// (the detector's box is rough), within the frame.
+    static func searchRegion(around plate: PixelBox, in image: LumaImage) -> PixelBox {
+        plate.expanded(dx: plate.width / 4 + plate.height / 2, dy: plate.height / 2 + 2).clipped(toWidth: image.width, height: image.height)
+    }
+
+    /// Reads the one plate boxed at `plate` in `image`, as for each of the detector's plates:
+    /// rows of characters in a margin around the box, the row at the box's centre first, then the
+    /// most confident (a state name or a dealer's slogan beside the serial is not a second plate);
+    /// rows laid along the box when the finder sees none. `bench accuracy` gives it each labelled
+    /// plate's own box, to measure reading apart from finding.
+    public func readPlate(at plate: PixelBox, in image: LumaImage) -> Reading? {
+        let region = Self.searchRegion(around: plate, in: image)
+        guard region.width > 0, region.height > 0 else { return nil }
+        let crop = image.cropped(to: region)
+        let local = plate.offsetBy(dx: -region.x, dy: -region.y)
+        var best: Reading?
+        func consider(_ reading: Reading) {
+            let read = reading.read
+            let inside = local.contains(x: Int(read.box.centerX), y: Int(read.box.centerY))
+            guard let current = best?.read else { best = reading; return }
+            let currentInside = local.contains(x: Int(current.box.centerX), y: Int(current.box.centerY))
+            if (inside && !currentInside) || (inside == currentInside && read.confidence > current.confidence) { best = reading }
+        }
+        // A row of the crop is read unless its plate runs off the whole frame.
+        func readInCrop(_ row: TextRowCandidate) {
+            guard !isCutByFrame(row.moved(dx: region.x, dy: region.y), in: image), let read = readRow(row, in: crop) else { return }
+            consider(read)
+        }
+        let rows = timed(\.search) { candidateRows(in: crop) }
+        rows.forEach(readInCrop)
+        if rows.isEmpty {
+            // The finder saw no characters where the network saw a plate (low contrast,
+            // characters joined to the frame): read rows laid along the plate itself.
+            Self.rows(along: local, format: settings.format).forEach(readInCrop)
+        }
+        guard var reading = best else { return nil }
+        reading.read.box = reading.read.box.offsetBy(dx: region.x, dy: region.y)
+        return reading
     }
 
     /// Where the shipped plate OCR model is looked for when none is configured:
