@@ -385,7 +385,9 @@ public struct RetentionService: Service {
         if let schemaReady {
             for await _ in schemaReady.cancelOnGracefulShutdown() { break }
         }
-        while !Task.isShuttingDownGracefully {
+        // Cancellation ends it too (a test's stop, or another service failing): the sleep below
+        // then throws at once, and a loop that looked only at graceful shutdown spun at full CPU.
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 for deletion in try await store.applyRetention() {
                     store.logger.notice("retention: \(deletion.rule): \(deletion.rows) reads deleted")

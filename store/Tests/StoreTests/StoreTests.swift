@@ -232,6 +232,25 @@ struct StoreTests {
         #expect(try postgres.count() == 1)
     }
 
+    @Test("a cancelled retention service returns at once (it used to spin at full CPU until the process ended)")
+    func retentionServiceEndsWhenCancelled() async throws {
+        let postgres = try PrivatePostgres()
+        let ended = try await StoreServer.withClient(postgres.configuration, logger: Logger.quiet("retention")) { store in
+            let service = Task { try await RetentionService(store: store, intervalSeconds: 1).run() }
+            try await Task.sleep(for: .milliseconds(300))
+            service.cancel()
+            // Whichever comes first: the service's end, or half a minute.
+            return await withTaskGroup(of: Bool.self) { group in
+                group.addTask { _ = try? await service.value; return true }
+                group.addTask { try? await Task.sleep(for: .seconds(30)); return false }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+        }
+        #expect(ended, "the retention service kept running after it was cancelled")
+    }
+
     @Test("bad input: a clear 4xx, nothing stored, the store keeps serving")
     func badInput() async throws {
         let s = try await Self.setUp()
