@@ -150,17 +150,19 @@ struct JournalTests {
         for e in old { _ = try await journal.append(e, journaledAt: now.addingTimeInterval(-7200)) }
         // Another process reading the journal (as `journal export` does), inside a transaction.
         let reader = try DatabaseQueue(path: journal.settings.path)
-        let inTransaction = StopFlag(), finished = StopFlag()
+        // It holds its transaction until told to let go: no timing decides what the test sees.
+        let inTransaction = StopFlag(), release = StopFlag(), finished = StopFlag()
         Thread.detachNewThread {
             try? reader.inDatabase { db in
                 try db.execute(sql: "BEGIN")
                 _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM read_event")
                 inTransaction.set()
-                Thread.sleep(forTimeInterval: 1.5)
+                while !release.isSet { Thread.sleep(forTimeInterval: 0.01) }
                 try db.execute(sql: "COMMIT")
             }
             finished.set()
         }
+        defer { release.set() }
         while !inTransaction.isSet { try await Task.sleep(for: .milliseconds(10)) }
         #expect(try await journal.applyRetention(now: now) == 20)
         #expect(journal.expiredPagesInWAL.current != nil, "the reader kept the checkpoint from completing")
@@ -170,6 +172,9 @@ struct JournalTests {
             return raw
         }
         #expect(raw().range(of: Data(old[0].plate.utf8)) != nil, "while the reader holds it, the WAL still has the old pages")
+        // A second's stay, then the reader lets go.
+        try await Task.sleep(for: .seconds(1))
+        release.set()
         while !finished.isSet { try await Task.sleep(for: .milliseconds(10)) }
         try reader.close()
         // A later run that deletes nothing still completes the checkpoint.
