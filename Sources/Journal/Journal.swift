@@ -88,7 +88,7 @@ public final class Journal: Sendable {
         if mode == .owner {
             try Self.createFileIfMissing(path)
             // After a crash the WAL may hold what the last retention deleted: checkpoint at the first run.
-            expiredInWAL.withLock { $0.since = Self.monotonic() }
+            expiredInWAL.withLock { $0.since = Clocks.monotonicSeconds() }
         }
         do {
             pool = if let readOnly {
@@ -186,10 +186,10 @@ public final class Journal: Sendable {
             }
             return total
         }
-        if deleted > 0 { expiredInWAL.withLock { $0.since = $0.since ?? Self.monotonic() } }
+        if deleted > 0 { expiredInWAL.withLock { $0.since = $0.since ?? Clocks.monotonicSeconds() } }
         if expiredInWAL.withLock({ $0.since != nil }), try checkpoint() {
             expiredInWAL.withLock { state in
-                if let since = state.since { state.longest = max(state.longest, Self.monotonic() - since) }
+                if let since = state.since { state.longest = max(state.longest, Clocks.monotonicSeconds() - since) }
                 state.since = nil
             }
         }
@@ -201,7 +201,7 @@ public final class Journal: Sendable {
     /// longest such stay this run, seconds. Nonzero when a reader held a transaction open across a
     /// retention run; retention then retries each time it runs (the daemon: every 2 seconds).
     public var expiredPagesInWAL: (current: Double?, longest: Double) {
-        expiredInWAL.withLock { state in (state.since.map { Self.monotonic() - $0 }, state.longest) }
+        expiredInWAL.withLock { state in (state.since.map { Clocks.monotonicSeconds() - $0 }, state.longest) }
     }
 
     /// Files this journal moved aside as unusable (`NAME.quarantined-STAMP`, with their WAL) fall
@@ -242,12 +242,6 @@ public final class Journal: Sendable {
         let text = String(c[0..<4]) + "-" + String(c[4..<6]) + "-" + String(c[6..<8]) + "T" + String(c[9..<11]) + ":"
             + String(c[11..<13]) + ":" + String(c[13...])
         return ISO8601.parse(text).map { Date(timeIntervalSince1970: Double($0) / 1e9) }
-    }
-
-    static func monotonic() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// Counts a read that was seen and dropped without being written (hotlist-only mode: it
